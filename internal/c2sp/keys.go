@@ -1,0 +1,60 @@
+package c2sp
+
+import (
+	"fmt"
+	"time"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// NewLogSigner returns the signer for a log's checkpoints from its signed-note
+// private key (PRIVATE+KEY+<origin>+<hash>+<base64>). The key name is the
+// log's origin.
+func NewLogSigner(skey string) (note.Signer, error) {
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't parse log signing key: %w", err)
+	}
+	return s, nil
+}
+
+// NewLogVerifier returns the verifier of a log's checkpoints from its vkey
+// (<origin>+<hash>+<base64 of 0x01 || Ed25519 public key>).
+func NewLogVerifier(vkey string) (note.Verifier, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't parse log verifier key %q: %w", truncate(vkey), err)
+	}
+	return v, nil
+}
+
+// NewCosigner returns a cosignature/v1 signer from a witness's private key.
+// Each signature it makes carries the current time in seconds.
+func NewCosigner(skey string) (*fnote.Signer, error) {
+	s, err := fnote.NewSignerForCosignatureV1(skey)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't parse witness signing key: %w", err)
+	}
+	return s, nil
+}
+
+// NewCosignatureVerifier returns the verifier of a witness's cosignature/v1
+// signatures from its vkey (type 0x04, or a plain Ed25519 vkey of type 0x01,
+// which is read as the same key used for cosignatures).
+func NewCosignatureVerifier(vkey string) (note.Verifier, error) {
+	v, err := fnote.NewVerifierForCosignatureV1(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't parse witness verifier key %q: %w", truncate(vkey), err)
+	}
+	return v, nil
+}
+
+// CosignatureTime returns the timestamp inside a cosignature/v1 signature.
+func CosignatureTime(sig note.Signature) (time.Time, error) {
+	t, err := fnote.CoSigV1Timestamp(sig)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("couldn't read cosignature timestamp: %w", err)
+	}
+	return t, nil
+}

@@ -1,0 +1,70 @@
+package c2sp
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// EmptyRoot returns the RFC 6962 root of the empty tree: SHA-256 of nothing.
+func EmptyRoot() Hash {
+	var h Hash
+	copy(h[:], rfc6962.DefaultHasher.EmptyRoot())
+	return h
+}
+
+// LeafHash returns the RFC 6962 leaf hash of an entry: SHA-256(0x00 || entry).
+func LeafHash(entry []byte) Hash {
+	var h Hash
+	copy(h[:], rfc6962.DefaultHasher.HashLeaf(entry))
+	return h
+}
+
+// ErrInconsistent is returned (wrapped) when two tree heads cannot both be
+// true: the proof does not verify, or equal sizes carry different roots.
+var ErrInconsistent = errors.New("tree heads are inconsistent")
+
+// VerifyConsistency checks that the tree (newSize, newRoot) extends the tree
+// (oldSize, oldRoot). Unlike proof.VerifyConsistency it handles oldSize == 0
+// (any tree extends the empty tree; the proof must be empty) and equal sizes
+// (the roots must match; the proof must be empty).
+func VerifyConsistency(oldSize, newSize uint64, oldRoot, newRoot Hash, p []Hash) error {
+	switch {
+	case oldSize > newSize:
+		return fmt.Errorf("old size %d is larger than new size %d", oldSize, newSize)
+	case oldSize == 0:
+		if len(p) != 0 {
+			return fmt.Errorf("%w: consistency proof from the empty tree must be empty", ErrInconsistent)
+		}
+		if oldRoot != EmptyRoot() {
+			return fmt.Errorf("%w: size 0 with a non-empty root", ErrInconsistent)
+		}
+		return nil
+	case oldSize == newSize:
+		if len(p) != 0 {
+			return fmt.Errorf("%w: consistency proof between equal sizes must be empty", ErrInconsistent)
+		}
+		if oldRoot != newRoot {
+			return fmt.Errorf("%w: same size %d with different roots", ErrInconsistent, oldSize)
+		}
+		return nil
+	}
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, oldSize, newSize, HashesToBytes(p), oldRoot[:], newRoot[:]); err != nil {
+		return fmt.Errorf("%w: %v", ErrInconsistent, err)
+	}
+	return nil
+}
+
+// VerifyInclusion checks that leafHash is the leaf at index in the tree of
+// the given size and root.
+func VerifyInclusion(index, size uint64, leafHash, root Hash, p []Hash) error {
+	if index >= size {
+		return fmt.Errorf("index %d is not below tree size %d", index, size)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, size, leafHash[:], HashesToBytes(p), root[:]); err != nil {
+		return fmt.Errorf("couldn't verify inclusion of leaf %d in tree of size %d: %w", index, size, err)
+	}
+	return nil
+}
