@@ -1,0 +1,122 @@
+package testonly
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// RequireIntegration skips the test unless HTLOG_INTEGRATION=1, which `make
+// test` sets. Call it first in every test that needs MariaDB or Trillian.
+func RequireIntegration(t testing.TB) {
+	t.Helper()
+	if os.Getenv("HTLOG_INTEGRATION") != "1" {
+		t.Skip("integration test: needs MariaDB and Trillian; run `make test` (sets HTLOG_INTEGRATION=1)")
+	}
+}
+
+// BaseDSN returns the DSN of the test database server, without a database name.
+func BaseDSN() string {
+	if dsn := os.Getenv("HTLOG_TEST_DSN"); dsn != "" {
+		return dsn
+	}
+	return "root@tcp(127.0.0.1:3306)/"
+}
+
+// DSNFor returns BaseDSN with the database name set and parseTime enabled.
+func DSNFor(t testing.TB, dbName string) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(BaseDSN())
+	if err != nil {
+		t.Fatalf("HTLOG_TEST_DSN %q is not a valid DSN: %v", BaseDSN(), err)
+	}
+	cfg.DBName = dbName
+	cfg.ParseTime = true
+	return cfg.FormatDSN()
+}
+
+// NewDatabase creates a uniquely named database (prefix_<random>) on the test
+// server and drops it when the test ends. It returns the database's DSN, with
+// parseTime=true.
+func NewDatabase(t testing.TB, prefix string) string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := strings.ReplaceAll(prefix, "-", "_") + "_" + hex.EncodeToString(b[:])
+	admin, err := sql.Open("mysql", BaseDSN())
+	if err != nil {
+		t.Fatalf("couldn't open test database server %q: %v", BaseDSN(), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
+		admin.Close()
+		t.Fatalf("couldn't create database %s on %s: %v (is MariaDB running? `make db` starts one)", name, BaseDSN(), err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS `" + name + "`"); err != nil {
+			t.Errorf("couldn't drop test database %s: %v", name, err)
+		}
+	})
+	return DSNFor(t, name)
+}
+
+// OpenDB opens a DSN and closes it when the test ends.
+func OpenDB(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatalf("couldn't open %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// ApplySQL runs the statements of a schema file (separated by semicolons at the
+// ends of lines) against db.
+func ApplySQL(ctx context.Context, db *sql.DB, schema string) error {
+	for _, stmt := range SplitSQL(schema) {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("couldn't apply %q: %w", firstLine(stmt), err)
+		}
+	}
+	return nil
+}
+
+// SplitSQL splits a schema file into statements, dropping comments.
+func SplitSQL(schema string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(schema, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
