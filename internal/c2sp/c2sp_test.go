@@ -287,6 +287,15 @@ func TestVerifyConsistencyEdges(t *testing.T) {
 	}
 }
 
+func mustSign(t *testing.T, body []byte, k *testKeys) []byte {
+	t.Helper()
+	signed, err := note.Sign(&note.Note{Text: string(body)}, k.logSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
+}
+
 func signedCheckpoint(t *testing.T, k *testKeys, size int, cosigners ...int) []byte {
 	t.Helper()
 	body := Checkpoint{Origin: k.logVerifier.Name(), Size: uint64(size), Hash: rootOf(leafHashes(size))}.Marshal()

@@ -76,7 +76,7 @@ func ParseCheckpoint(body []byte) (Checkpoint, error) {
 		return c, fmt.Errorf("checkpoint root: %w", err)
 	}
 	if size == 0 && hash != EmptyRoot() {
-		return c, errors.New("checkpoint of size 0 must carry the empty-tree root")
+		return c, ErrEmptyTreeRoot
 	}
 	for i, e := range lines[3:] {
 		if e == "" {
@@ -106,6 +106,10 @@ func checkOrigin(origin string) error {
 	}
 	return nil
 }
+
+// ErrEmptyTreeRoot is returned by ParseCheckpoint for a size-0 checkpoint
+// whose root is not the empty-tree root: a witness answers it with 422.
+var ErrEmptyTreeRoot = errors.New("checkpoint of size 0 must carry the empty-tree root")
 
 // SignedCheckpoint is a checkpoint whose log signature has been verified,
 // together with the note it came in (which may hold cosignatures).
