@@ -79,6 +79,14 @@ func rootOf(hs []Hash) Hash {
 	return sha256.Sum256(append(append([]byte{1}, l[:]...), r[:]...))
 }
 
+func TestRootFromLeafHashes(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 255, 256, 257, 1000} {
+		if got, want := RootFromLeafHashes(leafHashes(n)), rootOf(leafHashes(n)); got != want {
+			t.Errorf("size %d: root %v, want %v", n, got, want)
+		}
+	}
+}
+
 func TestParseCheckpoint(t *testing.T) {
 	root := LeafHash([]byte("x")).String()
 	empty := EmptyRoot().String()

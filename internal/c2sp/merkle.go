@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
@@ -19,6 +20,23 @@ func EmptyRoot() Hash {
 func LeafHash(entry []byte) Hash {
 	var h Hash
 	copy(h[:], rfc6962.DefaultHasher.HashLeaf(entry))
+	return h
+}
+
+// RootFromLeafHashes computes the RFC 6962 root of a tree from its leaf
+// hashes, in one pass with a compact range.
+func RootFromLeafHashes(hs []Hash) Hash {
+	if len(hs) == 0 {
+		return EmptyRoot()
+	}
+	r := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
+	for i := range hs {
+		// Appending to a range that starts at 0 cannot fail.
+		_ = r.Append(hs[i][:], nil)
+	}
+	root, _ := r.GetRootHash(nil)
+	var h Hash
+	copy(h[:], root)
 	return h
 }
 
