@@ -78,11 +78,11 @@ func New(cfg Config) (*Witness, error) {
 // Errors AddCheckpoint returns (wrapped, with a one-line reason); the HTTP
 // layer maps each to its tlog-witness status code.
 var (
-	ErrMalformed     = errors.New("malformed request")                         // 400
+	ErrMalformed     = errors.New("malformed request")                           // 400
 	ErrOldTooLarge   = errors.New("old size is larger than the checkpoint size") // 400
-	ErrBadSignature  = errors.New("no valid signature from the log's key")     // 403
-	ErrUnknownOrigin = errors.New("unknown log origin")                        // 404
-	ErrInconsistent  = errors.New("checkpoint is not consistent")              // 422
+	ErrBadSignature  = errors.New("no valid signature from the log's key")       // 403
+	ErrUnknownOrigin = errors.New("unknown log origin")                          // 404
+	ErrInconsistent  = errors.New("checkpoint is not consistent")                // 422
 )
 
 // SizeConflictError is a 409: the request's old size is not the size this
