@@ -92,19 +92,7 @@ func (e *env) add(t *testing.T, old uint64, proof []c2sp.Hash, cp []byte) (int, 
 }
 
 func (e *env) proof(t *testing.T, from, to uint64) []c2sp.Hash {
-	t.Helper()
-	if from == 0 || from == to {
-		return nil
-	}
-	hs := e.log.LeafHashes(to)
-	tiles, _ := c2sp.TileHashes(hs)
-	p, err := c2sp.ConsistencyProofFromTiles(context.Background(), func(_ context.Context, path string) ([]byte, error) {
-		return tiles[path], nil
-	}, from, to, c2sp.RootFromLeafHashes(hs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return e.log.ConsistencyProof(t, from, to)
 }
 
 // checkCosignature checks that a 200 body holds a valid cosignature of cp.
@@ -375,6 +363,46 @@ func TestPollinateCatchesFork(t *testing.T) {
 			list, _ := e.store.ListEvidence(context.Background())
 			if len(list) != 2 {
 				t.Errorf("%d evidence bundles, want 2", len(list))
+			}
+		})
+	}
+}
+
+// TestReaddedLogKeepsState removes a log from the configuration and adds it
+// back: the durable state is keyed by origin, so the witness still refuses a
+// fork of what it cosigned before.
+func TestReaddedLogKeepsState(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			store := newStore(t)
+			e := newEnv(t, store, false)
+			e.log.AppendN("a", 10)
+			if code, _, body := e.add(t, 0, nil, e.log.Checkpoint(t, 10)); code != 200 {
+				t.Fatalf("first add: %d %s", code, body)
+			}
+			signer, _ := testonly.NewWitnessKey(t, "w1.example")
+			without, err := witness.New(witness.Config{Signers: []note.Signer{signer}, Store: store})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := without.AddCheckpoint(context.Background(), c2sp.AddCheckpointRequest{OldSize: 10, Checkpoint: e.log.Checkpoint(t, 10)}.Marshal()); !errors.Is(err, witness.ErrUnknownOrigin) {
+				t.Fatalf("removed log: err = %v, want ErrUnknownOrigin", err)
+			}
+			again, err := witness.New(witness.Config{Logs: []witness.Log{{Origin: origin, Verifier: e.log.Verifier}}, Signers: []note.Signer{signer}, Store: store})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fork := e.log.Fork(4)
+			fork.AppendN("evil", 8)
+			for _, old := range []uint64{0, 10} {
+				req := c2sp.AddCheckpointRequest{OldSize: old, Checkpoint: fork.Checkpoint(t, 12)}.Marshal()
+				if _, err := again.AddCheckpoint(context.Background(), req); err == nil {
+					t.Fatalf("re-added log cosigned a fork with old=%d", old)
+				}
+			}
+			st, _ := store.Latest(context.Background(), origin)
+			if st.Size != 10 || st.Root != e.log.Root(10) {
+				t.Fatalf("state changed: %+v", st)
 			}
 		})
 	}

@@ -1,9 +1,12 @@
 package testonly
 
 import (
+	"context"
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -215,4 +218,40 @@ func NewWitnessKey(t testing.TB, name string) (*fnote.Signer, string) {
 		t.Fatal(err)
 	}
 	return s, cv
+}
+
+// ConsistencyProof returns the RFC 6962 consistency proof between the log's
+// trees of sizes from and to (nil when from is 0 or equals to).
+func (l *FakeLog) ConsistencyProof(t testing.TB, from, to uint64) []c2sp.Hash {
+	t.Helper()
+	if from == 0 || from == to {
+		return nil
+	}
+	hs := l.LeafHashes(to)
+	tiles, _ := c2sp.TileHashes(hs)
+	p, err := c2sp.ConsistencyProofFromTiles(context.Background(), func(_ context.Context, path string) ([]byte, error) {
+		return tiles[path], nil
+	}, from, to, c2sp.RootFromLeafHashes(hs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// NewWitnessKeyFile writes a new witness private key to a file only its owner
+// can read and returns the path and the cosignature/v1 vkey.
+func NewWitnessKeyFile(t testing.TB, name string) (path, vkey string) {
+	t.Helper()
+	skey, nvkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vkey, err = fnote.VKeyToCosignatureV1(nvkey); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(t.TempDir(), "witness.key")
+	if err := os.WriteFile(path, []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, vkey
 }

@@ -1,0 +1,116 @@
+// Command htlog-witness runs an htlog witness: it cosigns checkpoints of the
+// logs it follows under the C2SP tlog-witness protocol, after checking each
+// one is consistent with the last it cosigned; it can pull checkpoints itself,
+// gossip them with peer witnesses, and keeps evidence of any split view.
+//
+//	htlog-witness --config witness.yaml
+//
+// Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on a bad
+// configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/dbopen"
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/witness"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+	"golang.org/x/mod/sumdb/note"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+func run(ctx context.Context, args []string) int {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	fs := pflag.NewFlagSet("htlog-witness", pflag.ContinueOnError)
+	fs.String("config", "", "YAML configuration file")
+	fs.String("listen", "", "HTTP listen address (overrides the file)")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintln(os.Stderr, "htlog-witness:", err)
+		return 2
+	}
+	cfg := defaults()
+	if err := config.Load(fs, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "htlog-witness:", err)
+		return 2
+	}
+	if err := serve(ctx, cfg, logger); err != nil {
+		logger.Error("htlog-witness stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
+	db, err := dbopen.Open(ctx, cfg.Database.DSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store, err := witness.NewMySQLStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	signer, err := c2sp.NewCosigner(cfg.signer)
+	if err != nil {
+		return err
+	}
+	var logs []witness.Log
+	for _, l := range cfg.logs {
+		v, err := c2sp.NewLogVerifier(l.vkey)
+		if err != nil {
+			return err
+		}
+		logs = append(logs, witness.Log{Origin: l.origin, Verifier: v, URL: l.url})
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	w, err := witness.New(witness.Config{
+		Logs: logs, Signers: []note.Signer{signer}, Store: store, Logger: logger, Metrics: witness.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	if cfg.PullInterval > 0 {
+		go w.RunPull(ctx, client, cfg.PullInterval)
+	}
+	if len(cfg.Peers) > 0 {
+		go w.RunGossip(ctx, client, cfg.Peers, cfg.GossipInterval)
+	}
+	srv := &http.Server{
+		Addr: cfg.Listen, Handler: w.Handler(reg),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("htlog-witness listening", "addr", cfg.Listen, "witness", signer.Name(), "logs", len(logs))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("htlog-witness stopped cleanly")
+	return nil
+}
