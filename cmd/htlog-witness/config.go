@@ -36,7 +36,7 @@ type Config struct {
 	// GossipInterval is how often checkpoints are pushed to Peers.
 	GossipInterval time.Duration `mapstructure:"gossip_interval"`
 
-	signer string       // the private key, read by Validate
+	signer string        // the private key, read by Validate
 	logs   []resolvedLog // Logs with their vkeys read and checked
 }
 
