@@ -7,7 +7,7 @@ TRILLIAN_TOOLS := github.com/google/trillian/cmd/trillian_log_server \
 	github.com/google/trillian/cmd/createtree
 CMDS := $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go)))
 
-.PHONY: all build trillian db up down test test-unit check fuzz bench clean
+.PHONY: all build trillian db up down test test-unit check fuzz bench bench-witness clean
 
 all: build
 
@@ -62,6 +62,12 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# add-checkpoint latency on MariaDB, p50/p99 (docs/performance.md).
+bench-witness:
+	@dsn=$$(deployment/local/ensure-db.sh) && \
+	HTLOG_INTEGRATION=1 HTLOG_TEST_DSN="$$dsn" \
+	$(GO) test -run '^$$' -bench AddCheckpoint -benchtime 3000x ./witness/
 
 clean:
 	rm -rf $(BIN)

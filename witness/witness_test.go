@@ -62,7 +62,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) witness.Store {
 	}
 }
 
-func newMySQLStore(t *testing.T, dsn string) *witness.MySQLStore {
+func newMySQLStore(t testing.TB, dsn string) *witness.MySQLStore {
 	t.Helper()
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
