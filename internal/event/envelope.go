@@ -1,0 +1,196 @@
+// Package event is htlog's signed event: a DSSE envelope (the format in-toto
+// and Sigstore use) whose payload is one JSON event of kind access, consent,
+// custody or trial, signed by the submitter's Ed25519 or ECDSA P-256 key.
+//
+// The log entry is the envelope in its canonical form (Marshal): the payload
+// bytes are exactly the bytes the submitter signed, and the event id is the
+// SHA-256 of those bytes, so anyone holding the entry can recompute the id
+// and check the signature. The personality dedups on the event id.
+package event
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// PayloadType is the DSSE payload type of every htlog event.
+const PayloadType = "application/vnd.htlog.event+json"
+
+// MaxEnvelopeSize bounds a submitted envelope. A tlog-tiles entry bundle
+// stores each entry behind a 16-bit length, so entries must stay below 64 KiB.
+const MaxEnvelopeSize = 60 << 10
+
+// Envelope is a DSSE envelope with exactly one signature.
+type Envelope struct {
+	// PayloadType is always PayloadType.
+	PayloadType string `json:"payloadType"`
+	// Payload is the signed event JSON (base64 in the envelope).
+	Payload []byte `json:"payload"`
+	// Signatures holds the submitter's single signature.
+	Signatures []Signature `json:"signatures"`
+}
+
+// Signature is one DSSE signature.
+type Signature struct {
+	// KeyID is the hex SHA-256 of the submitter key's PKIX DER encoding.
+	KeyID string `json:"keyid"`
+	// Sig is the signature over PAE(PayloadType, Payload).
+	Sig []byte `json:"sig"`
+}
+
+// ErrMalformed wraps every reason an envelope or event cannot be parsed.
+var ErrMalformed = errors.New("malformed event")
+
+// PAE is DSSE's pre-authentication encoding: what the submitter signs.
+func PAE(payloadType string, payload []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("DSSEv1 ")
+	b.WriteString(strconv.Itoa(len(payloadType)))
+	b.WriteByte(' ')
+	b.WriteString(payloadType)
+	b.WriteByte(' ')
+	b.WriteString(strconv.Itoa(len(payload)))
+	b.WriteByte(' ')
+	b.Write(payload)
+	return b.Bytes()
+}
+
+// ParseEnvelope parses a submitted envelope strictly: at most
+// MaxEnvelopeSize bytes, one JSON object with no unknown or duplicate fields
+// and nothing after it, the htlog payload type and exactly one signature.
+// It does not verify the signature.
+func ParseEnvelope(data []byte) (*Envelope, error) {
+	if len(data) > MaxEnvelopeSize {
+		return nil, fmt.Errorf("%w: envelope is %d bytes, at most %d allowed", ErrMalformed, len(data), MaxEnvelopeSize)
+	}
+	var e Envelope
+	if err := decodeStrict(data, &e); err != nil {
+		return nil, fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
+	}
+	switch {
+	case e.PayloadType != PayloadType:
+		return nil, fmt.Errorf("%w: payloadType must be %q", ErrMalformed, PayloadType)
+	case len(e.Payload) == 0:
+		return nil, fmt.Errorf("%w: payload is empty", ErrMalformed)
+	case len(e.Signatures) != 1:
+		return nil, fmt.Errorf("%w: exactly one signature is required, got %d", ErrMalformed, len(e.Signatures))
+	case len(e.Signatures[0].KeyID) != 64 || !isLowerHex(e.Signatures[0].KeyID):
+		return nil, fmt.Errorf("%w: signatures[0].keyid must be 64 lowercase hex digits", ErrMalformed)
+	case len(e.Signatures[0].Sig) == 0 || len(e.Signatures[0].Sig) > 256:
+		return nil, fmt.Errorf("%w: signatures[0].sig has a bad length", ErrMalformed)
+	}
+	return &e, nil
+}
+
+// Marshal returns the canonical (compact, fixed field order) form of the
+// envelope: the bytes htlog logs.
+func (e *Envelope) Marshal() []byte {
+	b, err := json.Marshal(e)
+	if err != nil {
+		panic(err) // only []byte and strings: cannot fail
+	}
+	return b
+}
+
+// ID returns the event id: "sha256:" and the hex SHA-256 of the payload.
+func (e *Envelope) ID() string { return IDOf(e.Payload) }
+
+// IDOf returns the event id of a payload.
+func IDOf(payload []byte) string {
+	sum := sha256.Sum256(payload)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// IdentityHash returns the raw 32 bytes of the event id, which Trillian uses
+// to deduplicate leaves.
+func (e *Envelope) IdentityHash() [32]byte { return sha256.Sum256(e.Payload) }
+
+func isLowerHex(s string) bool {
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeStrict decodes one JSON value into v, refusing unknown fields,
+// duplicate object keys (anywhere) and trailing data.
+func decodeStrict(data []byte, v any) error {
+	if err := checkNoDuplicateKeys(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	if _, err := dec.Token(); err == nil {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// checkNoDuplicateKeys walks the JSON tokens and fails on a repeated key in
+// any object: two parsers must never read two different events from one entry.
+func checkNoDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		keys   map[string]bool
+		object bool
+		expect bool // next string token in an object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			if err.Error() == "EOF" {
+				return nil
+			}
+			return err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				if top != nil && top.object {
+					top.expect = true
+				}
+				stack = append(stack, &frame{keys: map[string]bool{}, object: true, expect: true})
+			case '[':
+				if top != nil && top.object {
+					top.expect = true
+				}
+				stack = append(stack, &frame{})
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if top != nil && top.object && top.expect {
+				if top.keys[t] {
+					return fmt.Errorf("duplicate key %q", t)
+				}
+				top.keys[t] = true
+				top.expect = false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.expect = true
+		}
+	}
+}
