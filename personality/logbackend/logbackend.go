@@ -37,17 +37,12 @@ type Log interface {
 	QueueLeaf(ctx context.Context, leaf []byte, identityHash [32]byte) (existing []byte, dup bool, err error)
 	// LatestRoot returns the newest tree head.
 	LatestRoot(ctx context.Context) (Root, error)
-	// InclusionProofByHash returns the index of the leaf with the given
-	// Merkle leaf hash and its inclusion proof in the tree of the given size;
-	// ErrNotFound if it is not sequenced within that size.
-	InclusionProofByHash(ctx context.Context, leafHash c2sp.Hash, size uint64) (index uint64, proof []c2sp.Hash, err error)
-	// InclusionProof returns the inclusion proof of the leaf at index in the
-	// tree of the given size.
-	InclusionProof(ctx context.Context, index, size uint64) ([]c2sp.Hash, error)
 	// ConsistencyProof returns the proof that the tree of size to extends the
 	// tree of size from (empty if from is 0 or from == to).
 	ConsistencyProof(ctx context.Context, from, to uint64) ([]c2sp.Hash, error)
 	// Leaves returns up to count sequenced leaves starting at start, in order;
-	// fewer (possibly none) if the tree is smaller.
+	// fewer (possibly none) if the tree is smaller. The personality reads
+	// leaves once, to integrate them into its own tiles, and serves every
+	// later read (tiles, proofs) from those, never from Trillian.
 	Leaves(ctx context.Context, start, count uint64) ([][]byte, error)
 }

@@ -1,0 +1,237 @@
+// Package tiles is the personality's copy of the tree: every sequenced leaf
+// integrated once from Trillian into MariaDB tables of stored hashes (the
+// golang.org/x/mod/sumdb/tlog layout), entries, an event-id index and a
+// pseudonymous-tag index. From them it builds the C2SP tlog-tiles resources
+// (hash tiles, entry bundles) and the inclusion and consistency proofs, so
+// the read path never touches Trillian, and it recomputes the root of every
+// tree it integrates, so a checkpoint is only signed over a root htlog has
+// computed itself from the logged leaves.
+//
+// One database holds one log (one origin). Integrate must be called by one
+// process at a time (the checkpoint publisher holds a lease); reads are safe
+// from any number of replicas.
+package tiles
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/event"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS htlog_state (
+		id TINYINT PRIMARY KEY, size BIGINT NOT NULL, root BINARY(32) NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS htlog_hashes (id BIGINT PRIMARY KEY, hash BINARY(32) NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS htlog_entries (idx BIGINT PRIMARY KEY, data MEDIUMBLOB NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS htlog_events (
+		event_id BINARY(32) PRIMARY KEY, idx BIGINT NOT NULL, kind VARCHAR(16) NOT NULL,
+		org VARCHAR(96) NOT NULL, occurred_at VARCHAR(40) NOT NULL, UNIQUE KEY (idx))`,
+	`CREATE TABLE IF NOT EXISTS htlog_tags (tag BINARY(32) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (tag, idx))`,
+	`CREATE TABLE IF NOT EXISTS htlog_checkpoints (
+		size BIGINT PRIMARY KEY, note BLOB NOT NULL, published_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))`,
+}
+
+// Store is the MariaDB-backed tree copy.
+type Store struct {
+	db    *sql.DB
+	cache *tileCache
+}
+
+// ErrBeyondTree is returned for a tile, entry or proof beyond the integrated tree.
+var ErrBeyondTree = errors.New("beyond the integrated tree")
+
+// Open applies the schema (idempotently) and returns the store.
+func Open(ctx context.Context, db *sql.DB) (*Store, error) {
+	for _, q := range schema {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("couldn't create htlog's tables: %w", err)
+		}
+	}
+	empty := c2sp.EmptyRoot()
+	if _, err := db.ExecContext(ctx, "INSERT IGNORE INTO htlog_state (id, size, root) VALUES (1, 0, ?)", empty[:]); err != nil {
+		return nil, fmt.Errorf("couldn't initialise htlog_state: %w", err)
+	}
+	return &Store{db: db, cache: newTileCache(4096)}, nil
+}
+
+// Size returns the integrated tree's size and root.
+func (s *Store) Size(ctx context.Context) (uint64, c2sp.Hash, error) {
+	var size uint64
+	var root []byte
+	if err := s.db.QueryRowContext(ctx, "SELECT size, root FROM htlog_state WHERE id = 1").Scan(&size, &root); err != nil {
+		return 0, c2sp.Hash{}, fmt.Errorf("couldn't read the integrated size: %w", err)
+	}
+	var h c2sp.Hash
+	copy(h[:], root)
+	return size, h, nil
+}
+
+// Integrate appends leaves, which Trillian sequenced at start onwards, in one
+// transaction: stored hashes, entries, the event and tag indexes and the new
+// size and root. start must equal the integrated size (else nothing changes
+// and an error says so). It returns the new size and root.
+func (s *Store) Integrate(ctx context.Context, start uint64, leaves [][]byte) (uint64, c2sp.Hash, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, c2sp.Hash{}, err
+	}
+	defer tx.Rollback()
+	var size uint64
+	if err := tx.QueryRowContext(ctx, "SELECT size FROM htlog_state WHERE id = 1 FOR UPDATE").Scan(&size); err != nil {
+		return 0, c2sp.Hash{}, fmt.Errorf("couldn't lock htlog_state: %w", err)
+	}
+	if size != start {
+		return 0, c2sp.Hash{}, fmt.Errorf("integrating at %d but the tree has %d leaves (another publisher?)", start, size)
+	}
+	r := &batchReader{q: tx, ctx: ctx, pending: map[int64]tlog.Hash{}}
+	var hashRows, entryRows, eventRows, tagRows []any
+	for i, leaf := range leaves {
+		n := int64(start) + int64(i)
+		hs, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(leaf), r)
+		if err != nil {
+			return 0, c2sp.Hash{}, fmt.Errorf("couldn't hash leaf %d: %w", n, err)
+		}
+		base := tlog.StoredHashIndex(0, n)
+		for j, h := range hs {
+			r.pending[base+int64(j)] = h
+			hashRows = append(hashRows, base+int64(j), h[:])
+		}
+		entryRows = append(entryRows, n, leaf)
+		// Index what parses; a leaf that does not is still logged and served.
+		if env, err := event.ParseEnvelope(leaf); err == nil {
+			if ev, err := event.ParseEvent(env.Payload); err == nil {
+				id := env.IdentityHash()
+				eventRows = append(eventRows, id[:], n, ev.Kind, ev.Submitter.Org, ev.OccurredAt)
+				for _, tag := range event.Tags(ev.Body) {
+					tagRows = append(tagRows, tagKey(tag), n)
+				}
+			}
+		}
+	}
+	newSize := start + uint64(len(leaves))
+	root, err := tlog.TreeHash(int64(newSize), r)
+	if err != nil {
+		return 0, c2sp.Hash{}, fmt.Errorf("couldn't compute the root: %w", err)
+	}
+	for _, ins := range []struct {
+		query string
+		cols  int
+		rows  []any
+	}{
+		{"INSERT INTO htlog_hashes (id, hash) VALUES ", 2, hashRows},
+		{"INSERT INTO htlog_entries (idx, data) VALUES ", 2, entryRows},
+		// A resubmitted event is deduplicated by Trillian; if an identical
+		// payload were ever sequenced twice, the first index stays.
+		{"INSERT IGNORE INTO htlog_events (event_id, idx, kind, org, occurred_at) VALUES ", 5, eventRows},
+		{"INSERT IGNORE INTO htlog_tags (tag, idx) VALUES ", 2, tagRows},
+	} {
+		if err := insertRows(ctx, tx, ins.query, ins.cols, ins.rows); err != nil {
+			return 0, c2sp.Hash{}, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE htlog_state SET size = ?, root = ? WHERE id = 1", newSize, root[:]); err != nil {
+		return 0, c2sp.Hash{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, c2sp.Hash{}, fmt.Errorf("couldn't commit the integration: %w", err)
+	}
+	return newSize, c2sp.Hash(root), nil
+}
+
+// insertRows runs a multi-row INSERT in chunks.
+func insertRows(ctx context.Context, tx *sql.Tx, query string, cols int, args []any) error {
+	const maxRows = 500
+	for len(args) > 0 {
+		n := min(len(args)/cols, maxRows)
+		place := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+		q := query + strings.TrimSuffix(strings.Repeat(place+",", n), ",")
+		if _, err := tx.ExecContext(ctx, q, args[:n*cols]...); err != nil {
+			return fmt.Errorf("couldn't store integrated data: %w", err)
+		}
+		args = args[n*cols:]
+	}
+	return nil
+}
+
+func tagKey(tag string) []byte {
+	h, _ := hexDecode(strings.TrimPrefix(tag, "tag:v1:"))
+	return h
+}
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// batchReader is a tlog.HashReader over the database plus hashes computed
+// in this batch and not yet written.
+type batchReader struct {
+	q       querier
+	ctx     context.Context
+	pending map[int64]tlog.Hash
+}
+
+func (r *batchReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	var missing []int64
+	for _, ix := range indexes {
+		if _, ok := r.pending[ix]; !ok {
+			missing = append(missing, ix)
+		}
+	}
+	if len(missing) > 0 {
+		got, err := readHashes(r.ctx, r.q, missing)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range got {
+			r.pending[k] = v // cache for the rest of the batch
+		}
+	}
+	for i, ix := range indexes {
+		h, ok := r.pending[ix]
+		if !ok {
+			return nil, fmt.Errorf("stored hash %d is missing", ix)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+func readHashes(ctx context.Context, q querier, ids []int64) (map[int64]tlog.Hash, error) {
+	out := make(map[int64]tlog.Hash, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 1000)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := q.QueryContext(ctx, "SELECT id, hash FROM htlog_hashes WHERE id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read stored hashes: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var b []byte
+			if err := rows.Scan(&id, &b); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var h tlog.Hash
+			copy(h[:], b)
+			out[id] = h
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,155 @@
+package tiles_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/internal/testonly"
+	"github.com/htlog/htlog/personality/tiles"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+func openStore(t *testing.T) *tiles.Store {
+	testonly.RequireIntegration(t)
+	s, err := tiles.Open(context.Background(), testonly.OpenDB(t, testonly.NewDatabase(t, "tiles")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// envelope returns a signed event whose body carries tag.
+func envelope(t *testing.T, k ed25519.PrivateKey, i int, tag string) []byte {
+	id, _ := event.KeyID(k.Public())
+	p := fmt.Sprintf(`{"kind":"access","version":1,"submitter":{"org":"npi:1234567893","key_id":%q},"occurred_at":"2026-11-23T10:00:%02dZ","body":{"n":%d,"patient":%q}}`, id, i%60, i, tag)
+	env, err := event.Sign([]byte(p), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.Marshal()
+}
+
+func TestIntegrateMatchesReference(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	ref := testonly.NewFakeLog(t, "example.com/log")
+	_, k, _ := ed25519.GenerateKey(rand.Reader)
+	alice, bob := event.Tag([]byte("k"), "alice"), event.Tag([]byte("k"), "bob")
+	var size uint64
+	for _, batch := range []int{1, 2, 253, 256, 700, 1} {
+		var leaves [][]byte
+		for i := 0; i < batch; i++ {
+			tag := bob
+			if (int(size)+i)%3 == 0 {
+				tag = alice
+			}
+			leaves = append(leaves, envelope(t, k, int(size)+i, tag))
+		}
+		ref.Append(leaves...)
+		got, root, err := s.Integrate(ctx, size, leaves)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size = got
+		if size != ref.Size() || root != ref.Root(size) {
+			t.Fatalf("after integrating to %d: root %x, want %x", size, root, ref.Root(size))
+		}
+	}
+	// Integrating at the wrong position changes nothing.
+	if _, _, err := s.Integrate(ctx, size-1, [][]byte{[]byte("x")}); err == nil {
+		t.Fatal("integrating at a stale position succeeded")
+	}
+	if n, _, _ := s.Size(ctx); n != size {
+		t.Fatalf("size %d after a refused integration, want %d", n, size)
+	}
+	// Every tile the reference computes is served identically.
+	want, _ := c2sp.TileHashes(ref.LeafHashes(size))
+	for path, data := range want {
+		r, err := c2sp.ParseTilePath(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Tile(ctx, r)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("tile %s differs: %v", path, err)
+		}
+	}
+	if _, err := s.Tile(ctx, c2sp.TileRef{Level: 0, Index: size / 256, Width: int(size%256) + 1}); !errors.Is(err, tiles.ErrBeyondTree) {
+		t.Fatalf("tile beyond the tree: %v", err)
+	}
+	// Entry bundles round-trip.
+	b, err := s.EntryBundle(ctx, 1, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := c2sp.ParseEntryBundle(b, 256)
+	if err != nil || !bytes.Equal(entries[5], ref.Entries()[261]) {
+		t.Fatalf("entry bundle: %v", err)
+	}
+	// Proofs verify against the reference roots.
+	for _, tc := range [][2]uint64{{0, 1}, {5, 300}, {1000, size}, {size - 1, size}} {
+		p, err := s.InclusionProof(ctx, tc[0], tc[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckRecord(toTlog(p), int64(tc[1]), tlog.Hash(ref.Root(tc[1])), int64(tc[0]), tlog.RecordHash(ref.Entries()[tc[0]])); err != nil {
+			t.Fatalf("inclusion %v: %v", tc, err)
+		}
+		if tc[0] == 0 {
+			continue
+		}
+		cp, err := s.ConsistencyProof(ctx, tc[0], tc[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c2sp.VerifyConsistency(tc[0], tc[1], ref.Root(tc[0]), ref.Root(tc[1]), cp); err != nil {
+			t.Fatalf("consistency %v: %v", tc, err)
+		}
+	}
+	// Event and tag indexes.
+	env, _ := event.ParseEnvelope(ref.Entries()[42])
+	if idx, err := s.EventIndex(ctx, env.IdentityHash()); err != nil || idx != 42 {
+		t.Fatalf("EventIndex = %d, %v; want 42", idx, err)
+	}
+	idxs, err := s.Lookup(ctx, alice, -1, 5)
+	if err != nil || len(idxs) != 5 || idxs[0] != 0 || idxs[1] != 3 {
+		t.Fatalf("Lookup(alice) = %v, %v", idxs, err)
+	}
+	more, _ := s.Lookup(ctx, alice, int64(idxs[4]), 1000)
+	if len(idxs)+len(more) != int((size+2)/3) {
+		t.Fatalf("alice has %d events, want %d", len(idxs)+len(more), (size+2)/3)
+	}
+	if none, _ := s.Lookup(ctx, event.Tag([]byte("k"), "carol"), -1, 10); len(none) != 0 {
+		t.Fatalf("carol found: %v", none)
+	}
+}
+
+func toTlog(p []c2sp.Hash) tlog.RecordProof {
+	out := make(tlog.RecordProof, len(p))
+	for i, h := range p {
+		out[i] = tlog.Hash(h)
+	}
+	return out
+}
+
+func TestPublishLatest(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	if _, _, err := s.Latest(ctx); !errors.Is(err, tiles.ErrNoCheckpoint) {
+		t.Fatalf("Latest on empty: %v", err)
+	}
+	s.Publish(ctx, 5, []byte("five"))
+	s.Publish(ctx, 9, []byte("nine"))
+	s.Publish(ctx, 9, []byte("nine again"))
+	p, age, err := s.Latest(ctx)
+	if err != nil || p.Size != 9 || string(p.Note) != "nine again" || age < 0 || age > 60 {
+		t.Fatalf("Latest = %+v %v %v", p, age, err)
+	}
+}
