@@ -398,3 +398,19 @@ func TestParseProofErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestVKeyFromSKey(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "example.com/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := VKeyFromSKey(skey)
+	if err != nil || got != vkey {
+		t.Fatalf("VKeyFromSKey = %q, %v; want %q", got, err, vkey)
+	}
+	for _, bad := range []string{"", vkey, skey[:len(skey)-4], strings.Replace(skey, "+example.com/log+", "+other+", 1)} {
+		if _, err := VKeyFromSKey(bad); err == nil {
+			t.Errorf("VKeyFromSKey(%q) succeeded", bad)
+		}
+	}
+}

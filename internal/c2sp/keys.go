@@ -1,7 +1,11 @@
 package c2sp
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	fnote "github.com/transparency-dev/formats/note"
@@ -57,4 +61,27 @@ func CosignatureTime(sig note.Signature) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("couldn't read cosignature timestamp: %w", err)
 	}
 	return t, nil
+}
+
+// VKeyFromSKey derives the signed-note verifier key of an Ed25519 note
+// private key ("PRIVATE+KEY+<name>+<hash>+<key>"), so a daemon holding only
+// its private key can verify its own signatures and print its vkey.
+func VKeyFromSKey(skey string) (string, error) {
+	parts := strings.SplitN(skey, "+", 5)
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("not a signed-note private key")
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", errors.New("not an Ed25519 signed-note private key")
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(parts[2], pub)
+	if err != nil {
+		return "", err
+	}
+	if v, err := note.NewVerifier(vkey); err != nil || fmt.Sprintf("%08x", v.KeyHash()) != parts[3] {
+		return "", errors.New("the private key's hash does not match its key")
+	}
+	return vkey, nil
 }

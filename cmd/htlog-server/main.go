@@ -1,0 +1,170 @@
+// Command htlog-server runs the htlog log personality: it accepts signed
+// healthcare events, queues them in Trillian, publishes witness-cosigned
+// C2SP checkpoints and serves the tlog-tiles read API, proofs and lookups.
+//
+//	htlog-server --config server.yaml
+//
+// Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on a bad
+// configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/google/trillian"
+	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/dbopen"
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/registry"
+	"github.com/htlog/htlog/internal/trilliantree"
+	"github.com/htlog/htlog/personality/checkpoint"
+	"github.com/htlog/htlog/personality/logbackend"
+	"github.com/htlog/htlog/personality/server"
+	"github.com/htlog/htlog/personality/submit"
+	"github.com/htlog/htlog/personality/tiles"
+	"github.com/htlog/htlog/schemas"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+func run(ctx context.Context, args []string) int {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	fs := pflag.NewFlagSet("htlog-server", pflag.ContinueOnError)
+	fs.String("config", "", "YAML configuration file")
+	fs.String("listen", "", "HTTP listen address (overrides the file)")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintln(os.Stderr, "htlog-server:", err)
+		return 2
+	}
+	cfg := defaults()
+	if err := config.Load(fs, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "htlog-server:", err)
+		return 2
+	}
+	if err := serve(ctx, cfg, logger); err != nil {
+		logger.Error("htlog-server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
+	db, err := dbopen.Open(ctx, cfg.Database.DSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := grpc.NewClient(cfg.Trillian.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("trillian.address: %w", err)
+	}
+	defer conn.Close()
+	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	treeID, err := trilliantree.Provision(pctx, db, trillian.NewTrillianAdminClient(conn), trillian.NewTrillianLogClient(conn), cfg.Origin)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("couldn't provision the Trillian tree (is trillian_log_server running at %s?): %w", cfg.Trillian.Address, err)
+	}
+	log, err := logbackend.NewTrillian(ctx, conn, treeID)
+	if err != nil {
+		return err
+	}
+	store, err := tiles.Open(ctx, db)
+	if err != nil {
+		return err
+	}
+	signer, err := c2sp.NewLogSigner(cfg.logKey)
+	if err != nil {
+		return err
+	}
+	vkey, err := c2sp.VKeyFromSKey(cfg.logKey)
+	if err != nil {
+		return err
+	}
+	verifier, err := c2sp.NewLogVerifier(vkey)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var sub *submit.Submitter
+	if !cfg.ReadOnly {
+		watch, err := registry.NewWatcher(cfg.SubmittersFile)
+		if err != nil {
+			return fmt.Errorf("submitters_file: %w", err)
+		}
+		go reloadEvery(ctx, watch, 5*time.Second, logger)
+		validator, err := schemas.NewValidator()
+		if err != nil {
+			return err
+		}
+		sub = submit.New(submit.Config{Registry: watch.Current, Validator: validator, Log: log,
+			PerSubmitter: cfg.RateLimit.PerSubmitter, Burst: cfg.RateLimit.Burst, MaxBacklog: cfg.MaxBacklog})
+	}
+	pub, err := checkpoint.New(checkpoint.Config{Signer: signer, Verifier: verifier, Log: log, Store: store,
+		Policy: cfg.policy, WitnessTimeout: cfg.WitnessTimeout, FailOpen: cfg.FailOpen,
+		HTTPClient: &http.Client{}, Logger: logger, Metrics: checkpoint.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Config{Submitter: sub, Store: store, Verifier: verifier, ReceiptTimeout: cfg.ReceiptTimeout,
+		MaxCheckpointAge: cfg.MaxCheckpointAge, Logger: logger, Registry: reg})
+
+	bg, stopBg := context.WithCancel(context.Background())
+	defer stopBg()
+	go pub.Run(bg, db, cfg.CheckpointInterval)
+	go srv.Run(bg)
+
+	httpSrv := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: cfg.ReceiptTimeout + 30*time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.ListenAndServe() }()
+	logger.Info("htlog-server listening", "addr", cfg.Listen, "origin", cfg.Origin, "tree_id", treeID, "read_only", cfg.ReadOnly)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Stop taking requests and let in-flight ones finish: an event whose
+	// QueueLeaf returned is durable in Trillian, so nothing acknowledged is lost.
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), cfg.ReceiptTimeout+5*time.Second)
+	defer cancelShutdown()
+	if err := httpSrv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("htlog-server stopped cleanly")
+	return nil
+}
+
+func reloadEvery(ctx context.Context, w *registry.Watcher, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := w.Reload(); err != nil {
+				logger.Error("couldn't reload the submitter registry; the previous one stays in force", "err", err)
+			}
+		}
+	}
+}

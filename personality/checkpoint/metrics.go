@@ -1,0 +1,61 @@
+package checkpoint
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the publisher's Prometheus metrics (prefix htlog_server_).
+type Metrics struct {
+	size         prometheus.Gauge
+	publishedAt  prometheus.Gauge
+	cosigners    prometheus.Gauge
+	duration     prometheus.Histogram
+	witnessLat   *prometheus.HistogramVec
+	witnessFails *prometheus.CounterVec
+	quorumFails  prometheus.Counter
+}
+
+// NewMetrics registers the publisher's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		size:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_checkpoint_size", Help: "Size of the latest published checkpoint."}),
+		publishedAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_checkpoint_timestamp_seconds", Help: "When the latest checkpoint was published; checkpoint age = now - this."}),
+		cosigners:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_checkpoint_cosigners", Help: "Witnesses that cosigned the latest published checkpoint."}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "htlog_server_publish_seconds", Help: "Integrate, sign and cosign one checkpoint.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
+		witnessLat: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_witness_seconds", Help: "add-checkpoint latency per witness.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 13)}, []string{"witness"}),
+		witnessFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_witness_failures_total", Help: "Witness requests that did not yield a valid cosignature."}, []string{"witness"}),
+		quorumFails:  prometheus.NewCounter(prometheus.CounterOpts{Name: "htlog_server_quorum_failures_total", Help: "Rounds in which the witness policy was not met."}),
+	}
+	reg.MustRegister(m.size, m.publishedAt, m.cosigners, m.duration, m.witnessLat, m.witnessFails, m.quorumFails)
+	return m
+}
+
+func (m *Metrics) published(size uint64, cosigners int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.size.Set(float64(size))
+	m.publishedAt.SetToCurrentTime()
+	m.cosigners.Set(float64(cosigners))
+	m.duration.Observe(d.Seconds())
+}
+
+func (m *Metrics) witnessed(name string, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.witnessLat.WithLabelValues(name).Observe(d.Seconds())
+	if err != nil {
+		m.witnessFails.WithLabelValues(name).Inc()
+	}
+}
+
+func (m *Metrics) quorumFailed() {
+	if m != nil {
+		m.quorumFails.Inc()
+	}
+}

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	submissions *prometheus.CounterVec
+	receipts    prometheus.Counter
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_requests_total", Help: "HTTP requests by endpoint and status code."}, []string{"endpoint", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_request_seconds", Help: "Request latency by endpoint (add-event includes waiting for the cosigned checkpoint).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}, []string{"endpoint"}),
+		submissions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_submissions_total", Help: "Submissions by kind and outcome."}, []string{"kind", "outcome"}),
+		receipts:    prometheus.NewCounter(prometheus.CounterOpts{Name: "htlog_server_receipts_total", Help: "Receipts (tlog-proofs) returned synchronously."}),
+	}
+	if reg != nil {
+		version := "devel"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			version = bi.Main.Version
+		}
+		info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_build_info", Help: "Build information.", ConstLabels: prometheus.Labels{"version": version}})
+		info.Set(1)
+		reg.MustRegister(m.requests, m.latency, m.submissions, m.receipts, info)
+	}
+	return m
+}
+
+func (m *metrics) request(endpoint string, code int, d time.Duration) {
+	m.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+func (m *metrics) submission(kind, outcome string) { m.submissions.WithLabelValues(kind, outcome).Inc() }
+
+func (m *metrics) receiptLatency() { m.receipts.Inc() }

@@ -1,0 +1,194 @@
+// Package server is htlog-server's HTTP API: the write path (POST
+// /add-event, receipts), the C2SP tlog-tiles read API (/checkpoint, /tile/...)
+// and the dynamic endpoints light clients use (proofs, entries, events by id,
+// lookup by pseudonymous tag), plus /schemas, /healthz and /metrics. Every
+// handler returns (status, error); one adapter writes a one-line text/plain
+// reason for 4xx and a generic message for 5xx (the detail goes to the log).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/htlog/htlog/personality/submit"
+	"github.com/htlog/htlog/personality/tiles"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Config configures the Server.
+type Config struct {
+	// Submitter runs the write path; nil makes the server read-only.
+	Submitter *submit.Submitter
+	// Store is the tile store.
+	Store *tiles.Store
+	// Verifier verifies the log's checkpoint signature.
+	Verifier note.Verifier
+	// ReceiptTimeout bounds how long POST /add-event waits for the event to
+	// appear in a published checkpoint before answering 202 (default 10s).
+	ReceiptTimeout time.Duration
+	// MaxCheckpointAge makes /healthz fail when the newest published
+	// checkpoint is older (default 30s).
+	MaxCheckpointAge time.Duration
+	// Logger receives structured logs (never event bodies).
+	Logger *slog.Logger
+	// Registry, if not nil, is served at /metrics and receives the server's metrics.
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg     Config
+	metrics *metrics
+	watch   *watcher
+}
+
+// New returns a Server; Run must be running for receipts to be answered.
+func New(cfg Config) *Server {
+	if cfg.ReceiptTimeout <= 0 {
+		cfg.ReceiptTimeout = 10 * time.Second
+	}
+	if cfg.MaxCheckpointAge <= 0 {
+		cfg.MaxCheckpointAge = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{cfg: cfg, metrics: newMetrics(cfg.Registry), watch: newWatcher(cfg.Store)}
+}
+
+// Run follows the published checkpoint so waiting receipts are answered.
+func (s *Server) Run(ctx context.Context) { s.watch.run(ctx, 50*time.Millisecond) }
+
+// Handler returns the HTTP API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern, name string, f handlerFunc) { mux.Handle(pattern, s.adapt(name, f)) }
+	h("POST /add-event", "add-event", s.addEvent)
+	h("GET /receipt/{id}", "receipt", s.receipt)
+	h("GET /checkpoint", "checkpoint", s.checkpoint)
+	h("GET /tile/{path...}", "tile", s.tile)
+	h("GET /proof/inclusion", "inclusion", s.inclusion)
+	h("GET /proof/consistency", "consistency", s.consistency)
+	h("GET /entries", "entries", s.entries)
+	h("GET /event/{id}", "event", s.event)
+	h("GET /lookup/{tag}", "lookup", s.lookup)
+	h("GET /schemas/{kind}/{file}", "schemas", s.schema)
+	h("GET /healthz", "healthz", s.healthz)
+	if s.cfg.Registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+// handlerFunc writes a success response itself or returns a status and error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) (int, error)
+
+// clientError is an error whose message is safe and useful to show the client.
+type clientError struct {
+	status     int
+	msg        string
+	retryAfter time.Duration
+}
+
+func (e *clientError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &clientError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) adapt(name string, f handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		status, err := f(w, r)
+		if err != nil {
+			var ce *clientError
+			var rej *submit.Rejection
+			msg := "internal error"
+			switch {
+			case errors.As(err, &rej):
+				status, msg = rej.Status, rej.Reason
+				if rej.RetryAfter > 0 {
+					w.Header().Set("Retry-After", strconv.Itoa(int(rej.RetryAfter.Seconds()+0.999)))
+				}
+			case errors.As(err, &ce):
+				status, msg = ce.status, ce.msg
+				if ce.retryAfter > 0 {
+					w.Header().Set("Retry-After", strconv.Itoa(int(ce.retryAfter.Seconds()+0.999)))
+				}
+			case errors.Is(err, tiles.ErrBeyondTree), errors.Is(err, tiles.ErrNoSuchEvent), errors.Is(err, tiles.ErrNoCheckpoint):
+				status, msg = http.StatusNotFound, oneLine(err.Error())
+			default:
+				if status < 500 {
+					status = http.StatusInternalServerError
+				}
+				s.cfg.Logger.Error("request failed", "endpoint", name, "err", err)
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(status)
+			io.WriteString(w, oneLine(msg)+"\n")
+		}
+		s.metrics.request(name, status, time.Since(start))
+	})
+}
+
+func oneLine(s string) string {
+	for i, c := range s {
+		if c == '\n' || c == '\r' {
+			s = s[:i]
+			break
+		}
+	}
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}
+
+// watcher polls the latest published checkpoint and wakes receipt waiters.
+type watcher struct {
+	store  *tiles.Store
+	mu     sync.Mutex
+	latest tiles.Published
+	wake   chan struct{}
+}
+
+func newWatcher(store *tiles.Store) *watcher { return &watcher{store: store, wake: make(chan struct{})} }
+
+func (w *watcher) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if p, _, err := w.store.Latest(ctx); err == nil {
+			w.mu.Lock()
+			if p.Size != w.latest.Size || string(p.Note) != string(w.latest.Note) {
+				w.latest = p
+				close(w.wake)
+				w.wake = make(chan struct{})
+			}
+			w.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// current returns the latest checkpoint seen and a channel closed when a
+// newer one is.
+func (w *watcher) current() (tiles.Published, <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.latest, w.wake
+}

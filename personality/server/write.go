@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/personality/submit"
+	"github.com/htlog/htlog/personality/tiles"
+)
+
+// addEvent is POST /add-event: the body is a DSSE envelope. By default it
+// waits until the event is in a published, cosigned checkpoint and answers
+// 200 with a C2SP tlog-proof; with ?async=1, or if ReceiptTimeout passes, it
+// answers 202 and the receipt is at GET /receipt/<event id>. Resubmitting the
+// same event is safe: it is never logged twice and gets the same index.
+func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
+	if s.cfg.Submitter == nil {
+		return 0, &clientError{status: http.StatusServiceUnavailable, msg: "the log is frozen (read-only): it accepts no new events"}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, event.MaxEnvelopeSize))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		s.metrics.submission("unknown", "too_large")
+		return 0, &clientError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the envelope is larger than %d bytes", event.MaxEnvelopeSize)}
+	}
+	if err != nil {
+		return 0, badRequest("couldn't read the request body: %v", err)
+	}
+	release, err := s.cfg.Submitter.Acquire()
+	if err != nil {
+		s.metrics.submission("unknown", "backlog")
+		return 0, err
+	}
+	defer release()
+	acc, err := s.cfg.Submitter.Submit(r.Context(), body)
+	var rej *submit.Rejection
+	if errors.As(err, &rej) {
+		s.metrics.submission("unknown", rej.Outcome)
+		return 0, err
+	}
+	if err != nil {
+		s.metrics.submission("unknown", "error")
+		return http.StatusServiceUnavailable, err
+	}
+	outcome := "accepted"
+	if acc.Duplicate {
+		outcome = "duplicate"
+	}
+	s.metrics.submission(acc.Event.Kind, outcome)
+	id := acc.Envelope.ID()
+	w.Header().Set("HTLOG-Event-ID", id)
+	if r.URL.Query().Get("async") == "1" {
+		return s.accepted(w, id)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReceiptTimeout)
+	defer cancel()
+	proof, idx, err := s.waitForProof(ctx, acc.Envelope.IdentityHash())
+	if err != nil {
+		if ctx.Err() != nil && r.Context().Err() == nil {
+			return s.accepted(w, id)
+		}
+		return 0, err
+	}
+	s.metrics.receiptLatency()
+	w.Header().Set("HTLOG-Leaf-Index", strconv.FormatUint(idx, 10))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(proof)
+	return http.StatusOK, nil
+}
+
+func (s *Server) accepted(w http.ResponseWriter, id string) (int, error) {
+	w.Header().Set("Location", "/receipt/"+id)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprintf(w, "%s\n", id)
+	return http.StatusAccepted, nil
+}
+
+// waitForProof waits until the event is integrated and inside the published
+// checkpoint, then returns its tlog-proof.
+func (s *Server) waitForProof(ctx context.Context, id [32]byte) ([]byte, uint64, error) {
+	for {
+		published, wake := s.watch.current()
+		proof, idx, err := s.proofFor(ctx, id, published)
+		if err == nil {
+			return proof, idx, nil
+		}
+		if !errors.Is(err, tiles.ErrNoSuchEvent) && !errors.Is(err, errNotYetPublished) {
+			return nil, 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case <-wake:
+		}
+	}
+}
+
+var errNotYetPublished = errors.New("the event is not in a published checkpoint yet")
+
+func (s *Server) proofFor(ctx context.Context, id [32]byte, published tiles.Published) ([]byte, uint64, error) {
+	idx, err := s.cfg.Store.EventIndex(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if published.Note == nil || idx >= published.Size {
+		return nil, idx, errNotYetPublished
+	}
+	hashes, err := s.cfg.Store.InclusionProof(ctx, idx, published.Size)
+	if err != nil {
+		return nil, 0, err
+	}
+	return c2sp.Proof{Index: idx, Hashes: hashes, Checkpoint: published.Note}.Marshal(), idx, nil
+}
+
+// receipt is GET /receipt/<event id>: the tlog-proof once the event is in a
+// published checkpoint, else 404.
+func (s *Server) receipt(w http.ResponseWriter, r *http.Request) (int, error) {
+	id, err := parseEventID(r.PathValue("id"))
+	if err != nil {
+		return 0, err
+	}
+	published, _, err := s.cfg.Store.Latest(r.Context())
+	if err != nil {
+		return 0, err
+	}
+	proof, idx, err := s.proofFor(r.Context(), id, published)
+	if errors.Is(err, errNotYetPublished) {
+		w.Header().Set("Retry-After", "1")
+		return 0, &clientError{status: http.StatusNotFound, msg: "the event is not in a published checkpoint yet; retry shortly"}
+	}
+	if err != nil {
+		return 0, err
+	}
+	w.Header().Set("HTLOG-Leaf-Index", strconv.FormatUint(idx, 10))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(proof)
+	return http.StatusOK, nil
+}
+
+func parseEventID(s string) ([32]byte, error) {
+	var id [32]byte
+	h, ok := strings.CutPrefix(s, "sha256:")
+	b, err := hex.DecodeString(h)
+	if !ok || err != nil || len(b) != 32 || strings.ToLower(h) != h {
+		return id, badRequest("event id must be sha256:<64 lowercase hex digits>")
+	}
+	copy(id[:], b)
+	return id, nil
+}
