@@ -40,6 +40,8 @@ func (m *metrics) request(endpoint string, code int, d time.Duration) {
 	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
 }
 
-func (m *metrics) submission(kind, outcome string) { m.submissions.WithLabelValues(kind, outcome).Inc() }
+func (m *metrics) submission(kind, outcome string) {
+	m.submissions.WithLabelValues(kind, outcome).Inc()
+}
 
 func (m *metrics) receiptLatency() { m.receipts.Inc() }

@@ -162,7 +162,9 @@ type watcher struct {
 	wake   chan struct{}
 }
 
-func newWatcher(store *tiles.Store) *watcher { return &watcher{store: store, wake: make(chan struct{})} }
+func newWatcher(store *tiles.Store) *watcher {
+	return &watcher{store: store, wake: make(chan struct{})}
+}
 
 func (w *watcher) run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
