@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
+	"github.com/htlog/htlog/internal/sqlschema"
 	"os"
 	"strings"
 	"testing"
@@ -83,37 +83,9 @@ func OpenDB(t testing.TB, dsn string) *sql.DB {
 	return db
 }
 
-// ApplySQL runs the statements of a schema file (separated by semicolons at the
-// ends of lines) against db.
+// ApplySQL runs the statements of a schema file against db.
 func ApplySQL(ctx context.Context, db *sql.DB, schema string) error {
-	for _, stmt := range SplitSQL(schema) {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("couldn't apply %q: %w", firstLine(stmt), err)
-		}
-	}
-	return nil
-}
-
-// SplitSQL splits a schema file into statements, dropping comments.
-func SplitSQL(schema string) []string {
-	var out []string
-	var cur strings.Builder
-	for _, line := range strings.Split(schema, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "--") || strings.HasPrefix(trimmed, "#") {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-		if strings.HasSuffix(trimmed, ";") {
-			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
-			cur.Reset()
-		}
-	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
+	return sqlschema.Apply(ctx, db, schema)
 }
 
 func firstLine(s string) string {

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# up.sh brings up the whole htlog system on this machine: MariaDB (found or
+# started), Trillian's log server and signer, htlog-server, three witnesses
+# and the monitor (if built), waits until each is healthy, then prints every
+# endpoint, the log's origin and vkey, and where the logs are.
+# `make down` stops it. State lives in var/ (keys, configs, logs, pids).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+bin=$root/bin
+run=$root/var/run
+logs=$root/var/log
+keys=$root/var/keys
+conf=$root/var/config
+mkdir -p "$run" "$logs" "$keys" "$conf"
+
+say() { echo "up: $*"; }
+die() { echo "up: $*" >&2; exit 1; }
+
+for p in "$run"/*.pid; do
+	[ -e "$p" ] || continue
+	if kill -0 "$(cat "$p")" 2>/dev/null; then
+		die "htlog is already running ($(basename "$p" .pid) has pid $(cat "$p")); run \`make down\` first"
+	fi
+	rm -f "$p"
+done
+
+dsn=$(deployment/local/ensure-db.sh)   # user:password@tcp(host:port)/
+origin=htlog.localhost/log1
+
+# Keys, made once and kept: a log key is never regenerated for an origin.
+[ -f "$keys/log.key" ] || "$bin/htlog" keygen --kind log --name "$origin" --out "$keys/log.key" >/dev/null
+for i in 1 2 3; do
+	[ -f "$keys/witness$i.key" ] || "$bin/htlog" keygen --kind witness --name "witness$i.htlog.localhost" --out "$keys/witness$i.key" >/dev/null
+done
+[ -f "$keys/hospital.key" ] || "$bin/htlog" keygen --kind submitter --name "General Hospital" --out "$keys/hospital.key" >/dev/null
+log_vkey=$(cat "$keys/log.key.pub")
+
+# Configuration.
+cat >"$conf/policy.txt" <<POLICY
+# C2SP tlog-policy: the local log, three witnesses, any two of them.
+log $log_vkey http://127.0.0.1:8080
+witness w1 $(cat "$keys/witness1.key.pub") http://127.0.0.1:8181
+witness w2 $(cat "$keys/witness2.key.pub") http://127.0.0.1:8182
+witness w3 $(cat "$keys/witness3.key.pub") http://127.0.0.1:8183
+group quorum 2 w1 w2 w3
+quorum quorum
+POLICY
+cat >"$conf/submitters.yaml" <<YAML
+submitters:
+  - org: npi:1234567893
+    name: General Hospital
+    kinds: [access, consent, custody, trial]
+    keys:
+      - public_key_file: $keys/hospital.key.pub
+YAML
+cat >"$conf/server.yaml" <<YAML
+listen: 127.0.0.1:8080
+origin: $origin
+key_file: $keys/log.key
+database: {dsn: '${dsn}htlog'}
+trillian: {address: 127.0.0.1:8090}
+checkpoint_interval: 1s
+policy_file: $conf/policy.txt
+witness_timeout: 3s
+submitters_file: $conf/submitters.yaml
+YAML
+for i in 1 2 3; do
+	peers=""
+	for j in 1 2 3; do [ "$i" = "$j" ] || peers="$peers, 'http://127.0.0.1:818$j'"; done
+	cat >"$conf/witness$i.yaml" <<YAML
+listen: 127.0.0.1:818$i
+database: {dsn: '${dsn}htlog_witness$i'}
+key_file: $keys/witness$i.key
+logs: [{origin: $origin, vkey_file: $keys/log.key.pub, url: 'http://127.0.0.1:8080'}]
+peers: [${peers#, }]
+gossip_interval: 10s
+YAML
+done
+
+# Trillian's database and schema (idempotent).
+trillian_dir=$(go list -m -f '{{.Dir}}' github.com/google/trillian)
+go run ./cmd/internal/trilliandb "${dsn}htlog_trillian" "$trillian_dir/storage/mysql/schema/storage.sql"
+
+start() { # name command...
+	local name=$1; shift
+	nohup "$@" >>"$logs/$name.log" 2>&1 &
+	echo $! >"$run/$name.pid"
+}
+wait_for() { # name url
+	for _ in $(seq 1 120); do
+		if curl -fsS -o /dev/null "$2" 2>/dev/null; then return 0; fi
+		if ! kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; then
+			tail -5 "$logs/$1.log" >&2; die "$1 exited; see $logs/$1.log"
+		fi
+		sleep 0.5
+	done
+	die "$1 did not become healthy at $2; see $logs/$1.log"
+}
+
+trillian_uri="${dsn}htlog_trillian"
+start trillian_log_server "$bin/trillian_log_server" --storage_system=mysql --quota_system=noop \
+	--mysql_uri="$trillian_uri" --rpc_endpoint=127.0.0.1:8090 --http_endpoint=127.0.0.1:8091
+start trillian_log_signer "$bin/trillian_log_signer" --storage_system=mysql --quota_system=noop \
+	--mysql_uri="$trillian_uri" --force_master --sequencer_interval=100ms --batch_size=1000 \
+	--rpc_endpoint=127.0.0.1:8093 --http_endpoint=127.0.0.1:8092
+wait_for trillian_log_server http://127.0.0.1:8091/healthz
+wait_for trillian_log_signer http://127.0.0.1:8092/healthz
+for i in 1 2 3; do start "witness$i" "$bin/htlog-witness" --config "$conf/witness$i.yaml"; done
+for i in 1 2 3; do wait_for "witness$i" "http://127.0.0.1:818$i/healthz"; done
+start htlog-server "$bin/htlog-server" --config "$conf/server.yaml"
+wait_for htlog-server http://127.0.0.1:8080/healthz
+
+if [ -x "$bin/htlog-monitor" ]; then
+	cat >"$conf/monitor.yaml" <<YAML
+listen: 127.0.0.1:8280
+database: {dsn: '${dsn}htlog_monitor'}
+log: {url: 'http://127.0.0.1:8080', vkey_file: $keys/log.key.pub}
+policy_file: $conf/policy.txt
+submitters_file: $conf/submitters.yaml
+witnesses: ['http://127.0.0.1:8181', 'http://127.0.0.1:8182', 'http://127.0.0.1:8183']
+evidence_dir: $root/var/evidence
+YAML
+	start htlog-monitor "$bin/htlog-monitor" --config "$conf/monitor.yaml"
+	wait_for htlog-monitor http://127.0.0.1:8280/healthz
+fi
+
+cat <<INFO
+
+htlog is up.
+  log          http://127.0.0.1:8080   (checkpoint: /checkpoint, submit: POST /add-event)
+  origin       $origin
+  log vkey     $log_vkey
+  policy       $conf/policy.txt (2 of 3 witnesses)
+  witnesses    http://127.0.0.1:8181  http://127.0.0.1:8182  http://127.0.0.1:8183
+  trillian     gRPC 127.0.0.1:8090 (log server), 127.0.0.1:8093 (signer)
+  database     ${dsn}  (htlog, htlog_trillian, htlog_witness1..3, htlog_monitor)
+  keys         $keys   (hospital submitter key: hospital.key)
+  logs         $logs
+INFO
+[ -x "$bin/htlog-monitor" ] && echo "  monitor      http://127.0.0.1:8280"
+echo
+echo "Latest checkpoint, cosigned by the witnesses:"
+curl -fsS http://127.0.0.1:8080/checkpoint | sed 's/^/  /'
+echo
+echo "Stop everything with: make down"
