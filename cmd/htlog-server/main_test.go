@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/internal/testonly"
+	"github.com/htlog/htlog/witness"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/client"
+	"golang.org/x/mod/sumdb/note"
+)
+
+const origin = "htlog.test/log1"
+
+// stack is a running htlog-server on real Trillian and MariaDB with three
+// in-process witnesses (a 2-of-3 policy) whose availability tests control.
+type stack struct {
+	url     string
+	policy  *c2sp.Policy
+	key     ed25519.PrivateKey
+	keyID   string
+	down    [3]*atomic.Bool
+	stop    context.CancelFunc
+	stopped chan int
+}
+
+func startStack(t *testing.T) *stack {
+	testonly.RequireIntegration(t)
+	tr := testonly.StartTrillian(t)
+	dir := t.TempDir()
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logVerifier, _ := note.NewVerifier(vkey)
+	write := func(name, data string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	s := &stack{}
+	policy := "log " + vkey + "\n"
+	for i := range 3 {
+		signer, wvkey := testonly.NewWitnessKey(t, fmt.Sprintf("w%d.test", i))
+		w, err := witness.New(witness.Config{Logs: []witness.Log{{Origin: origin, Verifier: logVerifier}},
+			Signers: []note.Signer{signer}, Store: witness.NewMemStore()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		down := &atomic.Bool{}
+		s.down[i] = down
+		h := w.Handler(nil)
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(rw, "down", http.StatusServiceUnavailable)
+				return
+			}
+			h.ServeHTTP(rw, r)
+		}))
+		t.Cleanup(srv.Close)
+		policy += fmt.Sprintf("witness w%d %s %s\n", i, wvkey, srv.URL)
+	}
+	policy += "group two 2 w0 w1 w2\nquorum two\n"
+	if s.policy, err = c2sp.ParsePolicy([]byte(policy)); err != nil {
+		t.Fatal(err)
+	}
+	_, s.key, _ = ed25519.GenerateKey(rand.Reader)
+	s.keyID, _ = event.KeyID(s.key.Public())
+	der, _ := x509.MarshalPKIXPublicKey(s.key.Public())
+	pub := write("hospital.pub", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), 0o644)
+	registry := write("submitters.yaml", "submitters:\n  - org: npi:1234567893\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: "+pub+"}]\n  - org: gln:0614141000005\n    kinds: [custody]\n    keys: [{public_key_file: "+pub+"}]\n", 0o644)
+
+	cfg := defaults()
+	addr := testonly.FreePort(t)
+	cfg.Listen = addr
+	cfg.Origin = origin
+	cfg.KeyFile = write("log.key", skey, 0o600)
+	cfg.Database.DSN = testonly.NewDatabase(t, "server")
+	cfg.Trillian.Address = tr.LogAddr
+	cfg.CheckpointInterval = 200 * time.Millisecond
+	cfg.WitnessTimeout = time.Second
+	cfg.PolicyFile = write("policy.txt", policy, 0o644)
+	cfg.SubmittersFile = registry
+	cfg.ReceiptTimeout = 3 * time.Second
+	cfg.RateLimit.PerSubmitter, cfg.RateLimit.Burst = 1000, 1000
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop, s.stopped, s.url = cancel, make(chan int, 1), "http://"+addr
+	go func() {
+		if err := serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		s.stopped <- 0
+	}()
+	t.Cleanup(func() { cancel(); <-s.stopped })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("htlog-server did not become healthy: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// envelope signs body as an event of kind from org.
+func (s *stack) envelope(t *testing.T, kind, org string, body []byte, when string) []byte {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, body); err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(event.Event{Kind: kind, Version: 1, Submitter: event.Submitter{Org: org, KeyID: s.keyID}, OccurredAt: when, Body: compact.Bytes()})
+	env, err := event.Sign(payload, s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.Marshal()
+}
+
+func (s *stack) post(t *testing.T, path string, body []byte) (int, string, http.Header) {
+	resp, err := http.Post(s.url+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func (s *stack) checkpointSize(t *testing.T) uint64 {
+	resp, err := http.Get(s.url + "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	sc, _, err := s.policy.VerifyCheckpoint(b)
+	if err != nil {
+		t.Fatalf("published checkpoint does not satisfy the policy: %v", err)
+	}
+	return sc.Size
+}
+
+func examples(t *testing.T, kind, prefix string) map[string][]byte {
+	out := map[string][]byte{}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "schemas", "examples", kind, prefix+"*.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = b
+	}
+	if len(out) == 0 {
+		t.Fatalf("no %s examples for %s", prefix, kind)
+	}
+	return out
+}
+
+// TestSubmitReceiptsAndReads drives the write and read paths end to end:
+// every valid example of every kind gets a receipt that verifies offline
+// against the 2-of-3 witness policy; every bad input gets its status and
+// leaves the log unchanged; resubmission is deduplicated; an independent
+// tlog-tiles client (Tessera's) reads the tiles and verifies proofs.
+func TestSubmitReceiptsAndReads(t *testing.T) {
+	s := startStack(t)
+	when := "2026-11-23T10:00:00Z"
+	type accepted struct {
+		leaf  []byte
+		index uint64
+	}
+	var logged []accepted
+	for _, kind := range event.Kinds {
+		for name, body := range examples(t, kind, "valid-") {
+			env := s.envelope(t, kind, "npi:1234567893", body, when)
+			code, receipt, hdr := s.post(t, "/add-event", env)
+			if code != 200 {
+				t.Fatalf("%s/%s: %d %s", kind, name, code, receipt)
+			}
+			p, err := c2sp.ParseProof([]byte(receipt))
+			if err != nil {
+				t.Fatalf("%s/%s: receipt is not a tlog-proof: %v", kind, name, err)
+			}
+			_, cosigners, err := s.policy.VerifyProof(p, c2sp.LeafHash(env))
+			if err != nil || len(cosigners) < 2 {
+				t.Fatalf("%s/%s: receipt does not verify offline: %v (cosigners %v)", kind, name, err, cosigners)
+			}
+			if hdr.Get("HTLOG-Event-ID") == "" {
+				t.Errorf("%s/%s: no HTLOG-Event-ID header", kind, name)
+			}
+			logged = append(logged, accepted{env, p.Index})
+		}
+	}
+	// Resubmission returns the same index.
+	code, receipt, _ := s.post(t, "/add-event", logged[0].leaf)
+	if p, err := c2sp.ParseProof([]byte(receipt)); code != 200 || err != nil || p.Index != logged[0].index {
+		t.Fatalf("resubmission: %d %v, want index %d", code, err, logged[0].index)
+	}
+	size := s.checkpointSize(t)
+	if size != uint64(len(logged)) {
+		t.Fatalf("checkpoint size %d, want %d", size, len(logged))
+	}
+
+	// Every bad input: its status, a one-line reason, and nothing logged.
+	valid := examples(t, "access", "valid-")["valid-routine-read.json"]
+	good := s.envelope(t, "access", "npi:1234567893", valid, "2026-11-23T11:00:00Z")
+	var env event.Envelope
+	json.Unmarshal(good, &env)
+	tampered := env
+	tampered.Payload = bytes.Replace(env.Payload, []byte("11:00:00Z"), []byte("11:00:01Z"), 1)
+	bad := []struct {
+		name string
+		body []byte
+		code int
+		want string
+	}{
+		{"not json", []byte("hello"), 400, "malformed"},
+		{"bad signature", tampered.Marshal(), 403, "signature"},
+		{"unknown submitter", s.envelope(t, "access", "npi:9999999999", valid, "2026-11-23T11:00:00Z"), 401, "unknown submitter"},
+		{"kind not allowed", s.envelope(t, "access", "gln:0614141000005", valid, "2026-11-23T11:00:00Z"), 403, "may not submit"},
+		{"oversized", bytes.Repeat([]byte("x"), event.MaxEnvelopeSize+1), 413, "larger than"},
+	}
+	for _, kind := range event.Kinds {
+		for name, body := range examples(t, kind, "invalid-") {
+			bad = append(bad, struct {
+				name string
+				body []byte
+				code int
+				want string
+			}{kind + "/" + name, s.envelope(t, kind, "npi:1234567893", body, "2026-11-23T11:00:00Z"), 400, "body/"})
+		}
+	}
+	for _, tc := range bad {
+		code, msg, _ := s.post(t, "/add-event", tc.body)
+		if code != tc.code || !strings.Contains(msg, tc.want) || strings.Count(msg, "\n") != 1 {
+			t.Errorf("%s: %d %q, want %d with %q on one line", tc.name, code, msg, tc.code, tc.want)
+		}
+	}
+	time.Sleep(time.Second) // a few publishing rounds
+	if got := s.checkpointSize(t); got != size {
+		t.Fatalf("rejected events changed the log: size %d, want %d", got, size)
+	}
+
+	// An independent tlog-tiles client reads htlog's tiles and proves
+	// inclusion and consistency against the published checkpoint.
+	u, _ := url.Parse(s.url + "/")
+	fetcher, err := client.NewHTTPFetcher(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pb, err := client.NewProofBuilder(ctx, size, fetcher.ReadTile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := http.Get(s.url + "/checkpoint")
+	cpBytes, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	sc, _, _ := s.policy.VerifyCheckpoint(cpBytes)
+	for _, a := range logged {
+		p, err := pb.InclusionProof(ctx, a.index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, a.index, size, rfc6962.DefaultHasher.HashLeaf(a.leaf), p, sc.Hash[:]); err != nil {
+			t.Fatalf("tessera client: inclusion of %d: %v", a.index, err)
+		}
+	}
+	bundle, err := fetcher.ReadEntryBundle(ctx, 0, uint8(size%256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := c2sp.ParseEntryBundle(bundle, int(size)); err != nil || !bytes.Equal(entries[logged[0].index], logged[0].leaf) {
+		t.Fatalf("entry bundle: %v", err)
+	}
+
+	// Witnesses down: with one of three the quorum (2) still holds; with two
+	// down nothing is published, and submissions get 202 instead of a receipt.
+	s.down[0].Store(true)
+	env2 := s.envelope(t, "access", "npi:1234567893", valid, "2026-11-23T12:00:00Z")
+	if code, msg, _ := s.post(t, "/add-event", env2); code != 200 {
+		t.Fatalf("with one witness down: %d %s", code, msg)
+	}
+	s.down[1].Store(true)
+	before := s.checkpointSize(t)
+	env3 := s.envelope(t, "access", "npi:1234567893", valid, "2026-11-23T12:30:00Z")
+	code, msg, hdr := s.post(t, "/add-event", env3)
+	if code != 202 || hdr.Get("Location") == "" {
+		t.Fatalf("with two witnesses down: %d %s, want 202 with a Location", code, msg)
+	}
+	if got := s.checkpointSize(t); got != before {
+		t.Fatalf("published size %d without a quorum (was %d)", got, before)
+	}
+	s.down[1].Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(s.url + hdr.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			p, err := c2sp.ParseProof(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := s.policy.VerifyProof(p, c2sp.LeafHash(env3)); err != nil {
+				t.Fatalf("late receipt: %v", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no receipt after the quorum came back: %d %s", resp.StatusCode, b)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
