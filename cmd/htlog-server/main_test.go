@@ -15,6 +15,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
+	"sync"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -43,9 +45,50 @@ type stack struct {
 	down    [3]*atomic.Bool
 	stop    context.CancelFunc
 	stopped chan int
+
+	bin, cfgFile string
+	cmd          *exec.Cmd
 }
 
-func startStack(t *testing.T) *stack {
+func buildBinary(t *testing.T) string {
+	bin := filepath.Join(t.TempDir(), "htlog-server")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startProcess runs the built binary and waits until it is healthy.
+func (s *stack) startProcess(t *testing.T) {
+	s.cmd = exec.Command(s.bin, "--config", s.cfgFile)
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := s.cmd
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	s.waitHealthy(t)
+}
+
+func (s *stack) waitHealthy(t *testing.T) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("htlog-server did not become healthy: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func startStack(t *testing.T) *stack { return startStackMode(t, false) }
+
+func startStackMode(t *testing.T, subprocess bool) *stack {
 	testonly.RequireIntegration(t)
 	tr := testonly.StartTrillian(t)
 	dir := t.TempDir()
@@ -109,6 +152,14 @@ func startStack(t *testing.T) *stack {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	if subprocess {
+		s.url = "http://" + addr
+		s.bin = buildBinary(t)
+		s.cfgFile = write("server.yaml", fmt.Sprintf("listen: %s\norigin: %s\nkey_file: %s\ndatabase: {dsn: '%s'}\ntrillian: {address: %s}\ncheckpoint_interval: 200ms\npolicy_file: %s\nsubmitters_file: %s\nwitness_timeout: 1s\n",
+			addr, origin, cfg.KeyFile, cfg.Database.DSN, cfg.Trillian.Address, cfg.PolicyFile, cfg.SubmittersFile), 0o600)
+		s.startProcess(t)
+		return s
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.stopped, s.url = cancel, make(chan int, 1), "http://"+addr
 	go func() {
@@ -118,20 +169,8 @@ func startStack(t *testing.T) *stack {
 		s.stopped <- 0
 	}()
 	t.Cleanup(func() { cancel(); <-s.stopped })
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("htlog-server did not become healthy: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s.waitHealthy(t)
+	return s
 }
 
 // envelope signs body as an event of kind from org.
@@ -346,4 +385,77 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestCrashLosesNoAcknowledgedEvent kills htlog-server with SIGKILL while
+// clients submit, restarts it, and checks every event it acknowledged (202:
+// queued durably) ends up in a published, cosigned checkpoint.
+func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
+	s := startStackMode(t, true)
+	body := examples(t, "access", "valid-")["valid-routine-read.json"]
+	var mu sync.Mutex
+	var acked [][]byte
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				env := s.envelope(t, "access", "npi:1234567893", body, fmt.Sprintf("2026-11-23T10:%02d:%02d.%06dZ", c, i%60, i))
+				resp, err := http.Post(s.url+"/add-event?async=1", "application/json", bytes.NewReader(env))
+				if err != nil {
+					return // the process died
+				}
+				resp.Body.Close()
+				if resp.StatusCode == 202 {
+					mu.Lock()
+					acked = append(acked, env)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("nothing was acknowledged before the kill")
+	}
+	s.startProcess(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for _, env := range acked {
+		var e event.Envelope
+		json.Unmarshal(env, &e)
+		for {
+			resp, err := http.Get(s.url + "/receipt/" + e.ID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				p, err := c2sp.ParseProof(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := s.policy.VerifyProof(p, c2sp.LeafHash(env)); err != nil {
+					t.Fatalf("receipt after restart: %v", err)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("acknowledged event %s is not in the log after the restart (%d %s)", e.ID(), resp.StatusCode, b)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	t.Logf("%d acknowledged events all survived kill -9", len(acked))
 }
