@@ -344,6 +344,23 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 		t.Fatalf("entry bundle: %v", err)
 	}
 
+	// A witness in pull mode follows the running log by itself: it fetches
+	// /checkpoint and the tiles it needs for the consistency proof.
+	logV, _ := note.NewVerifier(s.policy.Logs[0].VKey)
+	wsigner, _ := testonly.NewWitnessKey(t, "puller.test")
+	wstore := witness.NewMemStore()
+	puller, err := witness.New(witness.Config{Logs: []witness.Log{{Origin: origin, Verifier: logV, URL: s.url}},
+		Signers: []note.Signer{wsigner}, Store: wstore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := puller.PullOnce(ctx, http.DefaultClient, origin); err != nil {
+		t.Fatalf("pull mode against htlog-server: %v", err)
+	}
+	if st, err := wstore.Latest(ctx, origin); err != nil || st.Size != size || st.Root != sc.Hash {
+		t.Fatalf("pulled state %+v %v, want size %d", st, err, size)
+	}
+
 	// Witnesses down: with one of three the quorum (2) still holds; with two
 	// down nothing is published, and submissions get 202 instead of a receipt.
 	s.down[0].Store(true)
