@@ -15,7 +15,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -45,28 +44,6 @@ type stack struct {
 	down    [3]*atomic.Bool
 	stop    context.CancelFunc
 	stopped chan int
-
-	bin, cfgFile string
-	cmd          *exec.Cmd
-}
-
-func buildBinary(t *testing.T) string {
-	bin := filepath.Join(t.TempDir(), "htlog-server")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startProcess runs the built binary and waits until it is healthy.
-func (s *stack) startProcess(t *testing.T) {
-	s.cmd = exec.Command(s.bin, "--config", s.cfgFile)
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	cmd := s.cmd
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	s.waitHealthy(t)
 }
 
 func (s *stack) waitHealthy(t *testing.T) {
@@ -86,9 +63,7 @@ func (s *stack) waitHealthy(t *testing.T) {
 	}
 }
 
-func startStack(t *testing.T) *stack { return startStackMode(t, false) }
-
-func startStackMode(t *testing.T, subprocess bool) *stack {
+func startStack(t *testing.T) *stack {
 	testonly.RequireIntegration(t)
 	tr := testonly.StartTrillian(t)
 	dir := t.TempDir()
@@ -151,14 +126,6 @@ func startStackMode(t *testing.T, subprocess bool) *stack {
 	cfg.RateLimit.PerSubmitter, cfg.RateLimit.Burst = 1000, 1000
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
-	}
-	if subprocess {
-		s.url = "http://" + addr
-		s.bin = buildBinary(t)
-		s.cfgFile = write("server.yaml", fmt.Sprintf("listen: %s\norigin: %s\nkey_file: %s\ndatabase: {dsn: '%s'}\ntrillian: {address: %s}\ncheckpoint_interval: 200ms\npolicy_file: %s\nsubmitters_file: %s\nwitness_timeout: 1s\n",
-			addr, origin, cfg.KeyFile, cfg.Database.DSN, cfg.Trillian.Address, cfg.PolicyFile, cfg.SubmittersFile), 0o600)
-		s.startProcess(t)
-		return s
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.stopped, s.url = cancel, make(chan int, 1), "http://"+addr
@@ -408,8 +375,8 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 // clients submit, restarts it, and checks every event it acknowledged (202:
 // queued durably) ends up in a published, cosigned checkpoint.
 func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
-	s := startStackMode(t, true)
-	body := examples(t, "access", "valid-")["valid-routine-read.json"]
+	s := testonly.StartStack(t)
+	body := testonly.Example(t, "access", "valid-routine-read.json")
 	var mu sync.Mutex
 	var acked [][]byte
 	stop := make(chan struct{})
@@ -424,8 +391,8 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 					return
 				default:
 				}
-				env := s.envelope(t, "access", "npi:1234567893", body, fmt.Sprintf("2026-11-23T10:%02d:%02d.%06dZ", c, i%60, i))
-				resp, err := http.Post(s.url+"/add-event?async=1", "application/json", bytes.NewReader(env))
+				env := s.Envelope(t, "access", body, fmt.Sprintf("2026-11-23T10:%02d:%02d.%06dZ", c, i%60, i))
+				resp, err := http.Post(s.URL+"/add-event?async=1", "application/json", bytes.NewReader(env))
 				if err != nil {
 					return // the process died
 				}
@@ -439,20 +406,19 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 		}()
 	}
 	time.Sleep(1500 * time.Millisecond)
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
+	s.Kill()
 	close(stop)
 	wg.Wait()
 	if len(acked) == 0 {
 		t.Fatal("nothing was acknowledged before the kill")
 	}
-	s.startProcess(t)
+	s.Start(t)
 	deadline := time.Now().Add(60 * time.Second)
 	for _, env := range acked {
 		var e event.Envelope
 		json.Unmarshal(env, &e)
 		for {
-			resp, err := http.Get(s.url + "/receipt/" + e.ID())
+			resp, err := http.Get(s.URL + "/receipt/" + e.ID())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -463,7 +429,7 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, _, err := s.policy.VerifyProof(p, c2sp.LeafHash(env)); err != nil {
+				if _, _, err := s.Policy.VerifyProof(p, c2sp.LeafHash(env)); err != nil {
 					t.Fatalf("receipt after restart: %v", err)
 				}
 				break

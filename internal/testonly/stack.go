@@ -1,0 +1,198 @@
+package testonly
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/witness"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Stack is a running htlog-server (the real binary, built from this
+// checkout) on real Trillian and MariaDB, with three in-process witnesses
+// under a 2-of-3 tlog-policy and one registered submitter. Clients, the CLI
+// and the monitor test against it as strangers would.
+type Stack struct {
+	// URL is the log's base URL.
+	URL string
+	// Origin is the log's origin; LogVKey its signed-note vkey.
+	Origin, LogVKey string
+	// PolicyFile holds the C2SP tlog-policy (log + 3 witnesses, quorum 2).
+	PolicyFile string
+	// Policy is PolicyFile parsed.
+	Policy *c2sp.Policy
+	// Org is the registered submitter; Key its Ed25519 key, KeyFile the
+	// key as `htlog keygen --kind submitter` writes it, RegistryFile the registry.
+	Org          string
+	Key          ed25519.PrivateKey
+	KeyFile      string
+	RegistryFile string
+	// WitnessDown makes witness i answer 503 while set.
+	WitnessDown [3]*atomic.Bool
+
+	bin, cfgFile string
+	cmd          *exec.Cmd
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// serverBinary builds cmd/htlog-server once per test binary.
+func serverBinary(t testing.TB) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "htlog-server-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "htlog-server")
+		cmd := exec.Command("go", "build", "-o", builtBin, "./cmd/htlog-server")
+		cmd.Dir = RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/htlog-server: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// StartStack starts the whole write and read path; it is stopped when the
+// test ends.
+func StartStack(t testing.TB) *Stack {
+	t.Helper()
+	RequireIntegration(t)
+	tr := StartTrillian(t)
+	dir := t.TempDir()
+	s := &Stack{Origin: "htlog.test/log1", Org: "npi:1234567893", bin: serverBinary(t)}
+	skey, vkey, err := note.GenerateKey(rand.Reader, s.Origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.LogVKey = vkey
+	logVerifier, _ := note.NewVerifier(vkey)
+	write := func(name, data string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	addr := FreePort(t)
+	s.URL = "http://" + addr
+	policy := "log " + vkey + " " + s.URL + "\n"
+	for i := range 3 {
+		signer, wvkey := NewWitnessKey(t, fmt.Sprintf("w%d.test", i))
+		w, err := witness.New(witness.Config{Logs: []witness.Log{{Origin: s.Origin, Verifier: logVerifier}},
+			Signers: []note.Signer{signer}, Store: witness.NewMemStore()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		down := &atomic.Bool{}
+		s.WitnessDown[i] = down
+		h := w.Handler(nil)
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(rw, "down", http.StatusServiceUnavailable)
+				return
+			}
+			h.ServeHTTP(rw, r)
+		}))
+		t.Cleanup(srv.Close)
+		policy += fmt.Sprintf("witness w%d %s %s\n", i, wvkey, srv.URL)
+	}
+	policy += "group two 2 w0 w1 w2\nquorum two\n"
+	if s.Policy, err = c2sp.ParsePolicy([]byte(policy)); err != nil {
+		t.Fatal(err)
+	}
+	s.PolicyFile = write("policy.txt", policy, 0o644)
+	_, s.Key, _ = ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(s.Key.Public())
+	pub := write("hospital.key.pub", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), 0o644)
+	priv, _ := x509.MarshalPKCS8PrivateKey(s.Key)
+	s.KeyFile = write("hospital.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})), 0o600)
+	s.RegistryFile = write("submitters.yaml", "submitters:\n  - org: "+s.Org+"\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: "+pub+"}]\n", 0o644)
+	s.cfgFile = write("server.yaml", fmt.Sprintf(
+		"listen: %s\norigin: %s\nkey_file: %s\ndatabase: {dsn: '%s'}\ntrillian: {address: %s}\ncheckpoint_interval: 200ms\npolicy_file: %s\nsubmitters_file: %s\nwitness_timeout: 1s\nreceipt_timeout: 5s\n",
+		addr, s.Origin, write("log.key", skey, 0o600), NewDatabase(t, "server"), tr.LogAddr, s.PolicyFile, s.RegistryFile), 0o600)
+	s.Start(t)
+	return s
+}
+
+// Start (re)starts the server process and waits until it is healthy.
+func (s *Stack) Start(t testing.TB) {
+	t.Helper()
+	s.cmd = exec.Command(s.bin, "--config", s.cfgFile)
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := s.cmd
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("htlog-server did not become healthy: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Kill kills the server process with SIGKILL, as a crash would.
+func (s *Stack) Kill() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+}
+
+// Envelope signs body (a JSON object) as an event of kind by the stack's
+// submitter, returning the canonical envelope.
+func (s *Stack) Envelope(t testing.TB, kind string, body []byte, occurredAt string) []byte {
+	t.Helper()
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, body); err != nil {
+		t.Fatal(err)
+	}
+	keyID, _ := event.KeyID(s.Key.Public())
+	payload, _ := json.Marshal(event.Event{Kind: kind, Version: 1, Submitter: event.Submitter{Org: s.Org, KeyID: keyID}, OccurredAt: occurredAt, Body: compact.Bytes()})
+	env, err := event.Sign(payload, s.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.Marshal()
+}
+
+// Example returns the body of schemas/examples/<kind>/<name>.
+func Example(t testing.TB, kind, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(RepoRoot(), "schemas", "examples", kind, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
