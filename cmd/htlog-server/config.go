@@ -48,6 +48,9 @@ type Config struct {
 	} `mapstructure:"rate_limit"`
 	// MaxBacklog bounds submissions in flight per replica.
 	MaxBacklog int `mapstructure:"max_backlog"`
+	// MaxMergeDelay is promised in 202 answers: the longest an accepted
+	// event may take to appear in a published checkpoint.
+	MaxMergeDelay time.Duration `mapstructure:"max_merge_delay"`
 	// ReceiptTimeout bounds how long add-event waits for a cosigned checkpoint.
 	ReceiptTimeout time.Duration `mapstructure:"receipt_timeout"`
 	// MaxCheckpointAge makes /healthz fail when publishing stalls.
@@ -61,7 +64,7 @@ type Config struct {
 
 func defaults() *Config {
 	c := &Config{Listen: "127.0.0.1:8080", CheckpointInterval: time.Second, WitnessTimeout: 3 * time.Second,
-		MaxBacklog: 10000, ReceiptTimeout: 10 * time.Second, MaxCheckpointAge: 30 * time.Second}
+		MaxBacklog: 10000, MaxMergeDelay: time.Minute, ReceiptTimeout: 10 * time.Second, MaxCheckpointAge: 30 * time.Second}
 	c.Database.DSN = "root@tcp(127.0.0.1:3306)/htlog"
 	c.Trillian.Address = "127.0.0.1:8090"
 	c.RateLimit.PerSubmitter = 1000
@@ -96,7 +99,7 @@ func (c *Config) Validate() error {
 		return errors.New("trillian.address: required (host:port of trillian_log_server's gRPC)")
 	}
 	for key, d := range map[string]time.Duration{"checkpoint_interval": c.CheckpointInterval, "witness_timeout": c.WitnessTimeout,
-		"receipt_timeout": c.ReceiptTimeout, "max_checkpoint_age": c.MaxCheckpointAge} {
+		"receipt_timeout": c.ReceiptTimeout, "max_merge_delay": c.MaxMergeDelay, "max_checkpoint_age": c.MaxCheckpointAge} {
 		if err := config.CheckPositive(key, d); err != nil {
 			return err
 		}

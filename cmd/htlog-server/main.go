@@ -125,7 +125,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Config{Submitter: sub, Store: store, Verifier: verifier, ReceiptTimeout: cfg.ReceiptTimeout,
+	srv := server.New(server.Config{Submitter: sub, Store: store, Verifier: verifier, Signer: signer, MaxMergeDelay: cfg.MaxMergeDelay, ReceiptTimeout: cfg.ReceiptTimeout,
 		MaxCheckpointAge: cfg.MaxCheckpointAge, Logger: logger, Registry: reg})
 
 	bg, stopBg := context.WithCancel(context.Background())

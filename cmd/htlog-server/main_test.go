@@ -342,6 +342,10 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	if code != 202 || hdr.Get("Location") == "" {
 		t.Fatalf("with two witnesses down: %d %s, want 202 with a Location", code, msg)
 	}
+	promise, err := c2sp.OpenPromise([]byte(msg), logV)
+	if err != nil || promise.LeafHash != c2sp.LeafHash(env3) || promise.MaxMergeDelay <= 0 {
+		t.Fatalf("202 body is not a valid signed promise for the event: %v\n%s", err, msg)
+	}
 	if got := s.checkpointSize(t); got != before {
 		t.Fatalf("published size %d without a quorum (was %d)", got, before)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -412,5 +413,29 @@ func TestVKeyFromSKey(t *testing.T) {
 		if _, err := VKeyFromSKey(bad); err == nil {
 			t.Errorf("VKeyFromSKey(%q) succeeded", bad)
 		}
+	}
+}
+
+func TestPromiseRoundTrip(t *testing.T) {
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "example.com/log")
+	signer, _ := note.NewSigner(skey)
+	v, _ := note.NewVerifier(vkey)
+	p := Promise{Origin: "example.com/log", EventID: "sha256:" + strings.Repeat("ab", 32), LeafHash: LeafHash([]byte("x")),
+		Timestamp: time.Unix(1700000000, 0), MaxMergeDelay: time.Minute}
+	signed, err := p.Sign(signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := OpenPromise(signed, v)
+	if err != nil || *got != p {
+		t.Fatalf("OpenPromise = %+v, %v", got, err)
+	}
+	// A promise is never a checkpoint.
+	if _, err := OpenCheckpoint(signed, v); err == nil {
+		t.Fatal("a promise opened as a checkpoint")
+	}
+	tampered := bytes.Replace(signed, []byte("\n60\n"), []byte("\n6000\n"), 1)
+	if _, err := OpenPromise(tampered, v); err == nil {
+		t.Fatal("tampered promise verified")
 	}
 }

@@ -32,6 +32,11 @@ type Config struct {
 	Store *tiles.Store
 	// Verifier verifies the log's checkpoint signature.
 	Verifier note.Verifier
+	// Signer is the log's key, used to sign inclusion promises (202 answers).
+	Signer note.Signer
+	// MaxMergeDelay is the longest a promised event may take to appear in a
+	// published checkpoint (default 60s); promises state it.
+	MaxMergeDelay time.Duration
 	// ReceiptTimeout bounds how long POST /add-event waits for the event to
 	// appear in a published checkpoint before answering 202 (default 10s).
 	ReceiptTimeout time.Duration
@@ -55,6 +60,9 @@ type Server struct {
 func New(cfg Config) *Server {
 	if cfg.ReceiptTimeout <= 0 {
 		cfg.ReceiptTimeout = 10 * time.Second
+	}
+	if cfg.MaxMergeDelay <= 0 {
+		cfg.MaxMergeDelay = time.Minute
 	}
 	if cfg.MaxCheckpointAge <= 0 {
 		cfg.MaxCheckpointAge = 30 * time.Second

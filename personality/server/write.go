@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/event"
@@ -19,7 +20,8 @@ import (
 // addEvent is POST /add-event: the body is a DSSE envelope. By default it
 // waits until the event is in a published, cosigned checkpoint and answers
 // 200 with a C2SP tlog-proof; with ?async=1, or if ReceiptTimeout passes, it
-// answers 202 and the receipt is at GET /receipt/<event id>. Resubmitting the
+// answers 202 with an inclusion promise signed by the log (c2sp.Promise) and
+// the receipt is at GET /receipt/<event id>. Resubmitting the
 // same event is safe: it is never logged twice and gets the same index.
 func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 	if s.cfg.Submitter == nil {
@@ -58,14 +60,14 @@ func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 	id := acc.Envelope.ID()
 	w.Header().Set("HTLOG-Event-ID", id)
 	if r.URL.Query().Get("async") == "1" {
-		return s.accepted(w, id)
+		return s.accepted(w, id, acc.Leaf)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReceiptTimeout)
 	defer cancel()
 	proof, idx, err := s.waitForProof(ctx, acc.Envelope.IdentityHash())
 	if err != nil {
 		if ctx.Err() != nil && r.Context().Err() == nil {
-			return s.accepted(w, id)
+			return s.accepted(w, id, acc.Leaf)
 		}
 		return 0, err
 	}
@@ -76,11 +78,20 @@ func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 	return http.StatusOK, nil
 }
 
-func (s *Server) accepted(w http.ResponseWriter, id string) (int, error) {
+// accepted answers 202 with a signed inclusion promise.
+func (s *Server) accepted(w http.ResponseWriter, id string, leaf []byte) (int, error) {
+	if s.cfg.Signer == nil {
+		return 0, errors.New("no log signer configured for promises")
+	}
+	promise, err := c2sp.Promise{Origin: s.cfg.Signer.Name(), EventID: id, LeafHash: c2sp.LeafHash(leaf),
+		Timestamp: time.Now(), MaxMergeDelay: s.cfg.MaxMergeDelay}.Sign(s.cfg.Signer)
+	if err != nil {
+		return 0, fmt.Errorf("couldn't sign the promise: %w", err)
+	}
 	w.Header().Set("Location", "/receipt/"+id)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusAccepted)
-	fmt.Fprintf(w, "%s\n", id)
+	w.Write(promise)
 	return http.StatusAccepted, nil
 }
 
