@@ -1,0 +1,172 @@
+package checkpoint_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/testonly"
+	"github.com/htlog/htlog/personality/checkpoint"
+	"github.com/htlog/htlog/personality/logbackend"
+	"github.com/htlog/htlog/personality/tiles"
+	"github.com/htlog/htlog/witness"
+	"golang.org/x/mod/sumdb/note"
+)
+
+const origin = "htlog.test/log1"
+
+type world struct {
+	log    *logbackend.Memory
+	ref    *testonly.FakeLog // same leaves, for signing checkpoints the witnesses see first
+	store  *tiles.Store
+	wits   [3]*witness.Witness
+	policy string
+	signer note.Signer
+	verify note.Verifier
+}
+
+func newWorld(t *testing.T) *world {
+	testonly.RequireIntegration(t)
+	w := &world{log: logbackend.NewMemory(), ref: testonly.NewFakeLog(t, origin)}
+	w.signer, w.verify = w.ref.Signer, w.ref.Verifier
+	store, err := tiles.Open(context.Background(), testonly.OpenDB(t, testonly.NewDatabase(t, "publisher")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.store = store
+	w.policy = "log " + w.ref.VKey + "\n"
+	for i := range 3 {
+		signer, vkey := testonly.NewWitnessKey(t, fmt.Sprintf("w%d.test", i))
+		wit, err := witness.New(witness.Config{Logs: []witness.Log{{Origin: origin, Verifier: w.verify}},
+			Signers: []note.Signer{signer}, Store: witness.NewMemStore()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.wits[i] = wit
+		srv := httptest.NewServer(wit.Handler(nil))
+		t.Cleanup(srv.Close)
+		w.policy += fmt.Sprintf("witness w%d %s %s\n", i, vkey, srv.URL)
+	}
+	return w
+}
+
+func (w *world) append(t *testing.T, n int) {
+	for i := 0; i < n; i++ {
+		leaf := fmt.Appendf(nil, "leaf %d", w.ref.Size())
+		w.ref.Append(leaf)
+		if _, _, err := w.log.QueueLeaf(context.Background(), leaf, sha256.Sum256(leaf)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (w *world) publisher(t *testing.T, quorum string, failOpen bool, log logbackend.Log) *checkpoint.Publisher {
+	policy, err := c2sp.ParsePolicy([]byte(w.policy + quorum))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := checkpoint.New(checkpoint.Config{Signer: w.signer, Verifier: w.verify, Log: log, Store: w.store, Policy: policy, FailOpen: failOpen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (w *world) published(t *testing.T, quorum string) (uint64, []string) {
+	p, _, err := w.store.Latest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, _ := c2sp.ParsePolicy([]byte(w.policy + quorum))
+	sc, names, err := policy.VerifyCheckpoint(p.Note)
+	if err != nil {
+		t.Fatalf("published checkpoint does not verify: %v", err)
+	}
+	return sc.Size, names
+}
+
+// TestWitness409And422 starts one witness ahead of the log (it answers 409
+// and the publisher resends from its size) and one on a fork (409, then 422
+// on the resend): the 2-of-3 quorum is met by the other two and only their
+// verified cosignatures are published.
+func TestWitness409And422(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.append(t, 10)
+	ahead := c2sp.AddCheckpointRequest{OldSize: 0, Checkpoint: w.ref.Checkpoint(t, 5)}.Marshal()
+	if _, err := w.wits[1].AddCheckpoint(ctx, ahead); err != nil {
+		t.Fatal(err)
+	}
+	fork := w.ref.Fork(2)
+	fork.Append([]byte("evil"))
+	if _, err := w.wits[2].AddCheckpoint(ctx, c2sp.AddCheckpointRequest{OldSize: 0, Checkpoint: fork.Checkpoint(t, 3)}.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	quorum := "group two 2 w0 w1 w2\nquorum two\n"
+	p := w.publisher(t, quorum, false, w.log)
+	size, err := p.PublishOnce(ctx)
+	if err != nil || size != 10 {
+		t.Fatalf("PublishOnce = %d, %v", size, err)
+	}
+	got, names := w.published(t, quorum)
+	if got != 10 || strings.Join(names, ",") != "w0,w1" {
+		t.Fatalf("published size %d cosigned by %v, want 10 by w0,w1", got, names)
+	}
+}
+
+// TestQuorumNotMetPublishesNothing requires all three witnesses while one is
+// on a fork: nothing new is published, unless fail-open is set.
+func TestQuorumNotMetPublishesNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.append(t, 4)
+	all := "group all 3 w0 w1 w2\nquorum all\n"
+	if _, err := w.publisher(t, all, false, w.log).PublishOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// w2 now cosigns a fork of size 6 as seen from elsewhere.
+	fork := w.ref.Fork(4)
+	fork.AppendN("evil", 2)
+	proof := fork.ConsistencyProof(t, 4, 6)
+	if _, err := w.wits[2].AddCheckpoint(ctx, c2sp.AddCheckpointRequest{OldSize: 4, Proof: proof, Checkpoint: fork.Checkpoint(t, 6)}.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	w.append(t, 3)
+	p := w.publisher(t, all, false, w.log)
+	if _, err := p.PublishOnce(ctx); !errors.Is(err, checkpoint.ErrQuorum) {
+		t.Fatalf("PublishOnce without quorum: %v, want ErrQuorum", err)
+	}
+	if got, _ := w.published(t, "quorum none\n"); got != 4 {
+		t.Fatalf("published size %d without a quorum, want 4", got)
+	}
+	if size, err := w.publisher(t, all, true, w.log).PublishOnce(ctx); err != nil || size != 7 {
+		t.Fatalf("fail-open PublishOnce = %d, %v", size, err)
+	}
+}
+
+// lyingLog reports a root that is not the root of its leaves.
+type lyingLog struct{ *logbackend.Memory }
+
+func (l lyingLog) LatestRoot(ctx context.Context) (logbackend.Root, error) {
+	r, err := l.Memory.LatestRoot(ctx)
+	r.Hash[0] ^= 1
+	return r, err
+}
+
+func TestTrillianRootMismatchIsNeverSigned(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.append(t, 5)
+	p := w.publisher(t, "quorum none\n", false, lyingLog{w.log})
+	if _, err := p.PublishOnce(ctx); !errors.Is(err, checkpoint.ErrRootMismatch) {
+		t.Fatalf("PublishOnce with a lying root: %v, want ErrRootMismatch", err)
+	}
+	if _, _, err := w.store.Latest(ctx); !errors.Is(err, tiles.ErrNoCheckpoint) {
+		t.Fatalf("something was published: %v", err)
+	}
+}
