@@ -34,6 +34,9 @@ for i in 1 2 3; do
 	[ -f "$keys/witness$i.key" ] || "$bin/htlog" keygen --kind witness --name "witness$i.htlog.localhost" --out "$keys/witness$i.key" >/dev/null
 done
 [ -f "$keys/hospital.key" ] || "$bin/htlog" keygen --kind submitter --name "General Hospital" --out "$keys/hospital.key" >/dev/null
+for i in 1 2 3 4 5 6 7 8; do # load-test submitters for `make bench`
+	[ -f "$keys/hammer$i.key" ] || "$bin/htlog" keygen --kind submitter --name "hammer $i" --out "$keys/hammer$i.key" >/dev/null
+done
 log_vkey=$(cat "$keys/log.key.pub")
 
 # Configuration.
@@ -53,6 +56,7 @@ submitters:
     kinds: [access, consent, custody, trial]
     keys:
       - public_key_file: $keys/hospital.key.pub
+$(for i in 1 2 3 4 5 6 7 8; do printf '  - org: npi:900000000%s\n    name: load test %s\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: %s}]\n' "$i" "$i" "$keys/hammer$i.key.pub"; done)
 YAML
 cat >"$conf/server.yaml" <<YAML
 listen: 127.0.0.1:8080

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/htlog/htlog/internal/event"
+)
+
+// htlogTarget submits signed events to htlog-server.
+type htlogTarget struct {
+	url        string
+	async      bool
+	client     *http.Client
+	submitters []submitter
+	bodies     []template
+}
+
+type submitter struct {
+	org    string
+	keyID  string
+	signer crypto.Signer
+}
+
+type template struct {
+	kind string
+	body string
+}
+
+var tagRE = regexp.MustCompile(`tag:v1:[0-9a-f]{64}`)
+
+func newHTLogTarget(url string, specs []string, examples string, async bool) (*htlogTarget, error) {
+	if len(specs) == 0 {
+		return nil, errors.New("--submitter ORG=KEYFILE is required (a submitter registered with the log)")
+	}
+	t := &htlogTarget{url: strings.TrimSuffix(url, "/"), async: async,
+		client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512}}}
+	for _, spec := range specs {
+		org, file, ok := strings.Cut(spec, "=")
+		if !ok {
+			return nil, fmt.Errorf("--submitter %q: want ORG=KEYFILE", spec)
+		}
+		pemText, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		signer, err := event.ParsePrivateKey(pemText)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		id, err := event.KeyID(signer.Public())
+		if err != nil {
+			return nil, err
+		}
+		t.submitters = append(t.submitters, submitter{org: org, keyID: id, signer: signer})
+	}
+	for _, kind := range event.Kinds {
+		files, _ := filepath.Glob(filepath.Join(examples, kind, "valid-*.json"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, b); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			t.bodies = append(t.bodies, template{kind: kind, body: compact.String()})
+		}
+	}
+	if len(t.bodies) == 0 {
+		return nil, fmt.Errorf("no example bodies in %s/<kind>/valid-*.json (run from the repository root or set --examples)", examples)
+	}
+	return t, nil
+}
+
+// envelope makes the i-th event: a template of the next kind with fresh
+// pseudonymous tags, signed by one of the submitters.
+func (t *htlogTarget) envelope(i int) ([]byte, error) {
+	tpl := t.bodies[i%len(t.bodies)]
+	s := t.submitters[i%len(t.submitters)]
+	body := tagRE.ReplaceAllStringFunc(tpl.body, func(string) string {
+		var b [32]byte
+		rand.Read(b[:])
+		return "tag:v1:" + hex.EncodeToString(b[:])
+	})
+	payload, err := json.Marshal(event.Event{Kind: tpl.kind, Version: 1, Submitter: event.Submitter{Org: s.org, KeyID: s.keyID},
+		OccurredAt: time.Now().UTC().Format(time.RFC3339Nano), Body: json.RawMessage(body)})
+	if err != nil {
+		return nil, err
+	}
+	env, err := event.Sign(payload, s.signer)
+	if err != nil {
+		return nil, err
+	}
+	return env.Marshal(), nil
+}
+
+func (t *htlogTarget) send(ctx context.Context, _, i int) result {
+	env, err := t.envelope(i)
+	if err != nil {
+		return result{}
+	}
+	url := t.url + "/add-event"
+	if t.async {
+		url += "?async=1"
+	}
+	start := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(env))
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return result{latency: time.Since(start)}
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return result{status: resp.StatusCode, latency: time.Since(start)}
+}

@@ -1,0 +1,169 @@
+// Command htlog-hammer is a headless load generator for htlog. It signs
+// realistic events of all four kinds (the schema examples, with fresh
+// pseudonymous tags and times) as many submitters, sends them to
+// POST /add-event at a target rate, and reports accepted events per second,
+// latency percentiles and errors. With --raw it is the baseline instead:
+// QueueLeaf of same-sized leaves straight to Trillian's log server, on a
+// fresh tree, with no htlog in the path.
+//
+//	htlog-hammer --submitter npi:9000000001=var/keys/hammer1.key --duration 20s --mode async
+//	htlog-hammer --raw --trillian 127.0.0.1:8090 --duration 20s
+//
+// It exits 1 if more than --max-errors of the requests failed, 2 on bad flags.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// result is one request's outcome.
+type result struct {
+	status  int // HTTP status, or 0 for a transport error
+	latency time.Duration
+}
+
+// Report is the hammer's summary (also printed as JSON with --json).
+type Report struct {
+	Mode        string         `json:"mode"`
+	Duration    float64        `json:"duration_s"`
+	Sent        int            `json:"sent"`
+	Accepted    int            `json:"accepted"`
+	PerSecond   float64        `json:"accepted_per_s"`
+	P50ms       float64        `json:"p50_ms"`
+	P95ms       float64        `json:"p95_ms"`
+	P99ms       float64        `json:"p99_ms"`
+	MaxMs       float64        `json:"max_ms"`
+	Errors      map[string]int `json:"errors"`
+	ErrorRate   float64        `json:"error_rate"`
+	TargetRate  float64        `json:"target_rate"`
+	Concurrency int            `json:"concurrency"`
+}
+
+func main() {
+	fs := pflag.NewFlagSet("htlog-hammer", pflag.ContinueOnError)
+	logURL := fs.String("log", "http://127.0.0.1:8080", "htlog-server base URL")
+	submitters := fs.StringArray("submitter", nil, "ORG=KEYFILE of a registered submitter (repeat for many)")
+	mode := fs.String("mode", "async", "async: ack after durable queueing (202 + promise); sync: wait for the cosigned receipt")
+	rate := fs.Float64("rate", 0, "target requests per second in total (0: as fast as the workers go)")
+	duration := fs.Duration("duration", 20*time.Second, "how long to send")
+	workers := fs.Int("workers", 64, "concurrent requests in flight")
+	raw := fs.Bool("raw", false, "baseline: QueueLeaf straight to Trillian instead of htlog")
+	examples := fs.String("examples", "schemas/examples", "folder of example event bodies (<kind>/valid-*.json)")
+	trillianAddr := fs.String("trillian", "127.0.0.1:8090", "Trillian log server gRPC address (--raw)")
+	leafSize := fs.Int("leaf-size", 1500, "leaf size in bytes for --raw (about an htlog envelope)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	maxErrors := fs.Float64("max-errors", 0.01, "fail (exit 1) if more than this fraction of requests fail")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	var send func(ctx context.Context, worker, i int) result
+	label := "htlog-" + *mode
+	switch {
+	case *raw:
+		r, err := newRawTarget(ctx, *trillianAddr, *leafSize)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
+			os.Exit(1)
+		}
+		defer r.close()
+		send, label = r.send, "trillian-raw"
+	default:
+		if *mode != "async" && *mode != "sync" {
+			fmt.Fprintln(os.Stderr, "htlog-hammer: --mode must be async or sync")
+			os.Exit(2)
+		}
+		h, err := newHTLogTarget(*logURL, *submitters, *examples, *mode == "async")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
+			os.Exit(2)
+		}
+		send = h.send
+	}
+	rep := hammer(ctx, send, *workers, *rate, *duration)
+	rep.Mode = label
+	if *asJSON {
+		json.NewEncoder(os.Stdout).Encode(rep)
+	} else {
+		fmt.Printf("%-14s %8.0f accepted/s  (%d of %d in %.1fs, %d workers)  latency p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  max %.1f ms  errors %v\n",
+			rep.Mode, rep.PerSecond, rep.Accepted, rep.Sent, rep.Duration, rep.Concurrency, rep.P50ms, rep.P95ms, rep.P99ms, rep.MaxMs, rep.Errors)
+	}
+	if rep.ErrorRate > *maxErrors {
+		fmt.Fprintf(os.Stderr, "htlog-hammer: %.2f%% of requests failed (limit %.2f%%)\n", 100*rep.ErrorRate, 100**maxErrors)
+		os.Exit(1)
+	}
+}
+
+// hammer runs send from workers goroutines for d, paced to rate if > 0.
+func hammer(ctx context.Context, send func(context.Context, int, int) result, workers int, rate float64, d time.Duration) Report {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var tick <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer t.Stop()
+		tick = t.C
+	}
+	var mu sync.Mutex
+	var results []result
+	var seq atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []result
+			for {
+				if tick != nil {
+					select {
+					case <-ctx.Done():
+					case <-tick:
+					}
+				}
+				if ctx.Err() != nil {
+					break
+				}
+				local = append(local, send(context.WithoutCancel(ctx), w, int(seq.Add(1))))
+			}
+			mu.Lock()
+			results = append(results, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	rep := Report{Duration: elapsed.Seconds(), Sent: len(results), Errors: map[string]int{}, TargetRate: rate, Concurrency: workers}
+	var lat []time.Duration
+	for _, r := range results {
+		if r.status == 200 || r.status == 202 {
+			rep.Accepted++
+			lat = append(lat, r.latency)
+		} else {
+			rep.Errors[fmt.Sprint(r.status)]++
+		}
+	}
+	rep.PerSecond = float64(rep.Accepted) / elapsed.Seconds()
+	if rep.Sent > 0 {
+		rep.ErrorRate = float64(rep.Sent-rep.Accepted) / float64(rep.Sent)
+	}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		ms := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
+		rep.P50ms, rep.P95ms, rep.P99ms, rep.MaxMs = ms(0.50), ms(0.95), ms(0.99), ms(1)
+	}
+	return rep
+}
