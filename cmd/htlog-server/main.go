@@ -121,6 +121,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	}
 	pub, err := checkpoint.New(checkpoint.Config{Signer: signer, Verifier: verifier, Log: log, Store: store,
 		Policy: cfg.policy, WitnessTimeout: cfg.WitnessTimeout, FailOpen: cfg.FailOpen,
+		// An idle log re-publishes well within max_checkpoint_age, so /healthz
+		// only fails when publishing really stalls.
+		Republish:  cfg.MaxCheckpointAge / 3,
 		HTTPClient: &http.Client{}, Logger: logger, Metrics: checkpoint.NewMetrics(reg)})
 	if err != nil {
 		return err
