@@ -20,7 +20,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_requests_total", Help: "HTTP requests by endpoint and status code."}, []string{"endpoint", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_request_seconds", Help: "Request latency by endpoint (add-event includes waiting for the cosigned checkpoint).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}, []string{"endpoint"}),
-		submissions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_submissions_total", Help: "Submissions by kind and outcome."}, []string{"kind", "outcome"}),
+		submissions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_submissions_total", Help: "Submissions by kind, outcome and submitting organisation (registered orgs only; '-' when the submission was refused before its submitter was known)."}, []string{"kind", "outcome", "submitter"}),
 		receipts:    prometheus.NewCounter(prometheus.CounterOpts{Name: "htlog_server_receipts_total", Help: "Receipts (tlog-proofs) returned synchronously."}),
 	}
 	if reg != nil {
@@ -40,8 +40,8 @@ func (m *metrics) request(endpoint string, code int, d time.Duration) {
 	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
 }
 
-func (m *metrics) submission(kind, outcome string) {
-	m.submissions.WithLabelValues(kind, outcome).Inc()
+func (m *metrics) submission(kind, outcome, org string) {
+	m.submissions.WithLabelValues(kind, outcome, org).Inc()
 }
 
 func (m *metrics) receiptLatency() { m.receipts.Inc() }

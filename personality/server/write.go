@@ -30,7 +30,7 @@ func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, event.MaxEnvelopeSize))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		s.metrics.submission("unknown", "too_large")
+		s.metrics.submission("unknown", "too_large", "-")
 		return 0, &clientError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the envelope is larger than %d bytes", event.MaxEnvelopeSize)}
 	}
 	if err != nil {
@@ -38,25 +38,25 @@ func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 	}
 	release, err := s.cfg.Submitter.Acquire()
 	if err != nil {
-		s.metrics.submission("unknown", "backlog")
+		s.metrics.submission("unknown", "backlog", "-")
 		return 0, err
 	}
 	defer release()
 	acc, err := s.cfg.Submitter.Submit(r.Context(), body)
 	var rej *submit.Rejection
 	if errors.As(err, &rej) {
-		s.metrics.submission("unknown", rej.Outcome)
+		s.metrics.submission("unknown", rej.Outcome, "-")
 		return 0, err
 	}
 	if err != nil {
-		s.metrics.submission("unknown", "error")
+		s.metrics.submission("unknown", "error", "-")
 		return http.StatusServiceUnavailable, err
 	}
 	outcome := "accepted"
 	if acc.Duplicate {
 		outcome = "duplicate"
 	}
-	s.metrics.submission(acc.Event.Kind, outcome)
+	s.metrics.submission(acc.Event.Kind, outcome, acc.Event.Submitter.Org)
 	id := acc.Envelope.ID()
 	w.Header().Set("HTLOG-Event-ID", id)
 	if r.URL.Query().Get("async") == "1" {
