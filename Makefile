@@ -63,6 +63,11 @@ fuzz:
 	  done; \
 	done
 
+# The hammer against the local stack beside a raw-Trillian baseline; writes
+# docs/performance.md.
+bench: build
+	@deployment/local/bench.sh
+
 # add-checkpoint latency on MariaDB, p50/p99 (docs/performance.md).
 bench-witness:
 	@dsn=$$(deployment/local/ensure-db.sh) && \
