@@ -407,3 +407,32 @@ func TestReaddedLogKeepsState(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyRotation cosigns with two keys at once: each line verifies with its
+// own vkey, so clients can trust the new key before the old one retires.
+func TestKeyRotation(t *testing.T) {
+	l := testonly.NewFakeLog(t, origin)
+	l.AppendN("a", 3)
+	oldKey, oldVKey := testonly.NewWitnessKey(t, "w.example")
+	newKey, newVKey := testonly.NewWitnessKey(t, "w.example")
+	w, err := witness.New(witness.Config{Logs: []witness.Log{{Origin: origin, Verifier: l.Verifier}},
+		Signers: []note.Signer{oldKey, newKey}, Store: witness.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := l.Checkpoint(t, 3)
+	lines, err := w.AddCheckpoint(context.Background(), c2sp.AddCheckpointRequest{Checkpoint: cp}.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(lines), "\n"); n != 2 {
+		t.Fatalf("%d cosignature lines, want 2: %q", n, lines)
+	}
+	for _, vkey := range []string{oldVKey, newVKey} {
+		v, _ := c2sp.NewCosignatureVerifier(vkey)
+		n, err := note.Open(append(append([]byte{}, cp...), lines...), note.VerifierList(l.Verifier, v))
+		if err != nil || !c2sp.HasSignature(n, v) {
+			t.Fatalf("no valid cosignature for %s: %v", vkey, err)
+		}
+	}
+}

@@ -26,6 +26,10 @@ type Config struct {
 	// KeyFile holds the witness's private key (htlog keygen --kind witness);
 	// it must be readable by its owner only.
 	KeyFile string `mapstructure:"key_file"`
+	// ExtraKeyFiles are more private keys used at the same time, for key
+	// rotation: every accepted checkpoint is cosigned by each key, so
+	// clients can move to the new key before the old one is retired.
+	ExtraKeyFiles []string `mapstructure:"extra_key_files"`
 	// Logs are the logs this witness cosigns.
 	Logs []LogConfig `mapstructure:"logs"`
 	// PullInterval, if above zero, makes the witness fetch each log's
@@ -36,8 +40,8 @@ type Config struct {
 	// GossipInterval is how often checkpoints are pushed to Peers.
 	GossipInterval time.Duration `mapstructure:"gossip_interval"`
 
-	signer string        // the private key, read by Validate
-	logs   []resolvedLog // Logs with their vkeys read and checked
+	signers []string      // the private keys, read by Validate
+	logs    []resolvedLog // Logs with their vkeys read and checked
 }
 
 // LogConfig names one witnessed log.
@@ -70,14 +74,21 @@ func (c *Config) Validate() error {
 	if c.Database.DSN == "" {
 		return errors.New("database.dsn: required")
 	}
-	skey, err := config.CheckPrivateKeyFile("key_file", c.KeyFile)
-	if err != nil {
-		return err
+	for i, path := range append([]string{c.KeyFile}, c.ExtraKeyFiles...) {
+		key := "key_file"
+		if i > 0 {
+			key = fmt.Sprintf("extra_key_files[%d]", i-1)
+		}
+		skey, err := config.CheckPrivateKeyFile(key, path)
+		if err != nil {
+			return err
+		}
+		if _, err := c2sp.NewCosigner(skey); err != nil {
+			return fmt.Errorf("%s: %s is not a witness private key: %v", key, path, err)
+		}
+		c.signers = append(c.signers, skey)
 	}
-	if _, err := c2sp.NewCosigner(skey); err != nil {
-		return fmt.Errorf("key_file: %s is not a witness private key: %v", c.KeyFile, err)
-	}
-	c.signer = skey
+	var err error
 	if len(c.Logs) == 0 {
 		return errors.New("logs: at least one log (origin and vkey) is required")
 	}

@@ -67,9 +67,13 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	signer, err := c2sp.NewCosigner(cfg.signer)
-	if err != nil {
-		return err
+	var signers []note.Signer
+	for _, skey := range cfg.signers {
+		s, err := c2sp.NewCosigner(skey)
+		if err != nil {
+			return err
+		}
+		signers = append(signers, s)
 	}
 	var logs []witness.Log
 	for _, l := range cfg.logs {
@@ -82,7 +86,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	w, err := witness.New(witness.Config{
-		Logs: logs, Signers: []note.Signer{signer}, Store: store, Logger: logger, Metrics: witness.NewMetrics(reg),
+		Logs: logs, Signers: signers, Store: store, Logger: logger, Metrics: witness.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
@@ -100,7 +104,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("htlog-witness listening", "addr", cfg.Listen, "witness", signer.Name(), "logs", len(logs))
+	logger.Info("htlog-witness listening", "addr", cfg.Listen, "witness", signers[0].Name(), "keys", len(signers), "logs", len(logs))
 	select {
 	case err := <-errc:
 		return err

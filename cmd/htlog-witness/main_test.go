@@ -36,6 +36,7 @@ func TestBadConfigExitsTwo(t *testing.T) {
 		"bad url":         "listen: 127.0.0.1:0\nkey_file: " + keyPath + "\nlogs: [{vkey: " + log.VKey + ", url: 'ftp://x'}]\n",
 		"unknown key":     "listen: 127.0.0.1:0\nkey_file: " + keyPath + "\nlogs: [{vkey: " + log.VKey + "}]\ncolour: blue\n",
 		"bad listen":      "listen: '80'\nkey_file: " + keyPath + "\nlogs: [{vkey: " + log.VKey + "}]\n",
+		"extra key loose": "listen: 127.0.0.1:0\nkey_file: " + keyPath + "\nextra_key_files: [" + loose + "]\nlogs: [{vkey: " + log.VKey + "}]\n",
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")
 		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
