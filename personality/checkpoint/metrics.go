@@ -15,6 +15,7 @@ type Metrics struct {
 	witnessLat   *prometheus.HistogramVec
 	witnessFails *prometheus.CounterVec
 	quorumFails  prometheus.Counter
+	unpublished  prometheus.Gauge
 }
 
 // NewMetrics registers the publisher's metrics on reg.
@@ -29,8 +30,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 13)}, []string{"witness"}),
 		witnessFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_witness_failures_total", Help: "Witness requests that did not yield a valid cosignature."}, []string{"witness"}),
 		quorumFails:  prometheus.NewCounter(prometheus.CounterOpts{Name: "htlog_server_quorum_failures_total", Help: "Rounds in which the witness policy was not met."}),
+		unpublished:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_unpublished_leaves", Help: "Leaves Trillian has sequenced that are not yet in a published checkpoint (integration backlog)."}),
 	}
-	reg.MustRegister(m.size, m.publishedAt, m.cosigners, m.duration, m.witnessLat, m.witnessFails, m.quorumFails)
+	reg.MustRegister(m.size, m.publishedAt, m.cosigners, m.duration, m.witnessLat, m.witnessFails, m.quorumFails, m.unpublished)
 	return m
 }
 
@@ -57,5 +59,11 @@ func (m *Metrics) witnessed(name string, err error, d time.Duration) {
 func (m *Metrics) quorumFailed() {
 	if m != nil {
 		m.quorumFails.Inc()
+	}
+}
+
+func (m *Metrics) backlog(sequenced, published uint64) {
+	if m != nil && sequenced >= published {
+		m.unpublished.Set(float64(sequenced - published))
 	}
 }

@@ -136,6 +136,7 @@ func (p *Publisher) PublishOnce(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("%w at size %d", ErrRootMismatch, size)
 	}
 	latest, age, err := p.cfg.Store.Latest(ctx)
+	p.cfg.Metrics.backlog(root.Size, latest.Size)
 	switch {
 	case errors.Is(err, tiles.ErrNoCheckpoint):
 	case err != nil:
@@ -168,6 +169,7 @@ func (p *Publisher) PublishOnce(ctx context.Context) (uint64, error) {
 	if err := p.cfg.Store.Publish(ctx, size, cosigned); err != nil {
 		return 0, err
 	}
+	p.cfg.Metrics.backlog(root.Size, size)
 	p.cfg.Metrics.published(size, len(names), time.Since(start))
 	return size, nil
 }

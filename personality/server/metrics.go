@@ -15,7 +15,7 @@ type metrics struct {
 	receipts    prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry) *metrics {
+func newMetrics(reg *prometheus.Registry, backlog func() int) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_requests_total", Help: "HTTP requests by endpoint and status code."}, []string{"endpoint", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_request_seconds", Help: "Request latency by endpoint (add-event includes waiting for the cosigned checkpoint).",
@@ -31,6 +31,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_build_info", Help: "Build information.", ConstLabels: prometheus.Labels{"version": version}})
 		info.Set(1)
 		reg.MustRegister(m.requests, m.latency, m.submissions, m.receipts, info)
+		if backlog != nil {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "htlog_server_backlog", Help: "Submissions in flight on this replica (max_backlog bounds it)."},
+				func() float64 { return float64(backlog()) }))
+		}
 	}
 	return m
 }

@@ -70,7 +70,11 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, metrics: newMetrics(cfg.Registry), watch: newWatcher(cfg.Store)}
+	var backlog func() int
+	if cfg.Submitter != nil {
+		backlog = cfg.Submitter.Backlog
+	}
+	return &Server{cfg: cfg, metrics: newMetrics(cfg.Registry, backlog), watch: newWatcher(cfg.Store)}
 }
 
 // Run follows the published checkpoint so waiting receipts are answered.

@@ -168,3 +168,6 @@ func (s *Submitter) limiter(org string) *rate.Limiter {
 	}
 	return l
 }
+
+// Backlog returns the number of submissions in flight.
+func (s *Submitter) Backlog() int { return len(s.inflight) }
