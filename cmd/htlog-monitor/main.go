@@ -1,0 +1,215 @@
+// Command htlog-monitor runs an htlog monitor: it follows a log over C2SP
+// tlog-tiles, replays and verifies every entry and every checkpoint it hears
+// of (from the log, witnesses, peers and posted proofs), writes split-view
+// evidence, runs the compliance rules, and serves a dashboard, findings,
+// evidence and metrics.
+//
+//	htlog-monitor --config monitor.yaml
+//	htlog-monitor report --config monitor.yaml --since 2026-01-01T00:00:00Z --format csv
+//
+// Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on a bad
+// configuration or usage.
+package main
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/dbopen"
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/monitor"
+	"github.com/htlog/htlog/monitor/entrycheck"
+	"github.com/htlog/htlog/monitor/finding"
+	"github.com/htlog/htlog/monitor/report"
+	"github.com/htlog/htlog/monitor/store"
+	"github.com/htlog/htlog/schemas"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "report" {
+		return runReport(ctx, args[1:], stdout, stderr)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	fs := pflag.NewFlagSet("htlog-monitor", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.String("config", "", "YAML configuration file")
+	fs.String("listen", "", "HTTP listen address (overrides the file)")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintln(stderr, "htlog-monitor:", err)
+		return 2
+	}
+	cfg := defaults()
+	if err := config.Load(fs, cfg); err != nil {
+		fmt.Fprintln(stderr, "htlog-monitor:", err)
+		return 2
+	}
+	if err := serve(ctx, cfg, logger); err != nil {
+		logger.Error("htlog-monitor stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
+	db, err := dbopen.Open(ctx, cfg.Database.DSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := store.NewMySQL(ctx, db)
+	if err != nil {
+		return err
+	}
+	logVerifier, err := c2sp.NewLogVerifier(cfg.vkey)
+	if err != nil {
+		return err
+	}
+	validator, err := schemas.NewValidator()
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := monitor.New(ctx, monitor.Config{
+		LogURL: cfg.Log.URL, LogVerifier: logVerifier, Policy: cfg.policy,
+		Registry:  func() entrycheck.Registry { return registryOf{cfg} },
+		Validator: validator, Witnesses: cfg.Witnesses, Peers: cfg.Peers, Webhooks: cfg.Webhooks,
+		EvidenceDir: cfg.EvidenceDir, PollInterval: cfg.PollInterval, Store: st,
+		HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: logger, Metrics: monitor.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := cfg.registry.Reload(); err != nil {
+					logger.Warn("couldn't reload the submitter registry; keeping the previous one", "err", err)
+				}
+			}
+		}
+	}()
+	go m.Run(ctx)
+	srv := &http.Server{
+		Addr: cfg.Listen, Handler: m.Handler(reg),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("htlog-monitor listening", "addr", cfg.Listen, "log", cfg.Log.URL, "origin", m.Origin())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("htlog-monitor stopped cleanly")
+	return nil
+}
+
+// registryOf reads the registry the watcher holds now.
+type registryOf struct{ cfg *Config }
+
+func (r registryOf) Lookup(org, keyID, kind string, at time.Time) (crypto.PublicKey, error) {
+	return r.cfg.registry.Current().Lookup(org, keyID, kind, at)
+}
+
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("htlog-monitor report", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.String("config", "", "YAML configuration file (only database.dsn is read)")
+	fs.String("database.dsn", "", "database DSN (overrides the file)")
+	since := fs.String("since", "", "only findings recorded at or after this RFC 3339 time")
+	until := fs.String("until", "", "only findings recorded before this RFC 3339 time")
+	format := fs.String("format", "json", "output format: json or csv")
+	rule := fs.String("rule", "", "only findings of this rule")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintln(stderr, "htlog-monitor report:", err)
+		return 2
+	}
+	q := finding.Filter{Rule: *rule}
+	for _, t := range []struct {
+		flag string
+		in   string
+		out  *time.Time
+	}{{"--since", *since, &q.Since}, {"--until", *until, &q.Until}} {
+		if t.in == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339, t.in)
+		if err != nil {
+			fmt.Fprintf(stderr, "htlog-monitor report: %s: must be an RFC 3339 time such as 2026-01-01T00:00:00Z, got %q\n", t.flag, t.in)
+			return 2
+		}
+		*t.out = v
+	}
+	if !slices.Contains(report.Formats, *format) {
+		fmt.Fprintf(stderr, "htlog-monitor report: --format: must be json or csv, got %q\n", *format)
+		return 2
+	}
+	// config.Load binds every flag of the set it is given as a key: give it
+	// only the configuration flags.
+	cfs := pflag.NewFlagSet("htlog-monitor report", pflag.ContinueOnError)
+	cfs.String("config", fs.Lookup("config").Value.String(), "")
+	cfs.String("database.dsn", "", "")
+	if f := fs.Lookup("database.dsn"); f.Changed {
+		cfs.Set("database.dsn", f.Value.String())
+	}
+	cfg := defaults()
+	cfg.reportOnly = true
+	if err := config.Load(cfs, cfg); err != nil {
+		fmt.Fprintln(stderr, "htlog-monitor report:", err)
+		return 2
+	}
+	db, err := dbopen.Open(ctx, cfg.Database.DSN)
+	if err != nil {
+		fmt.Fprintln(stderr, "htlog-monitor report:", err)
+		return 1
+	}
+	defer db.Close()
+	st, err := store.NewMySQL(ctx, db)
+	if err != nil {
+		fmt.Fprintln(stderr, "htlog-monitor report:", err)
+		return 1
+	}
+	found, err := st.Findings(ctx, q)
+	if err != nil {
+		fmt.Fprintln(stderr, "htlog-monitor report:", err)
+		return 1
+	}
+	slices.Reverse(found) // oldest first
+	if err := report.Write(stdout, found, *format); err != nil {
+		fmt.Fprintln(stderr, "htlog-monitor report:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,145 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/monitor/store"
+)
+
+// ErrWrongOrigin is returned (wrapped) by Observe for a checkpoint of
+// another log.
+var ErrWrongOrigin = errors.New("checkpoint is not from the monitored log")
+
+// Observe verifies a signed checkpoint heard of from source ("log",
+// "witness <url>", "pollinate", "proof"), records it and checks it against
+// the replayed tree as far as the replay has got: a split view becomes
+// evidence. It returns the opened checkpoint; quorum is non-nil when a
+// policy is set and the checkpoint lacks witness quorum (it is still
+// recorded and checked); inconsistent reports that it is part of a split
+// view (the answer 409 to /pollinate). err is non-nil when the checkpoint is
+// not validly signed by the log, or could not be recorded.
+func (m *Monitor) Observe(ctx context.Context, signed []byte, source string) (sc *c2sp.SignedCheckpoint, quorum error, inconsistent bool, err error) {
+	sc, cosigners, quorum, err := m.open(signed)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	cp := store.Checkpoint{Size: sc.Size, Root: sc.Hash, Note: sc.Bytes, Source: source,
+		Cosigners: cosigners, Seen: time.Now().UTC()}
+	added, err := m.cfg.Store.AddCheckpoint(ctx, cp)
+	if err != nil {
+		m.m.errors.WithLabelValues("store").Inc()
+		return nil, nil, false, fmt.Errorf("couldn't record the checkpoint: %w", err)
+	}
+	if added {
+		m.m.checkpoints.WithLabelValues(sourceLabel(source)).Inc()
+	}
+	inconsistent = m.check(ctx, cp.ID(), sc)
+	return sc, quorum, inconsistent, nil
+}
+
+func sourceLabel(source string) string {
+	for i, c := range source {
+		if c == ' ' {
+			return source[:i]
+		}
+	}
+	return source
+}
+
+// open verifies the log's signature (and the policy's quorum, if any).
+func (m *Monitor) open(signed []byte) (sc *c2sp.SignedCheckpoint, cosigners []string, quorum, err error) {
+	if m.cfg.Policy == nil {
+		sc, err = c2sp.OpenCheckpoint(signed, m.cfg.LogVerifier)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if sc.Origin != m.origin {
+			return nil, nil, nil, fmt.Errorf("%w: origin %q", ErrWrongOrigin, sc.Origin)
+		}
+		return sc, nil, nil, nil
+	}
+	sc, err = c2sp.OpenCheckpoint(signed, m.cfg.LogVerifier, m.cfg.Policy.WitnessVerifiers()...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if sc.Origin != m.origin {
+		return nil, nil, nil, fmt.Errorf("%w: origin %q", ErrWrongOrigin, sc.Origin)
+	}
+	cosigners = m.cfg.Policy.Cosigners(sc.Note)
+	set := map[string]bool{}
+	for _, n := range cosigners {
+		set[n] = true
+	}
+	if !m.cfg.Policy.QuorumMet(set) {
+		quorum = fmt.Errorf("%w: cosigned by %v", c2sp.ErrQuorumNotMet, cosigners)
+	}
+	return sc, cosigners, quorum, nil
+}
+
+// check compares sc with every recorded checkpoint of its size and, when
+// the replay has reached its size, with the replayed tree. A checkpoint
+// larger than the replay stays unchecked until the replay gets there. It
+// reports whether sc was found inconsistent.
+func (m *Monitor) check(ctx context.Context, id string, sc *c2sp.SignedCheckpoint) (inconsistent bool) {
+	same, err := m.cfg.Store.CheckpointsAtSize(ctx, sc.Size)
+	if err != nil {
+		m.m.errors.WithLabelValues("store").Inc()
+		return false
+	}
+	for _, o := range same {
+		if o.Root != sc.Hash {
+			m.splitView(ctx, o.Note, sc.Bytes, nil)
+			inconsistent = true
+			break
+		}
+	}
+	conf := m.Confirmed()
+	if conf == nil || sc.Size > conf.Size {
+		return inconsistent
+	}
+	switch {
+	case sc.Size == conf.Size:
+		if sc.Hash != conf.Hash && !inconsistent {
+			m.splitView(ctx, sc.Bytes, conf.Bytes, nil)
+			inconsistent = true
+		}
+	case sc.Size > 0:
+		p, err := c2sp.ConsistencyProofFromTiles(ctx, m.client.Fetcher(), sc.Size, conf.Size, conf.Hash)
+		if err != nil {
+			m.tileError(ctx, err, conf.Size)
+			return inconsistent // stays unchecked: retried after the next round
+		}
+		if c2sp.VerifyConsistency(sc.Size, conf.Size, sc.Hash, conf.Hash, p) != nil {
+			m.splitView(ctx, sc.Bytes, conf.Bytes, conf)
+			inconsistent = true
+		}
+	}
+	if err := m.cfg.Store.MarkChecked(ctx, id); err != nil {
+		m.m.errors.WithLabelValues("store").Inc()
+	}
+	return inconsistent
+}
+
+// checkPending checks the recorded checkpoints the replay has now reached.
+func (m *Monitor) checkPending(ctx context.Context) {
+	conf := m.Confirmed()
+	if conf == nil {
+		return
+	}
+	cps, err := m.cfg.Store.Unchecked(ctx, conf.Size)
+	if err != nil {
+		m.m.errors.WithLabelValues("store").Inc()
+		return
+	}
+	for _, cp := range cps {
+		sc, err := c2sp.OpenCheckpoint(cp.Note, m.cfg.LogVerifier)
+		if err != nil {
+			continue // recorded only after verification: cannot happen
+		}
+		m.check(ctx, cp.ID(), sc)
+	}
+}

@@ -1,0 +1,22 @@
+// Package monitor is htlog-monitor, the regulator's and auditor's view of an
+// htlog log (step 7 of the flow in MISSION.md). It follows the log over
+// C2SP tlog-tiles as a stranger would:
+//
+//   - Follow: fetch /checkpoint, verify the log's signature (and, with a
+//     tlog-policy, the witness quorum), prove it consistent with the last
+//     checkpoint confirmed, download the new entry bundles, recompute every
+//     leaf hash, replay the tree in a compact range and check the root.
+//   - Check every checkpoint heard of — the log's, each witness's monitoring
+//     endpoint, pollinated ones and those in posted tlog-proofs — against the
+//     replayed tree, whatever its size: same size by root, smaller sizes by a
+//     consistency proof read from tiles verified against the replayed root,
+//     larger ones once the replay gets there. Two validly signed
+//     checkpoints that cannot both be true become a c2sp.Evidence bundle,
+//     written to disk, served at /evidence and posted to webhooks.
+//   - Verify every entry (entrycheck) and run the compliance rules (rules).
+//
+// Everything durable (position, compact range, rules' state, checkpoints,
+// findings, evidence) lives in a store.Store, committed once per round, so
+// a restart resumes where the last round ended. Anything wrong the log
+// serves is a finding, never a crash; a log that is down is retried.
+package monitor

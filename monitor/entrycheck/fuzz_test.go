@@ -1,0 +1,37 @@
+package entrycheck_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/htlog/htlog/monitor/entrycheck"
+	"github.com/htlog/htlog/monitor/montest"
+	"github.com/htlog/htlog/schemas"
+)
+
+// FuzzCheck feeds arbitrary log entries to the checker: it must never
+// panic, and an entry it hands to the rules must carry no finding that
+// makes it untrustworthy and cite the index it was given.
+func FuzzCheck(f *testing.F) {
+	sub := montest.NewSubmitter(f, "npi:1234567893")
+	reg := montest.Registry(f, sub)
+	v, err := schemas.NewValidator()
+	if err != nil {
+		f.Fatal(err)
+	}
+	raw, _ := sub.Sign(f, "access", time.Unix(1e9, 0), montest.Access("npi:1234567893", "a", "p", "TREAT", ""))
+	f.Add(raw)
+	f.Add([]byte(`{"payloadType":"x"}`))
+	c := &entrycheck.Checker{Registry: func() entrycheck.Registry { return reg }, Validator: v}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res := c.Check(7, data)
+		if res.Entry != nil && res.Entry.Index != 7 {
+			t.Fatal("wrong index")
+		}
+		for _, fd := range res.Findings {
+			if fd.Index != 7 || fd.Rule == "" || (res.Entry != nil && (fd.Rule == entrycheck.RuleSignature || fd.Rule == entrycheck.RuleSubmitter)) {
+				t.Fatalf("bad finding %+v", fd)
+			}
+		}
+	})
+}

@@ -1,0 +1,154 @@
+package monitor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/monitor/finding"
+	"github.com/htlog/htlog/monitor/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Handler returns the monitor's HTTP API:
+//
+//	GET  /                  HTML dashboard
+//	GET  /findings          findings as JSON (?rule=&submitter=&limit=)
+//	GET  /evidence          evidence ids, one a line
+//	GET  /evidence/<id>     one evidence bundle
+//	POST /pollinate         a signed checkpoint from a peer: 200, or 409 on a split view
+//	POST /proof             a tlog-proof whose checkpoint is checked: 200, or 409
+//	GET  /healthz, /metrics
+func (m *Monitor) Handler(reg prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", handle(m.handleDashboard))
+	mux.Handle("GET /findings", handle(m.handleFindings))
+	mux.Handle("GET /evidence", handle(m.handleEvidenceList))
+	mux.Handle("GET /evidence/{id}", handle(m.handleEvidence))
+	mux.Handle("POST /pollinate", handle(m.handlePollinate))
+	mux.Handle("POST /proof", handle(m.handleProof))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// handle adapts a handler returning (status, error): an error with a 4xx
+// status is sent as one line of text/plain; a 5xx hides the details.
+func handle(h func(w http.ResponseWriter, r *http.Request) (int, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, err := h(w, r)
+		if err == nil {
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(code)
+		if code >= 500 {
+			io.WriteString(w, http.StatusText(code)+"\n")
+			return
+		}
+		io.WriteString(w, strings.ReplaceAll(err.Error(), "\n", " ")+"\n")
+	})
+}
+
+func (m *Monitor) handleFindings(w http.ResponseWriter, r *http.Request) (int, error) {
+	q := finding.Filter{Rule: r.URL.Query().Get("rule"), Submitter: r.URL.Query().Get("submitter"), Limit: 1000}
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 100000 {
+			return http.StatusBadRequest, errors.New("limit: must be a number between 1 and 100000")
+		}
+		q.Limit = n
+	}
+	fs, err := m.cfg.Store.Findings(r.Context(), q)
+	if err != nil {
+		return http.StatusInternalServerError, err
+	}
+	if fs == nil {
+		fs = []finding.Finding{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return 0, json.NewEncoder(w).Encode(fs)
+}
+
+func (m *Monitor) handleEvidenceList(w http.ResponseWriter, r *http.Request) (int, error) {
+	ids, err := m.cfg.Store.EvidenceIDs(r.Context())
+	if err != nil {
+		return http.StatusInternalServerError, err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	for _, id := range ids {
+		io.WriteString(w, id+"\n")
+	}
+	return 0, nil
+}
+
+var evidenceID = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (m *Monitor) handleEvidence(w http.ResponseWriter, r *http.Request) (int, error) {
+	id := r.PathValue("id")
+	if !evidenceID.MatchString(id) {
+		return http.StatusBadRequest, errors.New("evidence id: must be 64 lowercase hex digits")
+	}
+	b, err := m.cfg.Store.Evidence(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return http.StatusNotFound, errors.New("no such evidence")
+	}
+	if err != nil {
+		return http.StatusInternalServerError, err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Write(b)
+	return 0, nil
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return nil, fmt.Errorf("body: larger than %d bytes or unreadable", limit)
+	}
+	return b, nil
+}
+
+func (m *Monitor) handlePollinate(w http.ResponseWriter, r *http.Request) (int, error) {
+	body, err := readBody(w, r, c2sp.MaxCheckpointSize)
+	if err != nil {
+		return http.StatusBadRequest, err
+	}
+	return m.observeHTTP(w, r, body, "pollinate")
+}
+
+func (m *Monitor) handleProof(w http.ResponseWriter, r *http.Request) (int, error) {
+	body, err := readBody(w, r, c2sp.MaxProofSize)
+	if err != nil {
+		return http.StatusBadRequest, err
+	}
+	p, err := c2sp.ParseProof(body)
+	if err != nil {
+		return http.StatusBadRequest, err
+	}
+	return m.observeHTTP(w, r, p.Checkpoint, "proof")
+}
+
+func (m *Monitor) observeHTTP(w http.ResponseWriter, r *http.Request, signed []byte, source string) (int, error) {
+	_, _, inconsistent, err := m.Observe(r.Context(), signed, source)
+	switch {
+	case errors.Is(err, ErrWrongOrigin):
+		return http.StatusNotFound, err
+	case err != nil && strings.HasPrefix(err.Error(), "couldn't record"):
+		return http.StatusInternalServerError, err
+	case err != nil:
+		return http.StatusForbidden, fmt.Errorf("checkpoint does not verify: %w", err)
+	case inconsistent:
+		return http.StatusConflict, errors.New("split view: this checkpoint is inconsistent with another the log signed; see /evidence")
+	}
+	io.WriteString(w, "ok\n")
+	return 0, nil
+}

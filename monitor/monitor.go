@@ -1,0 +1,199 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/monitor/entrycheck"
+	"github.com/htlog/htlog/monitor/finding"
+	"github.com/htlog/htlog/monitor/rules"
+	"github.com/htlog/htlog/monitor/store"
+	"github.com/htlog/htlog/monitor/tlogclient"
+	"github.com/htlog/htlog/monitor/tree"
+	"github.com/htlog/htlog/schemas"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Config configures a Monitor. LogURL, LogVerifier and Store are required.
+type Config struct {
+	// LogURL is the log's tlog-tiles prefix.
+	LogURL string
+	// LogVerifier verifies the log's signature; its name is the origin.
+	LogVerifier note.Verifier
+	// Policy, if set, is a tlog-policy the log's checkpoints must satisfy
+	// before the monitor follows them; its witnesses' cosignatures are
+	// tracked to catch a witness cosigning both sides of a split view.
+	Policy *c2sp.Policy
+	// Registry returns the current submitter registry; nil skips submitter
+	// and signature checks of entries.
+	Registry func() entrycheck.Registry
+	// Validator validates event bodies; nil skips schema validation.
+	Validator *schemas.Validator
+	// Witnesses are witness base URLs whose monitoring checkpoints are read.
+	Witnesses []string
+	// Peers are other monitors (or witnesses) our latest checkpoint is
+	// pollinated to.
+	Peers []string
+	// Webhooks receive a JSON POST for each split view.
+	Webhooks []string
+	// EvidenceDir, if set, receives each evidence bundle as <id>.txt.
+	EvidenceDir string
+	// PollInterval is the time between follow rounds (default 2s).
+	PollInterval time.Duration
+	// Rules tunes the compliance rules.
+	Rules rules.Options
+	// Fetchers bounds the entry bundles fetched and checked in parallel
+	// (default 8).
+	Fetchers int
+	// Store holds the durable state.
+	Store store.Store
+	// HTTPClient is used for every outgoing request (default: 30s timeout).
+	HTTPClient *http.Client
+	// Logger receives structured logs (default: discard).
+	Logger *slog.Logger
+	// Metrics, if set, are updated (NewMetrics).
+	Metrics *Metrics
+}
+
+// Monitor follows one log. Its methods are safe for concurrent use.
+type Monitor struct {
+	cfg     Config
+	origin  string
+	client  *tlogclient.Client
+	checker *entrycheck.Checker
+	log     *slog.Logger
+	m       *Metrics
+
+	// round serialises follow rounds (and so every use of tree and engine).
+	round  sync.Mutex
+	tree   *tree.Tree
+	engine *rules.Engine
+
+	mu        sync.Mutex
+	confirmed *c2sp.SignedCheckpoint // latest log checkpoint the replay confirmed; nil before the first
+}
+
+// New returns a monitor resuming from cfg.Store's state.
+func New(ctx context.Context, cfg Config) (*Monitor, error) {
+	if cfg.LogURL == "" || cfg.LogVerifier == nil || cfg.Store == nil {
+		return nil, errors.New("monitor: LogURL, LogVerifier and Store are required")
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
+	if cfg.Fetchers <= 0 {
+		cfg.Fetchers = 8
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	m := &Monitor{
+		cfg: cfg, origin: cfg.LogVerifier.Name(), client: tlogclient.New(cfg.LogURL, cfg.HTTPClient),
+		checker: &entrycheck.Checker{Registry: cfg.Registry, Validator: cfg.Validator},
+		log:     cfg.Logger.With("origin", cfg.LogVerifier.Name()), m: cfg.Metrics,
+	}
+	if err := m.load(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// load (re)sets the replay state from the store.
+func (m *Monitor) load(ctx context.Context) error {
+	st, err := m.cfg.Store.LoadState(ctx)
+	if err != nil {
+		return fmt.Errorf("couldn't load the monitor's state: %w", err)
+	}
+	m.tree, m.engine = tree.New(), rules.NewEngine(rules.All(m.cfg.Rules))
+	var confirmed *c2sp.SignedCheckpoint
+	if st != nil {
+		if m.tree, err = tree.Restore(st.Size, st.Hashes); err != nil {
+			return err
+		}
+		if err := m.engine.Restore(st.Rules); err != nil {
+			return err
+		}
+		if len(st.Checkpoint) > 0 {
+			if confirmed, err = c2sp.OpenCheckpoint(st.Checkpoint, m.cfg.LogVerifier); err != nil {
+				return fmt.Errorf("couldn't open the saved checkpoint (was log.vkey_file changed?): %w", err)
+			}
+			if confirmed.Size != st.Size || confirmed.Hash != m.tree.Root() {
+				return errors.New("the saved checkpoint does not match the saved compact range: the state is corrupt")
+			}
+		}
+	}
+	m.mu.Lock()
+	m.confirmed = confirmed
+	m.mu.Unlock()
+	if confirmed != nil {
+		m.m.treeSize.Set(float64(confirmed.Size))
+	}
+	return nil
+}
+
+// Origin returns the log's origin.
+func (m *Monitor) Origin() string { return m.origin }
+
+// Confirmed returns the latest log checkpoint the replay confirmed, or nil.
+func (m *Monitor) Confirmed() *c2sp.SignedCheckpoint {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.confirmed
+}
+
+// Run follows the log, reads witnesses and pollinates peers every
+// PollInterval until ctx is done. Failures are logged and retried.
+func (m *Monitor) Run(ctx context.Context) {
+	t := time.NewTicker(m.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		if err := m.Step(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("follow round failed; retrying", "err", err)
+		}
+		m.PollWitnesses(ctx)
+		m.Gossip(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// record stores findings outside a round and counts them.
+func (m *Monitor) record(ctx context.Context, fs ...finding.Finding) {
+	now := time.Now().UTC()
+	for i := range fs {
+		if fs[i].Time.IsZero() {
+			fs[i].Time = now
+		}
+	}
+	if err := m.cfg.Store.AddFindings(ctx, fs); err != nil {
+		m.m.errors.WithLabelValues("store").Inc()
+		m.log.Error("couldn't record findings", "err", err, "count", len(fs))
+		return
+	}
+	m.countFindings(fs)
+}
+
+func (m *Monitor) countFindings(fs []finding.Finding) {
+	for _, f := range fs {
+		m.m.findings.WithLabelValues(f.Rule).Inc()
+		if f.Severity == finding.Critical {
+			m.log.Error("finding", "rule", f.Rule, "index", f.Index, "detail", f.Detail, "evidence", f.Evidence)
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package rules_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/htlog/htlog/monitor/entrycheck"
+	"github.com/htlog/htlog/monitor/montest"
+	"github.com/htlog/htlog/monitor/rules"
+	"github.com/htlog/htlog/schemas"
+)
+
+const hospital = "npi:1234567893"
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// scenario signs events, checks them like the monitor does and runs every
+// rule over them in order, returning the rules that fired with the index.
+type scenario struct {
+	t       *testing.T
+	sub     *montest.Submitter
+	checker *entrycheck.Checker
+	engine  *rules.Engine
+	n       uint64
+	fired   map[string][]uint64
+}
+
+func newScenario(t *testing.T, opts ...rules.Options) *scenario {
+	o := rules.Options{}
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	sub := montest.NewSubmitter(t, hospital)
+	reg := montest.Registry(t, sub)
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &scenario{t: t, sub: sub, fired: map[string][]uint64{},
+		checker: &entrycheck.Checker{Registry: func() entrycheck.Registry { return reg }, Validator: v},
+		engine:  rules.NewEngine(rules.All(o))}
+}
+
+// add logs one event and returns its id.
+func (s *scenario) add(kind string, at time.Time, body any, supersedes ...string) string {
+	raw, id := s.sub.Sign(s.t, kind, at, body, supersedes...)
+	res := s.checker.Check(s.n, raw)
+	for _, f := range res.Findings {
+		s.t.Fatalf("entry %d (%s): unexpected check finding %s: %s", s.n, kind, f.Rule, f.Detail)
+	}
+	for _, f := range s.engine.Observe(res.Entry) {
+		if f.Index != int64(s.n) || f.EventIDs[0] != id {
+			s.t.Fatalf("finding %s cites index %d / %v, want %d / %s", f.Rule, f.Index, f.EventIDs, s.n, id)
+		}
+		s.fired[f.Rule] = append(s.fired[f.Rule], s.n)
+	}
+	s.n++
+	return id
+}
+
+func (s *scenario) want(rule string, indices ...uint64) {
+	s.t.Helper()
+	got := s.fired[rule]
+	if len(got) != len(indices) {
+		s.t.Fatalf("rule %s fired at %v, want %v (all: %v)", rule, got, indices, s.fired)
+	}
+	for i := range got {
+		if got[i] != indices[i] {
+			s.t.Fatalf("rule %s fired at %v, want %v", rule, got, indices)
+		}
+	}
+	delete(s.fired, rule)
+}
+
+func (s *scenario) wantNothingElse() {
+	s.t.Helper()
+	if len(s.fired) != 0 {
+		s.t.Fatalf("unexpected findings: %v", s.fired)
+	}
+}
+
+func TestConsentRules(t *testing.T) {
+	s := newScenario(t)
+	grant := s.add("consent", t0, montest.Consent("alice", hospital, t0))
+	s.add("access", t0.Add(time.Hour), montest.Access(hospital, "dr-a", "alice", "HRESCH", grant)) // 1 ok
+	s.add("access", t0.Add(time.Hour), montest.Access(hospital, "dr-a", "bob", "HRESCH", grant))   // 2 other patient
+	s.add("access", t0.Add(time.Hour), montest.Access(hospital, "dr-a", "alice", "HRESCH", ""))    // 3 no consent
+	s.add("access", t0.Add(-time.Hour), montest.Access(hospital, "dr-a", "alice", "TREAT", grant)) // 4 before period
+	s.add("access", t0.Add(time.Hour), montest.Access(hospital, "dr-a", "alice", "TREAT", ""))     // 5 TPO: none needed
+	s.add("consent", t0.Add(2*time.Hour), montest.Revocation("alice", hospital, t0.Add(2*time.Hour), grant), grant)
+	s.add("access", t0.Add(90*time.Minute), montest.Access(hospital, "dr-a", "alice", "HRESCH", grant)) // 7 before revocation: ok
+	s.add("access", t0.Add(3*time.Hour), montest.Access(hospital, "dr-a", "alice", "HRESCH", grant))    // 8 after revocation
+	s.want("access_without_consent", 2, 3, 4)
+	s.want("access_after_revocation", 8)
+	s.wantNothingElse()
+}
+
+func TestAgentRules(t *testing.T) {
+	s := newScenario(t, rules.Options{BreakGlassMax: 1, VolumeMax: 3})
+	s.add("access", t0, montest.Access(hospital, "dr-b", "p1", "ETREAT", ""))
+	s.add("access", t0.Add(25*time.Hour), montest.Access(hospital, "dr-b", "p2", "ETREAT", "")) // outside the window
+	s.add("access", t0.Add(26*time.Hour), montest.Access(hospital, "dr-b", "p3", "ETREAT", "")) // 2 in 24h > 1
+	s.want("break_glass", 2)
+	// Volume: more than 3 accesses within an hour, reported once per burst.
+	for i := range 6 {
+		s.add("access", t0.Add(100*time.Hour+time.Duration(i)*time.Minute), montest.Access(hospital, "dr-c", "p", "TREAT", ""))
+	}
+	s.want("access_volume", 6)
+	s.wantNothingElse()
+}
+
+func TestCustodyRules(t *testing.T) {
+	s := newScenario(t)
+	const b = "urn:epc:id:pgln:0614141.00002"
+	s.add("custody", t0, montest.Custody("commissioning", "active", "s1", "2027-01-31"))
+	s.add("custody", t0.Add(time.Hour), montest.Custody("shipping", "in_transit", "s1", "2027-01-31", b))
+	s.add("custody", t0.Add(2*time.Hour), montest.Custody("receiving", "active", "s1", "2027-01-31", b))
+	s.add("custody", t0.Add(3*time.Hour), montest.Custody("dispensing", "dispensed", "s1", "2027-01-31"))
+	s.wantNothingElse()                                                                                     // the clean chain
+	s.add("custody", t0.Add(4*time.Hour), montest.Custody("shipping", "in_transit", "s1", "2027-01-31", b)) // 4 after dispensed
+	s.add("custody", t0, montest.Custody("commissioning", "active", "s2", "2026-02-01"))
+	s.add("custody", t0.Add(time.Hour), montest.Custody("commissioning", "active", "s2", "2026-02-01"))     // 6 twice
+	s.add("custody", t0.Add(2*time.Hour), montest.Custody("receiving", "active", "s2", "2026-02-01", b))    // 7 no ship
+	s.add("custody", t0.Add(3*time.Hour), montest.Custody("shipping", "in_transit", "s2", "2026-02-01", b)) // 8 expired
+	s.want("custody_chain_break", 4, 7, 8)
+	s.want("duplicate_commissioning", 6)
+	s.wantNothingElse()
+}
+
+func TestTrialRules(t *testing.T) {
+	s := newScenario(t)
+	s.add("trial", t0, montest.TrialRegistration("NCT00000001", "2026-01-01", "2026-02-01", 100, "mortality"))
+	s.add("trial", t0.Add(time.Hour), montest.TrialAmendment("NCT00000001", 100, "mortality"))
+	s.wantNothingElse()
+	s.add("trial", t0, montest.TrialRegistration("NCT00000002", "2026-03-01", "2026-01-10", 100, "mortality")) // 2 late
+	s.add("trial", t0.Add(time.Hour), montest.TrialAmendment("NCT00000002", 150, "quality of life"))           // 3 switch + size
+	s.want("late_trial_registration", 2)
+	s.want("outcome_switching", 3)
+	s.want("sample_size_change", 3)
+	s.wantNothingElse()
+}
+
+func TestSnapshotRestore(t *testing.T) {
+	s := newScenario(t)
+	grant := s.add("consent", t0, montest.Consent("alice", hospital, t0))
+	s.add("custody", t0, montest.Custody("commissioning", "active", "s1", "2027-01-31"))
+	snap, err := s.engine.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.engine = rules.NewEngine(rules.All(rules.Options{}))
+	if err := s.engine.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	s.add("access", t0.Add(time.Hour), montest.Access(hospital, "dr-a", "alice", "HRESCH", grant))
+	s.add("custody", t0.Add(time.Hour), montest.Custody("commissioning", "active", "s1", "2027-01-31"))
+	s.want("duplicate_commissioning", 3)
+	s.wantNothingElse()
+}

@@ -1,0 +1,139 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/htlog/htlog/monitor/entry"
+	"github.com/htlog/htlog/monitor/finding"
+)
+
+// LateRegistration fires when a trial is registered after its first
+// enrollment (WHO and ICMJE require registration before it; 42 CFR 11.24
+// allows at most 21 days after), or when an enrollment event is logged for
+// a trial not registered yet.
+type LateRegistration struct {
+	Registered map[string]bool `json:"registered"`
+}
+
+func newLateRegistration() *LateRegistration {
+	return &LateRegistration{Registered: map[string]bool{}}
+}
+
+// Name implements Rule.
+func (r *LateRegistration) Name() string { return "late_trial_registration" }
+
+// State implements Rule.
+func (r *LateRegistration) State() any { return r }
+
+// Observe implements Rule.
+func (r *LateRegistration) Observe(e *entry.Entry) []finding.Finding {
+	t := e.Trial
+	if t == nil {
+		return nil
+	}
+	switch t.Subtype {
+	case "registration":
+		r.Registered[t.RegistryID] = true
+		reg, ok1 := entry.ParseDate(t.RegistrationDate)
+		if t.FirstEnrollment == nil || t.FirstEnrollment.Type != "actual" || !ok1 {
+			return nil
+		}
+		first, ok2 := entry.ParseDate(t.FirstEnrollment.Date)
+		if !ok2 || !reg.After(first) {
+			return nil
+		}
+		days := int(reg.Sub(first).Hours() / 24)
+		detail := fmt.Sprintf("trial %s registered %d days after its first enrollment", t.RegistryID, days)
+		if days > 21 {
+			detail += " (more than the 21 days 42 CFR 11.24 allows)"
+		}
+		return []finding.Finding{newFinding(r.Name(), finding.High, e, detail)}
+	case "enrollment":
+		if !r.Registered[t.RegistryID] {
+			return []finding.Finding{newFinding(r.Name(), finding.High, e,
+				"trial "+t.RegistryID+" reports enrollment before any registration")}
+		}
+	}
+	return nil
+}
+
+// OutcomeSwitching compares each trial's later amendments and results with
+// its registration (the COMPare method): it fires when the primary outcomes
+// are added, dropped or swapped, or the target sample size is changed, after
+// enrollment began.
+type OutcomeSwitching struct {
+	Trials map[string]*trialState `json:"trials"`
+}
+
+type trialState struct {
+	RegisteredBy string          `json:"registered_by"`
+	Primary      []entry.Outcome `json:"primary"`
+	SampleSize   int64           `json:"sample_size"`
+	Enrolled     bool            `json:"enrolled"`
+}
+
+func newOutcomeSwitching() *OutcomeSwitching {
+	return &OutcomeSwitching{Trials: map[string]*trialState{}}
+}
+
+// Name implements Rule.
+func (r *OutcomeSwitching) Name() string { return "outcome_switching" }
+
+// State implements Rule.
+func (r *OutcomeSwitching) State() any { return r }
+
+// Observe implements Rule.
+func (r *OutcomeSwitching) Observe(e *entry.Entry) []finding.Finding {
+	t := e.Trial
+	if t == nil {
+		return nil
+	}
+	st := r.Trials[t.RegistryID]
+	if t.Subtype == "registration" {
+		if st != nil {
+			return nil // a second registration: compare against the first
+		}
+		st = &trialState{RegisteredBy: e.ID, Primary: t.PrimaryOutcomes}
+		if t.TargetSampleSize != nil {
+			st.SampleSize = t.TargetSampleSize.N
+		}
+		if fe := t.FirstEnrollment; fe != nil && fe.Type == "actual" {
+			if d, ok := entry.ParseDate(fe.Date); ok && !d.After(e.Time) {
+				st.Enrolled = true
+			}
+		}
+		r.Trials[t.RegistryID] = st
+		return nil
+	}
+	if st == nil {
+		return nil
+	}
+	var out []finding.Finding
+	if st.Enrolled && len(t.PrimaryOutcomes) > 0 && !sameOutcomes(st.Primary, t.PrimaryOutcomes) {
+		out = append(out, newFinding(r.Name(), finding.High, e,
+			"trial "+t.RegistryID+" changed its primary outcomes after enrollment began", st.RegisteredBy))
+	}
+	if st.Enrolled && t.Subtype == "amendment" && t.TargetSampleSize != nil &&
+		t.TargetSampleSize.Type == "estimated" && t.TargetSampleSize.N != st.SampleSize {
+		out = append(out, newFinding("sample_size_change", finding.High, e,
+			fmt.Sprintf("trial %s changed its target sample size from %d to %d after enrollment began",
+				t.RegistryID, st.SampleSize, t.TargetSampleSize.N), st.RegisteredBy))
+	}
+	if t.Subtype == "enrollment" || (t.FirstEnrollment != nil && t.FirstEnrollment.Type == "actual") {
+		st.Enrolled = true
+	}
+	return out
+}
+
+func sameOutcomes(a, b []entry.Outcome) bool {
+	key := func(os []entry.Outcome) []string {
+		var k []string
+		for _, o := range os {
+			k = append(k, o.Measure+"\x00"+o.TimeFrame)
+		}
+		slices.Sort(k)
+		return k
+	}
+	return slices.Equal(key(a), key(b))
+}

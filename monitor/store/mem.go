@@ -1,0 +1,194 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/htlog/htlog/monitor/finding"
+)
+
+// Mem is an in-memory Store for tests; it can fail on demand.
+type Mem struct {
+	mu          sync.Mutex
+	state       *State
+	findings    []finding.Finding
+	keys        map[string]bool
+	checkpoints []Checkpoint
+	evidence    map[string][]byte
+	evidenceIDs []string
+	// FailCommit, if set, is returned by Commit.
+	FailCommit error
+}
+
+// NewMem returns an empty in-memory store.
+func NewMem() *Mem {
+	return &Mem{keys: map[string]bool{}, evidence: map[string][]byte{}}
+}
+
+// LoadState implements Store.
+func (m *Mem) LoadState(ctx context.Context) (*State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == nil {
+		return nil, nil
+	}
+	c := *m.state
+	c.Hashes = slices.Clone(c.Hashes)
+	return &c, nil
+}
+
+// Commit implements Store.
+func (m *Mem) Commit(ctx context.Context, st *State, fs []finding.Finding) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.FailCommit != nil {
+		return m.FailCommit
+	}
+	c := *st
+	c.Hashes = slices.Clone(c.Hashes)
+	m.state = &c
+	m.addFindings(fs)
+	return nil
+}
+
+// AddFindings implements Store.
+func (m *Mem) AddFindings(ctx context.Context, fs []finding.Finding) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.addFindings(fs)
+	return nil
+}
+
+func (m *Mem) addFindings(fs []finding.Finding) {
+	for _, f := range fs {
+		if k := f.Key(); !m.keys[k] {
+			m.keys[k] = true
+			m.findings = append(m.findings, f)
+		}
+	}
+}
+
+// Findings implements Store.
+func (m *Mem) Findings(ctx context.Context, q finding.Filter) ([]finding.Finding, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []finding.Finding
+	for i := len(m.findings) - 1; i >= 0; i-- {
+		if q.Match(m.findings[i]) {
+			out = append(out, m.findings[i])
+			if q.Limit > 0 && len(out) == q.Limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// CountFindings implements Store.
+func (m *Mem) CountFindings(ctx context.Context) ([]Count, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := map[[2]string]int{}
+	for _, f := range m.findings {
+		n[[2]string{f.Rule, f.Submitter}]++
+	}
+	var out []Count
+	for k, v := range n {
+		out = append(out, Count{Rule: k[0], Submitter: k[1], N: v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Rule != out[j].Rule {
+			return out[i].Rule < out[j].Rule
+		}
+		return out[i].Submitter < out[j].Submitter
+	})
+	return out, nil
+}
+
+// AddCheckpoint implements Store.
+func (m *Mem) AddCheckpoint(ctx context.Context, cp Checkpoint) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.checkpoints {
+		if c.ID() == cp.ID() {
+			return false, nil
+		}
+	}
+	m.checkpoints = append(m.checkpoints, cp)
+	return true, nil
+}
+
+func (m *Mem) selectCheckpoints(keep func(Checkpoint) bool) []Checkpoint {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Checkpoint
+	for _, c := range m.checkpoints {
+		if keep(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CheckpointsAtSize implements Store.
+func (m *Mem) CheckpointsAtSize(ctx context.Context, size uint64) ([]Checkpoint, error) {
+	return m.selectCheckpoints(func(c Checkpoint) bool { return c.Size == size }), nil
+}
+
+// Unchecked implements Store.
+func (m *Mem) Unchecked(ctx context.Context, maxSize uint64) ([]Checkpoint, error) {
+	return m.selectCheckpoints(func(c Checkpoint) bool { return !c.Checked && c.Size <= maxSize }), nil
+}
+
+// MarkChecked implements Store.
+func (m *Mem) MarkChecked(ctx context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.checkpoints {
+		if m.checkpoints[i].ID() == id {
+			m.checkpoints[i].Checked = true
+		}
+	}
+	return nil
+}
+
+// RecentCheckpoints implements Store.
+func (m *Mem) RecentCheckpoints(ctx context.Context, limit int) ([]Checkpoint, error) {
+	out := m.selectCheckpoints(func(Checkpoint) bool { return true })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Size > out[j].Size })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// AddEvidence implements Store.
+func (m *Mem) AddEvidence(ctx context.Context, id string, bundle []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.evidence[id]; !ok {
+		m.evidence[id] = bundle
+		m.evidenceIDs = append(m.evidenceIDs, id)
+	}
+	return nil
+}
+
+// Evidence implements Store.
+func (m *Mem) Evidence(ctx context.Context, id string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.evidence[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return b, nil
+}
+
+// EvidenceIDs implements Store.
+func (m *Mem) EvidenceIDs(ctx context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.evidenceIDs), nil
+}

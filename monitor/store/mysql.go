@@ -1,0 +1,307 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/monitor/finding"
+)
+
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS monitor_state (
+		id TINYINT PRIMARY KEY,
+		tree_size BIGINT UNSIGNED NOT NULL,
+		hashes BLOB NOT NULL,
+		checkpoint BLOB NOT NULL,
+		rules LONGBLOB NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS monitor_checkpoints (
+		id CHAR(64) PRIMARY KEY,
+		tree_size BIGINT UNSIGNED NOT NULL,
+		root BINARY(32) NOT NULL,
+		note BLOB NOT NULL,
+		source VARCHAR(512) NOT NULL,
+		cosigners TEXT NOT NULL,
+		seen DATETIME(6) NOT NULL,
+		checked BOOLEAN NOT NULL DEFAULT FALSE,
+		KEY by_size (tree_size)
+	)`,
+	`CREATE TABLE IF NOT EXISTS monitor_findings (
+		seq BIGINT AUTO_INCREMENT PRIMARY KEY,
+		fkey CHAR(64) NOT NULL UNIQUE,
+		rule VARCHAR(64) NOT NULL,
+		submitter VARCHAR(128) NOT NULL,
+		recorded DATETIME(6) NOT NULL,
+		body TEXT NOT NULL,
+		KEY by_rule (rule),
+		KEY by_time (recorded)
+	)`,
+	`CREATE TABLE IF NOT EXISTS monitor_evidence (
+		seq BIGINT AUTO_INCREMENT PRIMARY KEY,
+		id CHAR(64) NOT NULL UNIQUE,
+		bundle BLOB NOT NULL
+	)`,
+}
+
+// MySQL is the Store on MySQL or MariaDB.
+type MySQL struct {
+	db *sql.DB
+}
+
+// NewMySQL applies the schema (idempotently) and returns the store.
+func NewMySQL(ctx context.Context, db *sql.DB) (*MySQL, error) {
+	for _, s := range schema {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return nil, fmt.Errorf("couldn't create the monitor's tables: %w", err)
+		}
+	}
+	return &MySQL{db: db}, nil
+}
+
+// LoadState implements Store.
+func (s *MySQL) LoadState(ctx context.Context) (*State, error) {
+	var st State
+	var hashes []byte
+	err := s.db.QueryRowContext(ctx, `SELECT tree_size, hashes, checkpoint, rules FROM monitor_state WHERE id = 1`).
+		Scan(&st.Size, &hashes, &st.Checkpoint, &st.Rules)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the monitor's state: %w", err)
+	}
+	if len(hashes)%c2sp.HashSize != 0 {
+		return nil, errors.New("the stored compact range is corrupt")
+	}
+	for i := 0; i < len(hashes); i += c2sp.HashSize {
+		st.Hashes = append(st.Hashes, c2sp.Hash(hashes[i:i+c2sp.HashSize]))
+	}
+	return &st, nil
+}
+
+// Commit implements Store.
+func (s *MySQL) Commit(ctx context.Context, st *State, fs []finding.Finding) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("couldn't begin the commit: %w", err)
+	}
+	defer tx.Rollback()
+	var hashes []byte
+	for _, h := range st.Hashes {
+		hashes = append(hashes, h[:]...)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO monitor_state (id, tree_size, hashes, checkpoint, rules) VALUES (1, ?, ?, ?, ?)
+		ON DUPLICATE KEY UPDATE tree_size = VALUES(tree_size), hashes = VALUES(hashes), checkpoint = VALUES(checkpoint), rules = VALUES(rules)`,
+		st.Size, hashes, st.Checkpoint, st.Rules); err != nil {
+		return fmt.Errorf("couldn't save the monitor's state: %w", err)
+	}
+	if err := insertFindings(ctx, tx, fs); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("couldn't commit the monitor's state: %w", err)
+	}
+	return nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insertFindings inserts in batches of 500, ignoring recorded keys.
+func insertFindings(ctx context.Context, db execer, fs []finding.Finding) error {
+	for len(fs) > 0 {
+		n := min(len(fs), 500)
+		var q strings.Builder
+		q.WriteString(`INSERT IGNORE INTO monitor_findings (fkey, rule, submitter, recorded, body) VALUES `)
+		args := make([]any, 0, 5*n)
+		for i, f := range fs[:n] {
+			if i > 0 {
+				q.WriteString(",")
+			}
+			q.WriteString("(?, ?, ?, ?, ?)")
+			body, err := json.Marshal(f)
+			if err != nil {
+				return fmt.Errorf("couldn't encode a finding: %w", err)
+			}
+			args = append(args, f.Key(), f.Rule, f.Submitter, f.Time.UTC(), body)
+		}
+		if _, err := db.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("couldn't record findings: %w", err)
+		}
+		fs = fs[n:]
+	}
+	return nil
+}
+
+// AddFindings implements Store.
+func (s *MySQL) AddFindings(ctx context.Context, fs []finding.Finding) error {
+	return insertFindings(ctx, s.db, fs)
+}
+
+// Findings implements Store.
+func (s *MySQL) Findings(ctx context.Context, q finding.Filter) ([]finding.Finding, error) {
+	query := `SELECT body FROM monitor_findings WHERE 1=1`
+	var args []any
+	if q.Rule != "" {
+		query += ` AND rule = ?`
+		args = append(args, q.Rule)
+	}
+	if q.Submitter != "" {
+		query += ` AND submitter = ?`
+		args = append(args, q.Submitter)
+	}
+	if !q.Since.IsZero() {
+		query += ` AND recorded >= ?`
+		args = append(args, q.Since.UTC())
+	}
+	if !q.Until.IsZero() {
+		query += ` AND recorded < ?`
+		args = append(args, q.Until.UTC())
+	}
+	query += ` ORDER BY seq DESC`
+	if q.Limit > 0 {
+		query += fmt.Sprintf(` LIMIT %d`, q.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't list findings: %w", err)
+	}
+	defer rows.Close()
+	var out []finding.Finding
+	for rows.Next() {
+		var body []byte
+		var f finding.Finding
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("couldn't list findings: %w", err)
+		}
+		if err := json.Unmarshal(body, &f); err != nil {
+			return nil, fmt.Errorf("couldn't decode a stored finding: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// CountFindings implements Store.
+func (s *MySQL) CountFindings(ctx context.Context) ([]Count, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT rule, submitter, COUNT(*) FROM monitor_findings GROUP BY rule, submitter ORDER BY rule, submitter`)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't count findings: %w", err)
+	}
+	defer rows.Close()
+	var out []Count
+	for rows.Next() {
+		var c Count
+		if err := rows.Scan(&c.Rule, &c.Submitter, &c.N); err != nil {
+			return nil, fmt.Errorf("couldn't count findings: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// AddCheckpoint implements Store.
+func (s *MySQL) AddCheckpoint(ctx context.Context, cp Checkpoint) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT IGNORE INTO monitor_checkpoints (id, tree_size, root, note, source, cosigners, seen, checked)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, cp.ID(), cp.Size, cp.Root[:], cp.Note, cp.Source,
+		strings.Join(cp.Cosigners, ","), cp.Seen.UTC(), cp.Checked)
+	if err != nil {
+		return false, fmt.Errorf("couldn't record a checkpoint: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (s *MySQL) queryCheckpoints(ctx context.Context, where string, args ...any) ([]Checkpoint, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT tree_size, root, note, source, cosigners, seen, checked FROM monitor_checkpoints `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []Checkpoint
+	for rows.Next() {
+		var cp Checkpoint
+		var root []byte
+		var cosigners string
+		var seen time.Time
+		if err := rows.Scan(&cp.Size, &root, &cp.Note, &cp.Source, &cosigners, &seen, &cp.Checked); err != nil {
+			return nil, fmt.Errorf("couldn't read checkpoints: %w", err)
+		}
+		copy(cp.Root[:], root)
+		cp.Seen = seen
+		if cosigners != "" {
+			cp.Cosigners = strings.Split(cosigners, ",")
+		}
+		out = append(out, cp)
+	}
+	return out, rows.Err()
+}
+
+// CheckpointsAtSize implements Store.
+func (s *MySQL) CheckpointsAtSize(ctx context.Context, size uint64) ([]Checkpoint, error) {
+	return s.queryCheckpoints(ctx, `WHERE tree_size = ?`, size)
+}
+
+// Unchecked implements Store.
+func (s *MySQL) Unchecked(ctx context.Context, maxSize uint64) ([]Checkpoint, error) {
+	return s.queryCheckpoints(ctx, `WHERE NOT checked AND tree_size <= ? ORDER BY tree_size`, maxSize)
+}
+
+// MarkChecked implements Store.
+func (s *MySQL) MarkChecked(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE monitor_checkpoints SET checked = TRUE WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("couldn't mark a checkpoint checked: %w", err)
+	}
+	return nil
+}
+
+// RecentCheckpoints implements Store.
+func (s *MySQL) RecentCheckpoints(ctx context.Context, limit int) ([]Checkpoint, error) {
+	return s.queryCheckpoints(ctx, fmt.Sprintf(`ORDER BY tree_size DESC, seen DESC LIMIT %d`, limit))
+}
+
+// AddEvidence implements Store.
+func (s *MySQL) AddEvidence(ctx context.Context, id string, bundle []byte) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT IGNORE INTO monitor_evidence (id, bundle) VALUES (?, ?)`, id, bundle); err != nil {
+		return fmt.Errorf("couldn't record evidence: %w", err)
+	}
+	return nil
+}
+
+// Evidence implements Store.
+func (s *MySQL) Evidence(ctx context.Context, id string) ([]byte, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, `SELECT bundle FROM monitor_evidence WHERE id = ?`, id).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read evidence: %w", err)
+	}
+	return b, nil
+}
+
+// EvidenceIDs implements Store.
+func (s *MySQL) EvidenceIDs(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM monitor_evidence ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't list evidence: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

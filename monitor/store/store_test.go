@@ -1,0 +1,87 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/testonly"
+	"github.com/htlog/htlog/monitor/finding"
+	"github.com/htlog/htlog/monitor/store"
+)
+
+// testStore is the conformance test both stores run.
+func testStore(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if st, err := s.LoadState(ctx); err != nil || st != nil {
+		t.Fatalf("fresh store: %v %v", st, err)
+	}
+	f := finding.Finding{Rule: "r", Severity: finding.High, Index: 3, EventIDs: []string{"sha256:x"}, Submitter: "npi:1", Detail: "d", Time: time.Now().UTC().Truncate(time.Microsecond)}
+	st := &store.State{Size: 3, Hashes: []c2sp.Hash{{1}, {2}}, Checkpoint: []byte("cp"), Rules: []byte(`{}`)}
+	if err := s.Commit(ctx, st, []finding.Finding{f, f}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LoadState(ctx)
+	if err != nil || got.Size != 3 || len(got.Hashes) != 2 || got.Hashes[1] != (c2sp.Hash{2}) || string(got.Checkpoint) != "cp" {
+		t.Fatalf("LoadState: %+v %v", got, err)
+	}
+	if err := s.AddFindings(ctx, []finding.Finding{f, {Rule: "q", Index: -1, Detail: "e", Time: f.Time}}); err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := s.Findings(ctx, finding.Filter{})
+	if len(fs) != 2 || fs[0].Rule != "q" {
+		t.Fatalf("Findings: %+v", fs)
+	}
+	fs, _ = s.Findings(ctx, finding.Filter{Rule: "r"})
+	if len(fs) != 1 || fs[0].Detail != "d" || fs[0].EventIDs[0] != "sha256:x" {
+		t.Fatalf("Findings(rule): %+v", fs)
+	}
+	counts, _ := s.CountFindings(ctx)
+	if len(counts) != 2 {
+		t.Fatalf("CountFindings: %+v", counts)
+	}
+	cp := store.Checkpoint{Size: 5, Root: c2sp.Hash{9}, Note: []byte("note"), Source: "log", Cosigners: []string{"w1"}, Seen: time.Now()}
+	if added, err := s.AddCheckpoint(ctx, cp); !added || err != nil {
+		t.Fatal(added, err)
+	}
+	if added, _ := s.AddCheckpoint(ctx, cp); added {
+		t.Fatal("added twice")
+	}
+	if un, _ := s.Unchecked(ctx, 4); len(un) != 0 {
+		t.Fatal("Unchecked ignores maxSize")
+	}
+	if un, _ := s.Unchecked(ctx, 5); len(un) != 1 || un[0].Root != cp.Root || un[0].Cosigners[0] != "w1" {
+		t.Fatalf("Unchecked: %+v", un)
+	}
+	s.MarkChecked(ctx, cp.ID())
+	if un, _ := s.Unchecked(ctx, 5); len(un) != 0 {
+		t.Fatal("MarkChecked")
+	}
+	if at, _ := s.CheckpointsAtSize(ctx, 5); len(at) != 1 {
+		t.Fatal("CheckpointsAtSize")
+	}
+	s.AddEvidence(ctx, "id1", []byte("b"))
+	s.AddEvidence(ctx, "id1", []byte("b"))
+	if ids, _ := s.EvidenceIDs(ctx); len(ids) != 1 {
+		t.Fatal("EvidenceIDs")
+	}
+	if b, err := s.Evidence(ctx, "id1"); err != nil || string(b) != "b" {
+		t.Fatal("Evidence")
+	}
+	if _, err := s.Evidence(ctx, "nope"); err != store.ErrNotFound {
+		t.Fatal("Evidence of a missing id:", err)
+	}
+}
+
+func TestMem(t *testing.T) { testStore(t, store.NewMem()) }
+
+func TestMySQL(t *testing.T) {
+	testonly.RequireIntegration(t)
+	db := testonly.OpenDB(t, testonly.NewDatabase(t, "monstore"))
+	s, err := store.NewMySQL(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testStore(t, s)
+}
