@@ -2,7 +2,9 @@
 // submitters (hospitals, pharma, trial sponsors), patients, witnesses and
 // auditors. Each job is a subcommand: run `htlog help` for the list.
 //
-// Exit codes: 0 success, 1 failure, 2 usage error.
+// Exit codes: 0 success, 1 failure, 2 usage error, 3 rejected by the log,
+// 4 log unreachable, 5 verification failed, 6 witness quorum not met, 7 log
+// not in the policy, 8 split view detected (evidence written).
 package main
 
 import (
@@ -11,6 +13,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/spf13/pflag"
 )
 
 // subcommand is one job of the CLI. Each lives in its own file and registers
@@ -52,6 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if err := s.run(args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
 		fmt.Fprintf(stderr, "htlog %s: %v\n", args[0], err)
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -76,5 +83,6 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-12s %s\n", n, subcommands[n].summary)
 	}
-	fmt.Fprintln(w, "\nrun `htlog <command> -h` for a command's flags")
+	fmt.Fprint(w, "\nrun `htlog <command> -h` for a command's flags\n\n")
+	fmt.Fprint(w, exitCodesHelp)
 }

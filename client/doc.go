@@ -1,0 +1,40 @@
+// Package client is the public Go client of an htlog log: what a hospital's
+// EHR, a pharmacy system, a patient's app or an auditor's script uses to talk
+// to htlog-server without trusting it.
+//
+// # Place in the flow
+//
+// Submitters sign events (package event) and hand the envelope to
+// [Client.Submit], which POSTs it to /add-event, retries safely (the log
+// deduplicates, so the same bytes always get the same index) and returns the
+// receipt: a C2SP tlog-proof, verified against the client's witness policy
+// before it is returned. Everyone else reads: [Client.Checkpoint] fetches the
+// latest checkpoint and verifies the log's signature and the witness quorum;
+// a [Keeper] remembers the newest verified checkpoint and only moves forward,
+// proving each step consistent from the log's tiles and returning a
+// [ForkError] carrying split-view evidence when the log contradicts itself;
+// [Client.VerifyInclusion] proves an entry is in a verified checkpoint from
+// tiles; [Client.Lookup] finds a patient's events by pseudonymous tag and
+// verifies each one's proof. [VerifyProofFile] checks a receipt offline, with
+// nothing but the policy and the entry.
+//
+// # What the client trusts
+//
+// Only the [c2sp.Policy]: the log's public key and the witnesses' keys and
+// quorum. Proofs are recomputed from tlog-tiles (hash tiles are checked
+// against the verified root as they are read), never taken from the
+// server's /proof endpoints. What no client can check alone: that a lookup
+// returned every matching event (the log may withhold some; monitors replay
+// the whole log for that), and the submitter's signature on an event, which
+// needs the submitter registry.
+//
+// # Errors
+//
+// Errors are typed so that callers (and the htlog command's exit codes) can
+// tell the cases apart: [*HTTPError] is a 4xx refusal with the log's one-line
+// reason; [*UnavailableError] means the log could not be reached or stayed
+// overloaded until the context ended; every verification failure wraps
+// [ErrNotVerified], and additionally [c2sp.ErrQuorumNotMet] or
+// [c2sp.ErrUnknownLog] when that is the reason; [*ForkError] carries
+// evidence of a split view.
+package client

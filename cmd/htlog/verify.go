@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/htlog/htlog/client"
+	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/event"
+)
+
+func init() {
+	register("verify", subcommand{
+		summary: "verify a receipt (tlog-proof) offline against a policy and the entry",
+		run:     verifyCmd,
+	})
+}
+
+const verifyHelp = `
+Verifies a C2SP tlog-proof (the receipt htlog submit prints, or the proof
+htlog lookup saves) with no network access: the checkpoint must be signed by
+a log of the policy and cosigned by enough of its witnesses, and the
+inclusion proof must lead from ENTRY's leaf hash to the checkpoint's root.
+Prints which witnesses vouched. Exits 0 only if everything verifies.
+
+ENTRY is the logged entry: an event envelope (re-encoded canonically, as the
+log does) or, with --raw, any bytes taken as they are.
+
+A signature from a key the policy does not list cannot be checked, so by
+default it fails verification (exit 5): the proof was altered, or a witness
+your policy does not name cosigned it; --allow-unknown-signatures accepts it.`
+
+func verifyCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("verify", "--policy FILE --entry FILE [--json] PROOF", verifyHelp, stderr)
+	policyFile := fs.String("policy", "", "tlog-policy file (required)")
+	entryFile := fs.String("entry", "", "the logged entry: the event envelope the receipt is for (required)")
+	raw := fs.Bool("raw", false, "take the entry's bytes as they are, not as an event envelope")
+	allowUnknown := fs.Bool("allow-unknown-signatures", false, "accept signatures from keys the policy does not list")
+	asJSON := fs.Bool("json", false, `print {"verified","origin","index","tree_size","witnesses","error"}`)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *policyFile == "" || *entryFile == "" || fs.NArg() != 1 {
+		return usageError{"usage: htlog verify --policy FILE --entry FILE PROOF"}
+	}
+	policy, err := loadPolicy(*policyFile)
+	if err != nil {
+		return err
+	}
+	proof, err := readFileArg(fs.Arg(0), c2sp.MaxProofSize+1)
+	if err != nil {
+		return err
+	}
+	entry, err := readFileArg(*entryFile, event.MaxEnvelopeSize+1)
+	if err != nil {
+		return err
+	}
+	if !*raw {
+		env, err := event.ParseEnvelope(entry)
+		if err != nil {
+			return usageError{fmt.Sprintf("%s is not an event envelope (%v); use --raw for other entries", *entryFile, err)}
+		}
+		entry = env.Marshal()
+	}
+	res, err := client.VerifyProofFile(policy, proof, entry)
+	if err != nil && *allowUnknown && errors.Is(err, client.ErrUnknownSignature) {
+		err = nil
+	}
+	if *asJSON {
+		out := map[string]any{"verified": err == nil}
+		if res != nil {
+			out["origin"], out["index"], out["tree_size"], out["witnesses"] = res.Checkpoint.Origin, res.Index, res.Checkpoint.Size, res.Checkpoint.Witnesses
+		}
+		if err != nil {
+			out["error"] = err.Error()
+		}
+		if perr := printJSON(stdout, out); perr != nil {
+			return perr
+		}
+	} else if err == nil {
+		fmt.Fprintf(stdout, "verified: entry %d of %s, in the checkpoint of size %d\nwitnesses that vouched: %s\n",
+			res.Index, res.Checkpoint.Origin, res.Checkpoint.Size, strings.Join(res.Checkpoint.Witnesses, ", "))
+	}
+	return classify(err)
+}
