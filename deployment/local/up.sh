@@ -147,4 +147,7 @@ echo
 echo "Latest checkpoint, cosigned by the witnesses:"
 curl -fsS http://127.0.0.1:8080/checkpoint | sed 's/^/  /'
 echo
+echo "A short demonstration (deployment/local/demo.sh):"
+deployment/local/demo.sh
+echo
 echo "Stop everything with: make down"
