@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,7 +19,7 @@ import (
 	"time"
 
 	"github.com/google/trillian"
-	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/daemon"
 	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/registry"
@@ -33,7 +32,6 @@ import (
 	"github.com/htlog/htlog/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -45,24 +43,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) int {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	fs := pflag.NewFlagSet("htlog-server", pflag.ContinueOnError)
-	fs.String("config", "", "YAML configuration file")
-	fs.String("listen", "", "HTTP listen address (overrides the file)")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintln(os.Stderr, "htlog-server:", err)
-		return 2
-	}
 	cfg := defaults()
-	if err := config.Load(fs, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "htlog-server:", err)
-		return 2
-	}
-	if err := serve(ctx, cfg, logger); err != nil {
-		logger.Error("htlog-server stopped", "err", err)
-		return 1
-	}
-	return 0
+	return daemon.Main(ctx, "htlog-server", args, cfg, func(ctx context.Context, logger *slog.Logger) error {
+		return serve(ctx, cfg, logger)
+	})
 }
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
@@ -138,23 +122,10 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 
 	httpSrv := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: cfg.ReceiptTimeout + 30*time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.ListenAndServe() }()
 	logger.Info("htlog-server listening", "addr", cfg.Listen, "origin", cfg.Origin, "tree_id", treeID, "read_only", cfg.ReadOnly)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	// Stop taking requests and let in-flight ones finish: an event whose
-	// QueueLeaf returned is durable in Trillian, so nothing acknowledged is lost.
-	shutdown, cancelShutdown := context.WithTimeout(context.Background(), cfg.ReceiptTimeout+5*time.Second)
-	defer cancelShutdown()
-	if err := httpSrv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	logger.Info("htlog-server stopped cleanly")
-	return nil
+	// In-flight requests may finish: an event whose QueueLeaf returned is
+	// durable in Trillian, so nothing acknowledged is lost.
+	return daemon.ServeHTTP(ctx, logger, "htlog-server", httpSrv, cfg.ReceiptTimeout+5*time.Second)
 }
 
 func reloadEvery(ctx context.Context, w *registry.Watcher, every time.Duration, logger *slog.Logger) {

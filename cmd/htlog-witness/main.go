@@ -11,8 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -20,13 +18,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/daemon"
 	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/witness"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/spf13/pflag"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -37,24 +34,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) int {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	fs := pflag.NewFlagSet("htlog-witness", pflag.ContinueOnError)
-	fs.String("config", "", "YAML configuration file")
-	fs.String("listen", "", "HTTP listen address (overrides the file)")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintln(os.Stderr, "htlog-witness:", err)
-		return 2
-	}
 	cfg := defaults()
-	if err := config.Load(fs, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "htlog-witness:", err)
-		return 2
-	}
-	if err := serve(ctx, cfg, logger); err != nil {
-		logger.Error("htlog-witness stopped", "err", err)
-		return 1
-	}
-	return 0
+	return daemon.Main(ctx, "htlog-witness", args, cfg, func(ctx context.Context, logger *slog.Logger) error {
+		return serve(ctx, cfg, logger)
+	})
 }
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
@@ -102,19 +85,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		Addr: cfg.Listen, Handler: w.Handler(reg),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
 	logger.Info("htlog-witness listening", "addr", cfg.Listen, "witness", signers[0].Name(), "keys", len(signers), "logs", len(logs))
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	logger.Info("htlog-witness stopped cleanly")
-	return nil
+	return daemon.ServeHTTP(ctx, logger, "htlog-witness", srv, 10*time.Second)
 }

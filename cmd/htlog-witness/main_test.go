@@ -48,8 +48,8 @@ func TestBadConfigExitsTwo(t *testing.T) {
 	}
 }
 
-// daemon is an htlog-witness process started from a freshly built binary.
-type daemon struct {
+// process is an htlog-witness process started from a freshly built binary.
+type process struct {
 	bin, cfg, url string
 	cmd           *exec.Cmd
 }
@@ -64,7 +64,7 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-func (d *daemon) start(t *testing.T) {
+func (d *process) start(t *testing.T) {
 	t.Helper()
 	d.cmd = exec.Command(d.bin, "--config", d.cfg)
 	d.cmd.Stderr = os.Stderr
@@ -84,7 +84,7 @@ func (d *daemon) start(t *testing.T) {
 	t.Fatal("htlog-witness did not become healthy")
 }
 
-func (d *daemon) kill() {
+func (d *process) kill() {
 	d.cmd.Process.Kill()
 	d.cmd.Wait()
 }
@@ -114,7 +114,7 @@ func TestCrashNeverRollsBack(t *testing.T) {
 	log := testonly.NewFakeLog(t, "example.com/log")
 	const total = 400
 	log.AppendN("e", total)
-	d := &daemon{bin: buildBinary(t), cfg: filepath.Join(t.TempDir(), "w.yaml")}
+	d := &process{bin: buildBinary(t), cfg: filepath.Join(t.TempDir(), "w.yaml")}
 	addr := testonly.FreePort(t)
 	d.url = "http://" + addr
 	cfg := fmt.Sprintf("listen: %s\ndatabase: {dsn: '%s'}\nkey_file: %s\nlogs: [{vkey: %s}]\n", addr, dsn, keyPath, log.VKey)

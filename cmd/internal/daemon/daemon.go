@@ -1,0 +1,68 @@
+// Package daemon is the part of a daemon's main that htlog-server,
+// htlog-witness and htlog-monitor share: the command line (--config,
+// --listen), loading and validating the configuration, exit codes (2 for a
+// bad configuration, 1 for a runtime failure), and serving HTTP until
+// SIGINT/SIGTERM with a graceful shutdown.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/spf13/pflag"
+)
+
+// Exit codes of every daemon.
+const (
+	ExitOK        = 0
+	ExitFailure   = 1
+	ExitBadConfig = 2
+)
+
+// Main parses args (--config FILE, --listen ADDR), loads cfg through
+// config.Load and runs serve with a JSON logger on stderr. It returns the
+// process exit code.
+func Main(ctx context.Context, name string, args []string, cfg config.Validator, serve func(context.Context, *slog.Logger) error) int {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.String("config", "", "YAML configuration file")
+	fs.String("listen", "", "HTTP listen address (overrides the file)")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return ExitBadConfig
+	}
+	if err := config.Load(fs, cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return ExitBadConfig
+	}
+	if err := serve(ctx, logger); err != nil {
+		logger.Error(name+" stopped", "err", err)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// ServeHTTP serves srv until ctx is done, then stops taking connections and
+// lets requests in flight finish within grace.
+func ServeHTTP(ctx context.Context, logger *slog.Logger, name string, srv *http.Server, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info(name + " stopped cleanly")
+	return nil
+}
