@@ -3,22 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,130 +25,26 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-const origin = "htlog.test/log1"
-
-// stack is a running htlog-server on real Trillian and MariaDB with three
-// in-process witnesses (a 2-of-3 policy) whose availability tests control.
-type stack struct {
-	url     string
-	policy  *c2sp.Policy
-	key     ed25519.PrivateKey
-	keyID   string
-	down    [3]*atomic.Bool
-	stop    context.CancelFunc
-	stopped chan int
-}
-
-func (s *stack) waitHealthy(t *testing.T) {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("htlog-server did not become healthy: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func startStack(t *testing.T) *stack {
-	testonly.RequireIntegration(t)
-	tr := testonly.StartTrillian(t)
-	dir := t.TempDir()
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logVerifier, _ := note.NewVerifier(vkey)
-	write := func(name, data string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	s := &stack{}
-	policy := "log " + vkey + "\n"
-	for i := range 3 {
-		signer, wvkey := testonly.NewWitnessKey(t, fmt.Sprintf("w%d.test", i))
-		w, err := witness.New(witness.Config{Logs: []witness.Log{{Origin: origin, Verifier: logVerifier}},
-			Signers: []note.Signer{signer}, Store: witness.NewMemStore()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		down := &atomic.Bool{}
-		s.down[i] = down
-		h := w.Handler(nil)
-		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if down.Load() {
-				http.Error(rw, "down", http.StatusServiceUnavailable)
-				return
-			}
-			h.ServeHTTP(rw, r)
-		}))
-		t.Cleanup(srv.Close)
-		policy += fmt.Sprintf("witness w%d %s %s\n", i, wvkey, srv.URL)
-	}
-	policy += "group two 2 w0 w1 w2\nquorum two\n"
-	if s.policy, err = c2sp.ParsePolicy([]byte(policy)); err != nil {
-		t.Fatal(err)
-	}
-	_, s.key, _ = ed25519.GenerateKey(rand.Reader)
-	s.keyID, _ = event.KeyID(s.key.Public())
-	der, _ := x509.MarshalPKIXPublicKey(s.key.Public())
-	pub := write("hospital.pub", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), 0o644)
-	registry := write("submitters.yaml", "submitters:\n  - org: npi:1234567893\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: "+pub+"}]\n  - org: gln:0614141000005\n    kinds: [custody]\n    keys: [{public_key_file: "+pub+"}]\n", 0o644)
-
-	cfg := defaults()
-	addr := testonly.FreePort(t)
-	cfg.Listen = addr
-	cfg.Origin = origin
-	cfg.KeyFile = write("log.key", skey, 0o600)
-	cfg.Database.DSN = testonly.NewDatabase(t, "server")
-	cfg.Trillian.Address = tr.LogAddr
-	cfg.CheckpointInterval = 200 * time.Millisecond
-	cfg.WitnessTimeout = time.Second
-	cfg.PolicyFile = write("policy.txt", policy, 0o644)
-	cfg.SubmittersFile = registry
-	cfg.ReceiptTimeout = 3 * time.Second
-	cfg.RateLimit.PerSubmitter, cfg.RateLimit.Burst = 1000, 1000
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+// startStack runs htlog-server in-process (so -race covers it) on the
+// stack testonly prepares: real Trillian and MariaDB, three witnesses under a
+// 2-of-3 policy, a registered submitter.
+func startStack(t *testing.T) *testonly.Stack {
+	s := testonly.PrepareStack(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	s.stop, s.stopped, s.url = cancel, make(chan int, 1), "http://"+addr
-	go func() {
-		if err := serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-			t.Errorf("serve: %v", err)
+	stopped := make(chan int, 1)
+	go func() { stopped <- run(ctx, []string{"--config", s.ConfigFile}) }()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-stopped; code != 0 {
+			t.Errorf("htlog-server exited with %d", code)
 		}
-		s.stopped <- 0
-	}()
-	t.Cleanup(func() { cancel(); <-s.stopped })
-	s.waitHealthy(t)
+	})
+	s.WaitHealthy(t)
 	return s
 }
 
-// envelope signs body as an event of kind from org.
-func (s *stack) envelope(t *testing.T, kind, org string, body []byte, when string) []byte {
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, body); err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(event.Event{Kind: kind, Version: 1, Submitter: event.Submitter{Org: org, KeyID: s.keyID}, OccurredAt: when, Body: compact.Bytes()})
-	env, err := event.Sign(payload, s.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env.Marshal()
-}
-
-func (s *stack) post(t *testing.T, path string, body []byte) (int, string, http.Header) {
-	resp, err := http.Post(s.url+path, "application/json", bytes.NewReader(body))
+func post(t *testing.T, s *testonly.Stack, path string, body []byte) (int, string, http.Header) {
+	resp, err := http.Post(s.URL+path, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,14 +53,14 @@ func (s *stack) post(t *testing.T, path string, body []byte) (int, string, http.
 	return resp.StatusCode, string(b), resp.Header
 }
 
-func (s *stack) checkpointSize(t *testing.T) uint64 {
-	resp, err := http.Get(s.url + "/checkpoint")
+func checkpointSize(t *testing.T, s *testonly.Stack) uint64 {
+	resp, err := http.Get(s.URL + "/checkpoint")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	sc, _, err := s.policy.VerifyCheckpoint(b)
+	sc, _, err := s.Policy.VerifyCheckpoint(b)
 	if err != nil {
 		t.Fatalf("published checkpoint does not satisfy the policy: %v", err)
 	}
@@ -209,8 +98,8 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	var logged []accepted
 	for _, kind := range event.Kinds {
 		for name, body := range examples(t, kind, "valid-") {
-			env := s.envelope(t, kind, "npi:1234567893", body, when)
-			code, receipt, hdr := s.post(t, "/add-event", env)
+			env := s.EnvelopeAs(t, "npi:1234567893", kind, body, when)
+			code, receipt, hdr := post(t, s, "/add-event", env)
 			if code != 200 {
 				t.Fatalf("%s/%s: %d %s", kind, name, code, receipt)
 			}
@@ -218,7 +107,7 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s/%s: receipt is not a tlog-proof: %v", kind, name, err)
 			}
-			_, cosigners, err := s.policy.VerifyProof(p, c2sp.LeafHash(env))
+			_, cosigners, err := s.Policy.VerifyProof(p, c2sp.LeafHash(env))
 			if err != nil || len(cosigners) < 2 {
 				t.Fatalf("%s/%s: receipt does not verify offline: %v (cosigners %v)", kind, name, err, cosigners)
 			}
@@ -229,18 +118,18 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 		}
 	}
 	// Resubmission returns the same index.
-	code, receipt, _ := s.post(t, "/add-event", logged[0].leaf)
+	code, receipt, _ := post(t, s, "/add-event", logged[0].leaf)
 	if p, err := c2sp.ParseProof([]byte(receipt)); code != 200 || err != nil || p.Index != logged[0].index {
 		t.Fatalf("resubmission: %d %v, want index %d", code, err, logged[0].index)
 	}
-	size := s.checkpointSize(t)
+	size := checkpointSize(t, s)
 	if size != uint64(len(logged)) {
 		t.Fatalf("checkpoint size %d, want %d", size, len(logged))
 	}
 
 	// Every bad input: its status, a one-line reason, and nothing logged.
 	valid := examples(t, "access", "valid-")["valid-routine-read.json"]
-	good := s.envelope(t, "access", "npi:1234567893", valid, "2026-11-23T11:00:00Z")
+	good := s.EnvelopeAs(t, "npi:1234567893", "access", valid, "2026-11-23T11:00:00Z")
 	var env event.Envelope
 	json.Unmarshal(good, &env)
 	tampered := env
@@ -253,8 +142,8 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	}{
 		{"not json", []byte("hello"), 400, "malformed"},
 		{"bad signature", tampered.Marshal(), 403, "signature"},
-		{"unknown submitter", s.envelope(t, "access", "npi:9999999999", valid, "2026-11-23T11:00:00Z"), 401, "unknown submitter"},
-		{"kind not allowed", s.envelope(t, "access", "gln:0614141000005", valid, "2026-11-23T11:00:00Z"), 403, "may not submit"},
+		{"unknown submitter", s.EnvelopeAs(t, "npi:9999999999", "access", valid, "2026-11-23T11:00:00Z"), 401, "unknown submitter"},
+		{"kind not allowed", s.EnvelopeAs(t, testonly.CustodyOnlyOrg, "access", valid, "2026-11-23T11:00:00Z"), 403, "may not submit"},
 		{"oversized", bytes.Repeat([]byte("x"), event.MaxEnvelopeSize+1), 413, "larger than"},
 	}
 	for _, kind := range event.Kinds {
@@ -264,23 +153,23 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 				body []byte
 				code int
 				want string
-			}{kind + "/" + name, s.envelope(t, kind, "npi:1234567893", body, "2026-11-23T11:00:00Z"), 400, "body/"})
+			}{kind + "/" + name, s.EnvelopeAs(t, "npi:1234567893", kind, body, "2026-11-23T11:00:00Z"), 400, "body/"})
 		}
 	}
 	for _, tc := range bad {
-		code, msg, _ := s.post(t, "/add-event", tc.body)
+		code, msg, _ := post(t, s, "/add-event", tc.body)
 		if code != tc.code || !strings.Contains(msg, tc.want) || strings.Count(msg, "\n") != 1 {
 			t.Errorf("%s: %d %q, want %d with %q on one line", tc.name, code, msg, tc.code, tc.want)
 		}
 	}
 	time.Sleep(time.Second) // a few publishing rounds
-	if got := s.checkpointSize(t); got != size {
+	if got := checkpointSize(t, s); got != size {
 		t.Fatalf("rejected events changed the log: size %d, want %d", got, size)
 	}
 
 	// An independent tlog-tiles client reads htlog's tiles and proves
 	// inclusion and consistency against the published checkpoint.
-	u, _ := url.Parse(s.url + "/")
+	u, _ := url.Parse(s.URL + "/")
 	fetcher, err := client.NewHTTPFetcher(u, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -290,10 +179,10 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, _ := http.Get(s.url + "/checkpoint")
+	resp, _ := http.Get(s.URL + "/checkpoint")
 	cpBytes, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	sc, _, _ := s.policy.VerifyCheckpoint(cpBytes)
+	sc, _, _ := s.Policy.VerifyCheckpoint(cpBytes)
 	for _, a := range logged {
 		p, err := pb.InclusionProof(ctx, a.index)
 		if err != nil {
@@ -313,32 +202,32 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 
 	// A witness in pull mode follows the running log by itself: it fetches
 	// /checkpoint and the tiles it needs for the consistency proof.
-	logV, _ := note.NewVerifier(s.policy.Logs[0].VKey)
+	logV, _ := note.NewVerifier(s.Policy.Logs[0].VKey)
 	wsigner, _ := testonly.NewWitnessKey(t, "puller.test")
 	wstore := witness.NewMemStore()
-	puller, err := witness.New(witness.Config{Logs: []witness.Log{{Origin: origin, Verifier: logV, URL: s.url}},
+	puller, err := witness.New(witness.Config{Logs: []witness.Log{{Origin: s.Origin, Verifier: logV, URL: s.URL}},
 		Signers: []note.Signer{wsigner}, Store: wstore})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := puller.PullOnce(ctx, http.DefaultClient, origin); err != nil {
+	if err := puller.PullOnce(ctx, http.DefaultClient, s.Origin); err != nil {
 		t.Fatalf("pull mode against htlog-server: %v", err)
 	}
-	if st, err := wstore.Latest(ctx, origin); err != nil || st.Size != size || st.Root != sc.Hash {
+	if st, err := wstore.Latest(ctx, s.Origin); err != nil || st.Size != size || st.Root != sc.Hash {
 		t.Fatalf("pulled state %+v %v, want size %d", st, err, size)
 	}
 
 	// Witnesses down: with one of three the quorum (2) still holds; with two
 	// down nothing is published, and submissions get 202 instead of a receipt.
-	s.down[0].Store(true)
-	env2 := s.envelope(t, "access", "npi:1234567893", valid, "2026-11-23T12:00:00Z")
-	if code, msg, _ := s.post(t, "/add-event", env2); code != 200 {
+	s.WitnessDown[0].Store(true)
+	env2 := s.EnvelopeAs(t, "npi:1234567893", "access", valid, "2026-11-23T12:00:00Z")
+	if code, msg, _ := post(t, s, "/add-event", env2); code != 200 {
 		t.Fatalf("with one witness down: %d %s", code, msg)
 	}
-	s.down[1].Store(true)
-	before := s.checkpointSize(t)
-	env3 := s.envelope(t, "access", "npi:1234567893", valid, "2026-11-23T12:30:00Z")
-	code, msg, hdr := s.post(t, "/add-event", env3)
+	s.WitnessDown[1].Store(true)
+	before := checkpointSize(t, s)
+	env3 := s.EnvelopeAs(t, "npi:1234567893", "access", valid, "2026-11-23T12:30:00Z")
+	code, msg, hdr := post(t, s, "/add-event", env3)
 	if code != 202 || hdr.Get("Location") == "" {
 		t.Fatalf("with two witnesses down: %d %s, want 202 with a Location", code, msg)
 	}
@@ -346,13 +235,13 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	if err != nil || promise.LeafHash != c2sp.LeafHash(env3) || promise.MaxMergeDelay <= 0 {
 		t.Fatalf("202 body is not a valid signed promise for the event: %v\n%s", err, msg)
 	}
-	if got := s.checkpointSize(t); got != before {
+	if got := checkpointSize(t, s); got != before {
 		t.Fatalf("published size %d without a quorum (was %d)", got, before)
 	}
-	s.down[1].Store(false)
+	s.WitnessDown[1].Store(false)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(s.url + hdr.Get("Location"))
+		resp, err := http.Get(s.URL + hdr.Get("Location"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -363,7 +252,7 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := s.policy.VerifyProof(p, c2sp.LeafHash(env3)); err != nil {
+			if _, _, err := s.Policy.VerifyProof(p, c2sp.LeafHash(env3)); err != nil {
 				t.Fatalf("late receipt: %v", err)
 			}
 			break

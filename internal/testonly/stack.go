@@ -46,8 +46,10 @@ type Stack struct {
 	// WitnessDown makes witness i answer 503 while set.
 	WitnessDown [3]*atomic.Bool
 
-	bin, cfgFile string
-	cmd          *exec.Cmd
+	// ConfigFile is htlog-server's YAML configuration.
+	ConfigFile string
+
+	cmd *exec.Cmd
 }
 
 var (
@@ -81,10 +83,20 @@ func serverBinary(t testing.TB) string {
 // test ends.
 func StartStack(t testing.TB) *Stack {
 	t.Helper()
+	s := PrepareStack(t)
+	s.Start(t)
+	return s
+}
+
+// PrepareStack starts Trillian and the witnesses and writes the keys, the
+// policy, the registry and htlog-server's configuration (ConfigFile), but
+// does not start htlog-server: tests of cmd/htlog-server run it in-process.
+func PrepareStack(t testing.TB) *Stack {
+	t.Helper()
 	RequireIntegration(t)
 	tr := StartTrillian(t)
 	dir := t.TempDir()
-	s := &Stack{Origin: "htlog.test/log1", Org: "npi:1234567893", bin: serverBinary(t)}
+	s := &Stack{Origin: "htlog.test/log1", Org: "npi:1234567893"}
 	skey, vkey, err := note.GenerateKey(rand.Reader, s.Origin)
 	if err != nil {
 		t.Fatal(err)
@@ -131,23 +143,33 @@ func StartStack(t testing.TB) *Stack {
 	pub := write("hospital.key.pub", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), 0o644)
 	priv, _ := x509.MarshalPKCS8PrivateKey(s.Key)
 	s.KeyFile = write("hospital.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})), 0o600)
-	s.RegistryFile = write("submitters.yaml", "submitters:\n  - org: "+s.Org+"\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: "+pub+"}]\n", 0o644)
-	s.cfgFile = write("server.yaml", fmt.Sprintf(
+	// A second organisation with the same key may submit custody events only.
+	s.RegistryFile = write("submitters.yaml", "submitters:\n  - org: "+s.Org+"\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: "+pub+"}]\n"+
+		"  - org: "+CustodyOnlyOrg+"\n    kinds: [custody]\n    keys: [{public_key_file: "+pub+"}]\n", 0o644)
+	s.ConfigFile = write("server.yaml", fmt.Sprintf(
 		"listen: %s\norigin: %s\nkey_file: %s\ndatabase: {dsn: '%s'}\ntrillian: {address: %s}\ncheckpoint_interval: 200ms\npolicy_file: %s\nsubmitters_file: %s\nwitness_timeout: 1s\nreceipt_timeout: 5s\n",
 		addr, s.Origin, write("log.key", skey, 0o600), NewDatabase(t, "server"), tr.LogAddr, s.PolicyFile, s.RegistryFile), 0o600)
-	s.Start(t)
 	return s
 }
+
+// CustodyOnlyOrg is registered (with the stack's key) for custody events only.
+const CustodyOnlyOrg = "gln:0614141000005"
 
 // Start (re)starts the server process and waits until it is healthy.
 func (s *Stack) Start(t testing.TB) {
 	t.Helper()
-	s.cmd = exec.Command(s.bin, "--config", s.cfgFile)
+	s.cmd = exec.Command(serverBinary(t), "--config", s.ConfigFile)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	cmd := s.cmd
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	s.WaitHealthy(t)
+}
+
+// WaitHealthy waits until htlog-server answers /healthz with 200.
+func (s *Stack) WaitHealthy(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.URL + "/healthz")
@@ -174,12 +196,18 @@ func (s *Stack) Kill() {
 // submitter, returning the canonical envelope.
 func (s *Stack) Envelope(t testing.TB, kind string, body []byte, occurredAt string) []byte {
 	t.Helper()
+	return s.EnvelopeAs(t, s.Org, kind, body, occurredAt)
+}
+
+// EnvelopeAs is Envelope claiming to be org (signed with the stack's key).
+func (s *Stack) EnvelopeAs(t testing.TB, org, kind string, body []byte, occurredAt string) []byte {
+	t.Helper()
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, body); err != nil {
 		t.Fatal(err)
 	}
 	keyID, _ := event.KeyID(s.Key.Public())
-	payload, _ := json.Marshal(event.Event{Kind: kind, Version: 1, Submitter: event.Submitter{Org: s.Org, KeyID: keyID}, OccurredAt: occurredAt, Body: compact.Bytes()})
+	payload, _ := json.Marshal(event.Event{Kind: kind, Version: 1, Submitter: event.Submitter{Org: org, KeyID: keyID}, OccurredAt: occurredAt, Body: compact.Bytes()})
 	env, err := event.Sign(payload, s.Key)
 	if err != nil {
 		t.Fatal(err)
