@@ -95,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	h("GET /lookup/{tag}", "lookup", s.lookup)
 	h("GET /schemas/{kind}/{file}", "schemas", s.schema)
 	h("GET /healthz", "healthz", s.healthz)
+	mux.Handle("GET /patient/", webHandler())
 	if s.cfg.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	}
