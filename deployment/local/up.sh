@@ -132,7 +132,7 @@ fi
 cat <<INFO
 
 htlog is up.
-  log          http://127.0.0.1:8080   (checkpoint: /checkpoint, submit: POST /add-event)
+  log          http://127.0.0.1:8080   (checkpoint: /checkpoint, submit: POST /add-event, patient page: /patient/)
   origin       $origin
   log vkey     $log_vkey
   policy       $conf/policy.txt (2 of 3 witnesses)
