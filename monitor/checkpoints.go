@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,8 +51,28 @@ func sourceLabel(source string) string {
 	return source
 }
 
-// open verifies the log's signature (and the policy's quorum, if any).
+// open verifies the log's signature (and the policy's quorum, if any). A
+// checkpoint that does not verify and names another origin on its first
+// line is ErrWrongOrigin: the log key's name is our origin, so a checkpoint
+// of another log can never verify, and its sender should hear 404, not 403.
 func (m *Monitor) open(signed []byte) (sc *c2sp.SignedCheckpoint, cosigners []string, quorum, err error) {
+	sc, cosigners, quorum, err = m.openVerified(signed)
+	if err != nil {
+		if origin, _, _ := bytes.Cut(signed, []byte("\n")); string(origin) != m.origin {
+			return nil, nil, nil, fmt.Errorf("%w: origin %q", ErrWrongOrigin, truncate(string(origin)))
+		}
+	}
+	return sc, cosigners, quorum, err
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+func (m *Monitor) openVerified(signed []byte) (sc *c2sp.SignedCheckpoint, cosigners []string, quorum, err error) {
 	if m.cfg.Policy == nil {
 		sc, err = c2sp.OpenCheckpoint(signed, m.cfg.LogVerifier)
 		if err != nil {

@@ -137,7 +137,10 @@ type Trial struct {
 		Type string `json:"type"`
 	} `json:"target_sample_size"`
 	PrimaryOutcomes []Outcome `json:"primary_outcomes"`
-	Amendment       *struct {
+	// PrimaryCompletionDate is YYYY-MM-DD, or empty.
+	PrimaryCompletionDate string `json:"primary_completion_date"`
+	ResultsReference      string `json:"results_reference"`
+	Amendment             *struct {
 		ChangedFields []string `json:"changed_fields"`
 	} `json:"amendment"`
 }

@@ -62,13 +62,13 @@ func (c *Checker) Check(index uint64, raw []byte) Result {
 		}
 		res.Findings = append(res.Findings, f)
 	}
-	env, err := event.ParseEnvelope(raw)
+	env, canonical, err := event.ParseEnvelopeCanonical(raw)
 	if err != nil {
 		fire(RuleMalformed, finding.High, "", "", oneLine(err))
 		return res
 	}
 	id := env.ID()
-	if !bytes.Equal(env.Marshal(), raw) {
+	if !canonical {
 		fire(RuleNotCanonical, finding.High, id, "", "the logged envelope is not in canonical form")
 	}
 	ev, err := event.ParseEvent(env.Payload)

@@ -1,10 +1,12 @@
 package entrycheck
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
-	"sort"
-	"strings"
+	"slices"
+
+	"github.com/htlog/htlog/internal/event"
 )
 
 // Identifier shapes that must never appear in clear in an event body. The
@@ -22,54 +24,41 @@ var identifierPatterns = []struct {
 }
 
 // privacyProblems lists, without quoting them, the identifiers in clear
-// found in body's string values.
+// found in body's string values. It walks body's bytes once (no decoding
+// into maps); a body that is not JSON has none.
 func privacyProblems(body json.RawMessage) []string {
-	var v any
-	if json.Unmarshal(body, &v) != nil {
-		return nil
-	}
-	found := map[string]bool{}
-	var walk func(path string, x any)
-	walk = func(path string, x any) {
-		switch t := x.(type) {
-		case string:
-			if !suspicious(t) {
-				return
-			}
-			for _, p := range identifierPatterns {
-				if p.re.MatchString(t) {
-					found["body field "+path+" holds what looks like "+p.name+" in clear"] = true
+	var found []string
+	err := event.WalkStrings(body, func(path, value []byte) {
+		if !suspicious(value) {
+			return
+		}
+		for _, p := range identifierPatterns {
+			if p.re.Match(value) {
+				f := "body field " + string(path) + " holds what looks like " + p.name + " in clear"
+				if !slices.Contains(found, f) {
+					found = append(found, f)
 				}
 			}
-		case []any:
-			for _, e := range t {
-				walk(path+"[]", e)
-			}
-		case map[string]any:
-			for k, e := range t {
-				walk(path+"/"+k, e)
-			}
 		}
+	})
+	if err != nil {
+		return nil
 	}
-	walk("", v)
-	out := make([]string, 0, len(found))
-	for k := range found {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	slices.Sort(found)
+	return found
 }
 
 // suspicious is a cheap prefilter: every pattern needs an '@' or at least
 // four digits, and tags, commitments, event ids and URIs are never in clear.
-func suspicious(s string) bool {
-	if strings.HasPrefix(s, "tag:v1:") || strings.HasPrefix(s, "commit:v1:") || strings.HasPrefix(s, "sha256:") ||
-		strings.HasPrefix(s, "urn:") || strings.HasPrefix(s, "http") {
-		return false
+func suspicious(s []byte) bool {
+	for _, p := range clearPrefixes {
+		if bytes.HasPrefix(s, p) {
+			return false
+		}
 	}
 	digits := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
+	for _, c := range s {
+		switch {
 		case c == '@':
 			return true
 		case c >= '0' && c <= '9':
@@ -78,3 +67,5 @@ func suspicious(s string) bool {
 	}
 	return digits >= 4
 }
+
+var clearPrefixes = [][]byte{[]byte("tag:v1:"), []byte("commit:v1:"), []byte("sha256:"), []byte("urn:"), []byte("http")}

@@ -77,8 +77,10 @@ func All(o Options) []Rule {
 		DisclosureAccounting{},
 		newDuplicateCommissioning(),
 		newCustodyChain(),
+		newReturnVerification(),
 		newLateRegistration(),
 		newOutcomeSwitching(),
+		newMissingResults(),
 	}
 }
 

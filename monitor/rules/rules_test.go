@@ -157,3 +157,79 @@ func TestSnapshotRestore(t *testing.T) {
 	s.want("duplicate_commissioning", 3)
 	s.wantNothingElse()
 }
+
+// custody returns a CUSTODY body with a verification result, if not empty.
+func custody(step, disposition, serial, verification string, destinations ...string) map[string]any {
+	b := montest.Custody(step, disposition, serial, "2027-01-31", destinations...)
+	if verification != "" {
+		b["verification"] = map[string]any{"result": verification}
+	}
+	return b
+}
+
+func TestReturnVerification(t *testing.T) {
+	const a, b, c = "urn:epc:id:pgln:0614141.00001", "urn:epc:id:pgln:0614141.00002", "urn:epc:id:pgln:0614141.00003"
+	// ship s to B, B returns it to A, A ships it on to C.
+	chain := func(s *scenario, serial, verifyOnReturn, verifyOnShip string) {
+		s.add("custody", t0, custody("commissioning", "active", serial, ""))
+		s.add("custody", t0.Add(time.Hour), custody("shipping", "in_transit", serial, "", b))
+		s.add("custody", t0.Add(2*time.Hour), custody("receiving", "active", serial, "", b))
+		s.add("custody", t0.Add(3*time.Hour), custody("shipping", "returned", serial, "", a))
+		s.add("custody", t0.Add(4*time.Hour), custody("receiving", "returned", serial, verifyOnReturn, a))
+		s.add("custody", t0.Add(5*time.Hour), custody("shipping", "in_transit", serial, verifyOnShip, c))
+	}
+	t.Run("fires", func(t *testing.T) {
+		s := newScenario(t)
+		chain(s, "s1", "", "")
+		s.want("returned_without_verification", 5)
+		chain(s, "s2", "not_verified", "no_response")
+		s.want("returned_without_verification", 11)
+		s.wantNothingElse()
+	})
+	t.Run("silent", func(t *testing.T) {
+		s := newScenario(t)
+		chain(s, "s1", "verified", "")
+		chain(s, "s2", "", "verified")
+		// A package never returned needs no verification.
+		s.add("custody", t0, custody("commissioning", "active", "s3", ""))
+		s.add("custody", t0.Add(time.Hour), custody("shipping", "in_transit", "s3", "", b))
+		s.wantNothingElse()
+	})
+}
+
+func trialEvent(id, subtype string, fields map[string]any) map[string]any {
+	b := map[string]any{"registry_id": id, "subtype": subtype}
+	for k, v := range fields {
+		b[k] = v
+	}
+	return b
+}
+
+func TestMissingResults(t *testing.T) {
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d.Add(9 * time.Hour) }
+	t.Run("fires", func(t *testing.T) {
+		s := newScenario(t)
+		s.add("trial", day("2025-01-10"), montest.TrialRegistration("NCT00000001", "2025-01-01", "2025-01-05", 100, "mortality"))
+		s.add("trial", day("2025-06-01"), trialEvent("NCT00000001", "status", map[string]any{
+			"recruitment_status": "completed", "primary_completion_date": "2025-05-31"}))
+		s.add("custody", day("2026-05-31"), custody("commissioning", "active", "s1", "")) // the deadline day: not late yet
+		s.add("custody", day("2026-06-01"), custody("commissioning", "active", "s2", "")) // 3: a year and a day later
+		s.add("custody", day("2026-07-01"), custody("commissioning", "active", "s3", "")) // reported once
+		s.want("missing_trial_results", 3)
+		s.wantNothingElse()
+	})
+	t.Run("silent", func(t *testing.T) {
+		s := newScenario(t)
+		s.add("trial", day("2025-01-10"), montest.TrialRegistration("NCT00000002", "2025-01-01", "2025-01-05", 100, "mortality"))
+		s.add("trial", day("2025-06-01"), trialEvent("NCT00000002", "status", map[string]any{
+			"recruitment_status": "completed", "primary_completion_date": "2025-05-31"}))
+		s.add("trial", day("2026-03-01"), trialEvent("NCT00000002", "results", map[string]any{
+			"results_reference": "https://clinicaltrials.gov/study/NCT00000002?tab=results"}))
+		// A trial whose completion date moved later is not due yet.
+		s.add("trial", day("2025-01-10"), montest.TrialRegistration("NCT00000003", "2025-01-01", "2025-01-05", 100, "mortality"))
+		s.add("trial", day("2025-06-01"), trialEvent("NCT00000003", "status", map[string]any{"recruitment_status": "active_not_recruiting", "primary_completion_date": "2025-05-31"}))
+		s.add("trial", day("2025-07-01"), trialEvent("NCT00000003", "status", map[string]any{"recruitment_status": "active_not_recruiting", "primary_completion_date": "2026-01-31"}))
+		s.add("custody", day("2026-12-31"), custody("commissioning", "active", "s1", ""))
+		s.wantNothingElse()
+	})
+}
