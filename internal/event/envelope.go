@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 )
 
@@ -177,5 +178,5 @@ func decodeStrict(data []byte, v any) error {
 	if _, err := dec.Token(); err == nil {
 		return errors.New("trailing data after the JSON object")
 	}
-	return nil
+	return checkExactKeys(data, reflect.TypeOf(v))
 }

@@ -173,3 +173,33 @@ func FuzzParseEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestFieldNamesAreCaseSensitive: encoding/json would read "KIND" as kind;
+// a stricter parser would not, so two readers could see two events.
+func TestFieldNamesAreCaseSensitive(t *testing.T) {
+	id := strings.Repeat("a", 64)
+	good := string(payload(id))
+	for name, in := range map[string]string{
+		"upper-case twin":  strings.Replace(good, `"version":1`, `"version":1,"KIND":"trial"`, 1),
+		"only upper case":  strings.Replace(good, `"kind"`, `"Kind"`, 1),
+		"nested submitter": strings.Replace(good, `"org"`, `"ORG"`, 1),
+	} {
+		if _, err := event.ParseEvent([]byte(in)); !errors.Is(err, event.ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+	k := keys(t)["ed25519"]
+	kid, _ := event.KeyID(k.Public())
+	env, _ := event.Sign(payload(kid), k)
+	for name, in := range map[string]string{
+		"envelope":  strings.Replace(string(env.Marshal()), `"payloadType"`, `"PayloadType"`, 1),
+		"signature": strings.Replace(string(env.Marshal()), `"keyid"`, `"KeyID"`, 1),
+	} {
+		if _, err := event.ParseEnvelope([]byte(in)); !errors.Is(err, event.ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+	if _, err := event.ParseEvent([]byte(good)); err != nil {
+		t.Fatalf("good event: %v", err)
+	}
+}

@@ -68,7 +68,8 @@ func refCheckNoDuplicateKeys(data []byte) error {
 	}
 }
 
-// refDecodeStrict is decodeStrict as it was with the token walk.
+// refDecodeStrict is decodeStrict with the token walk in place of
+// checkJSON (and the same case-sensitive key check after decoding).
 func refDecodeStrict(data []byte, v any) error {
 	if err := refCheckNoDuplicateKeys(data); err != nil {
 		return err
@@ -84,7 +85,7 @@ func refDecodeStrict(data []byte, v any) error {
 	if _, err := dec.Token(); err == nil {
 		return errors.New("trailing data after the JSON object")
 	}
-	return nil
+	return checkExactKeys(data, reflect.TypeOf(v))
 }
 
 // refParseEnvelope is ParseEnvelope as it was: the reference decoder and
