@@ -167,16 +167,21 @@ func oneLine(s string) string {
 	return s
 }
 
-// watcher polls the latest published checkpoint and wakes receipt waiters.
+// watcher follows the latest published checkpoint and wakes the requests
+// waiting for their events: on each newer checkpoint it reads, in one query,
+// which events the new part of the tree holds, and notifies only their
+// waiters, so a thousand waiting submissions cost one query per checkpoint,
+// not a thousand.
 type watcher struct {
-	store  *tiles.Store
-	mu     sync.Mutex
-	latest tiles.Published
-	wake   chan struct{}
+	store   *tiles.Store
+	mu      sync.Mutex
+	latest  tiles.Published
+	started bool
+	waiting map[[32]byte][]chan struct{}
 }
 
 func newWatcher(store *tiles.Store) *watcher {
-	return &watcher{store: store, wake: make(chan struct{})}
+	return &watcher{store: store, waiting: map[[32]byte][]chan struct{}{}}
 }
 
 func (w *watcher) run(ctx context.Context, every time.Duration) {
@@ -184,13 +189,7 @@ func (w *watcher) run(ctx context.Context, every time.Duration) {
 	defer t.Stop()
 	for {
 		if p, _, err := w.store.Latest(ctx); err == nil {
-			w.mu.Lock()
-			if p.Size != w.latest.Size || string(p.Note) != string(w.latest.Note) {
-				w.latest = p
-				close(w.wake)
-				w.wake = make(chan struct{})
-			}
-			w.mu.Unlock()
+			w.advance(ctx, p)
 		}
 		select {
 		case <-ctx.Done():
@@ -200,10 +199,69 @@ func (w *watcher) run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// current returns the latest checkpoint seen and a channel closed when a
-// newer one is.
-func (w *watcher) current() (tiles.Published, <-chan struct{}) {
+// advance records p and notifies the waiters of events in the new range.
+func (w *watcher) advance(ctx context.Context, p tiles.Published) {
+	w.mu.Lock()
+	prev, started := w.latest, w.started
+	w.mu.Unlock()
+	if started && p.Size <= prev.Size {
+		return
+	}
+	var ids [][32]byte
+	if started {
+		var err error
+		if ids, err = w.store.EventsInRange(ctx, prev.Size, p.Size); err != nil {
+			return // try again on the next tick
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.latest, w.wake
+	w.latest, w.started = p, true
+	if !started { // the first checkpoint seen: every waiter looks again
+		for id, chans := range w.waiting {
+			for _, ch := range chans {
+				close(ch)
+			}
+			delete(w.waiting, id)
+		}
+	}
+	for _, id := range ids {
+		for _, ch := range w.waiting[id] {
+			close(ch)
+		}
+		delete(w.waiting, id)
+	}
+}
+
+// current returns the latest checkpoint seen.
+func (w *watcher) current() tiles.Published {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.latest
+}
+
+// wait registers interest in event id: the channel is closed when a
+// checkpoint containing it is published. cancel must be called if the
+// caller stops waiting first.
+func (w *watcher) wait(id [32]byte) (ch <-chan struct{}, cancel func()) {
+	c := make(chan struct{})
+	w.mu.Lock()
+	w.waiting[id] = append(w.waiting[id], c)
+	w.mu.Unlock()
+	return c, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		list := w.waiting[id]
+		for i, x := range list {
+			if x == c {
+				list = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(w.waiting, id)
+		} else {
+			w.waiting[id] = list
+		}
+	}
 }

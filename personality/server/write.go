@@ -96,21 +96,25 @@ func (s *Server) accepted(w http.ResponseWriter, id string, leaf []byte) (int, e
 }
 
 // waitForProof waits until the event is integrated and inside the published
-// checkpoint, then returns its tlog-proof.
+// checkpoint, then returns its tlog-proof. It registers with the watcher
+// before looking, so a checkpoint published in between is never missed.
 func (s *Server) waitForProof(ctx context.Context, id [32]byte) ([]byte, uint64, error) {
 	for {
-		published, wake := s.watch.current()
-		proof, idx, err := s.proofFor(ctx, id, published)
+		published, stop := s.watch.wait(id)
+		proof, idx, err := s.proofFor(ctx, id, s.watch.current())
 		if err == nil {
+			stop()
 			return proof, idx, nil
 		}
 		if !errors.Is(err, tiles.ErrNoSuchEvent) && !errors.Is(err, errNotYetPublished) {
+			stop()
 			return nil, 0, err
 		}
 		select {
 		case <-ctx.Done():
+			stop()
 			return nil, 0, ctx.Err()
-		case <-wake:
+		case <-published:
 		}
 	}
 }

@@ -182,6 +182,27 @@ func (s *Store) EventIndex(ctx context.Context, id [32]byte) (uint64, error) {
 	return idx, err
 }
 
+// EventsInRange returns the identity hashes of the events integrated at
+// indexes [from, to).
+func (s *Store) EventsInRange(ctx context.Context, from, to uint64) ([][32]byte, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT event_id FROM htlog_events WHERE idx >= ? AND idx < ?", from, to)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the events in [%d, %d): %w", from, to, err)
+	}
+	defer rows.Close()
+	var out [][32]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		var id [32]byte
+		copy(id[:], b)
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // Lookup returns up to limit indexes of entries that carry tag, above after
 // (use -1 for the first page), ascending.
 func (s *Store) Lookup(ctx context.Context, tag string, after int64, limit int) ([]uint64, error) {
