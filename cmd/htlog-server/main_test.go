@@ -239,28 +239,8 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 		t.Fatalf("published size %d without a quorum (was %d)", got, before)
 	}
 	s.WitnessDown[1].Store(false)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(s.URL + hdr.Get("Location"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == 200 {
-			p, err := c2sp.ParseProof(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := s.Policy.VerifyProof(p, c2sp.LeafHash(env3)); err != nil {
-				t.Fatalf("late receipt: %v", err)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no receipt after the quorum came back: %d %s", resp.StatusCode, b)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := awaitReceipt(s, env3, time.Now().Add(10*time.Second)); err != nil {
+		t.Fatalf("after the quorum came back: %v", err)
 	}
 }
 
@@ -308,30 +288,38 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 	s.Start(t)
 	deadline := time.Now().Add(60 * time.Second)
 	for _, env := range acked {
-		var e event.Envelope
-		json.Unmarshal(env, &e)
-		for {
-			resp, err := http.Get(s.URL + "/receipt/" + e.ID())
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				p, err := c2sp.ParseProof(b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, _, err := s.Policy.VerifyProof(p, c2sp.LeafHash(env)); err != nil {
-					t.Fatalf("receipt after restart: %v", err)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("acknowledged event %s is not in the log after the restart (%d %s)", e.ID(), resp.StatusCode, b)
-			}
-			time.Sleep(200 * time.Millisecond)
+		if err := awaitReceipt(s, env, deadline); err != nil {
+			t.Fatalf("an acknowledged event is not in the log after the restart: %v", err)
 		}
 	}
 	t.Logf("%d acknowledged events all survived kill -9", len(acked))
+}
+
+// awaitReceipt polls GET /receipt/<id> for the envelope until deadline and
+// verifies the tlog-proof against the stack's policy.
+func awaitReceipt(s *testonly.Stack, env []byte, deadline time.Time) error {
+	e, err := event.ParseEnvelope(env)
+	if err != nil {
+		return err
+	}
+	for {
+		resp, err := http.Get(s.URL + "/receipt/" + e.ID())
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			p, err := c2sp.ParseProof(b)
+			if err != nil {
+				return err
+			}
+			_, _, err = s.Policy.VerifyProof(p, c2sp.LeafHash(env))
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no receipt for %s: %d %s", e.ID(), resp.StatusCode, b)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
