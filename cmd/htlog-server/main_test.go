@@ -323,3 +323,29 @@ func awaitReceipt(s *testonly.Stack, env []byte, deadline time.Time) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestReadOnlyRefusesSubmissions freezes the log: reads (the checkpoint,
+// cosigned as usual) are served, submissions get 503 and nothing is logged.
+func TestReadOnlyRefusesSubmissions(t *testing.T) {
+	s := testonly.PrepareStack(t)
+	f, err := os.OpenFile(s.ConfigFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("read_only: true\n")
+	f.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan int, 1)
+	go func() { stopped <- run(ctx, []string{"--config", s.ConfigFile}) }()
+	defer func() { cancel(); <-stopped }()
+	s.WaitHealthy(t)
+	env := s.Envelope(t, "access", testonly.Example(t, "access", "valid-routine-read.json"), "2026-11-23T10:00:00Z")
+	code, msg, _ := post(t, s, "/add-event", env)
+	if code != http.StatusServiceUnavailable || !strings.Contains(msg, "frozen") {
+		t.Fatalf("submission to a frozen log: %d %q, want 503 naming the freeze", code, msg)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if size := checkpointSize(t, s); size != 0 {
+		t.Fatalf("a frozen log grew to %d", size)
+	}
+}
