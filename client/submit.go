@@ -85,7 +85,7 @@ func (c *Client) Receipt(ctx context.Context, eventID string) (*c2sp.Proof, erro
 
 func (c *Client) receipt(ctx context.Context, eventID string) ([]byte, error) {
 	if !strings.HasPrefix(eventID, "sha256:") {
-		return nil, fmt.Errorf("event id %q does not start with sha256:", truncate(eventID))
+		return nil, fmt.Errorf("event id %q: want sha256:<64 hex digits>", truncate(eventID))
 	}
 	resp, err := c.do(ctx, http.MethodGet, "receipt/"+eventID, nil, true)
 	if err != nil {

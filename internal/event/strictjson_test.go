@@ -104,8 +104,6 @@ func refParseEnvelope(data []byte) (*Envelope, error) {
 	return &e, nil
 }
 
-const testKeyID = "0000000000000000000000000000000000000000000000000000000000000000"
-
 func testEnvelope(t testing.TB) []byte {
 	_, k, _ := ed25519.GenerateKey(bytes.NewReader(make([]byte, 64)))
 	id, _ := KeyID(k.Public())

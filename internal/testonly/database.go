@@ -87,8 +87,3 @@ func OpenDB(t testing.TB, dsn string) *sql.DB {
 func ApplySQL(ctx context.Context, db *sql.DB, schema string) error {
 	return sqlschema.Apply(ctx, db, schema)
 }
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
-}

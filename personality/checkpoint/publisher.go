@@ -64,9 +64,9 @@ type Publisher struct {
 // Errors PublishOnce returns that mean the log must not publish.
 var (
 	// ErrRootMismatch: Trillian's root is not the root of the leaves it served.
-	ErrRootMismatch = errors.New("Trillian's root does not match the root htlog computed from its leaves")
+	ErrRootMismatch = errors.New("the root Trillian reports does not match the root htlog computed from its leaves")
 	// ErrInconsistent: Trillian's new tree is not consistent with the last published checkpoint.
-	ErrInconsistent = errors.New("Trillian's tree is not consistent with the last published checkpoint")
+	ErrInconsistent = errors.New("the tree Trillian reports is not consistent with the last published checkpoint")
 	// ErrQuorum: the witness policy was not met, so nothing was published.
 	ErrQuorum = errors.New("witness quorum not met")
 )
@@ -126,7 +126,7 @@ func (p *Publisher) PublishOnce(ctx context.Context) (uint64, error) {
 			return 0, fmt.Errorf("couldn't read leaves from Trillian: %w", err)
 		}
 		if len(leaves) == 0 {
-			return 0, fmt.Errorf("Trillian's root has %d leaves but it served none from %d", root.Size, size)
+			return 0, fmt.Errorf("the tree Trillian reports has %d leaves but it served none from %d", root.Size, size)
 		}
 		if size, ours, err = p.cfg.Store.Integrate(ctx, size, leaves); err != nil {
 			return 0, err

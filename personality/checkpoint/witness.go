@@ -22,7 +22,6 @@ type witnessClient struct {
 	http   *http.Client
 	mu     sync.Mutex
 	size   uint64
-	known  bool
 	logVer note.Verifier
 }
 

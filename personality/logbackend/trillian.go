@@ -73,7 +73,7 @@ func parseRoot(slr *trillian.SignedLogRoot) (Root, error) {
 	}
 	var r Root
 	if len(lr.RootHash) != len(r.Hash) {
-		return Root{}, fmt.Errorf("Trillian's root hash is %d bytes", len(lr.RootHash))
+		return Root{}, fmt.Errorf("the root hash from Trillian is %d bytes", len(lr.RootHash))
 	}
 	r.Size = lr.TreeSize
 	copy(r.Hash[:], lr.RootHash)
