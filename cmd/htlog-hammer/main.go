@@ -60,6 +60,7 @@ func main() {
 	raw := fs.Bool("raw", false, "baseline: QueueLeaf straight to Trillian instead of htlog")
 	examples := fs.String("examples", "schemas/examples", "folder of example event bodies (<kind>/valid-*.json)")
 	trillianAddr := fs.String("trillian", "127.0.0.1:8090", "Trillian log server gRPC address (--raw)")
+	treeID := fs.Int64("tree-id", 0, "--raw: queue to this existing tree instead of a fresh one")
 	leafSize := fs.Int("leaf-size", 1500, "leaf size in bytes for --raw (about an htlog envelope)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	maxErrors := fs.Float64("max-errors", 0.01, "fail (exit 1) if more than this fraction of requests fail")
@@ -74,7 +75,7 @@ func main() {
 	label := "htlog-" + *mode
 	switch {
 	case *raw:
-		r, err := newRawTarget(ctx, *trillianAddr, *leafSize)
+		r, err := newRawTarget(ctx, *trillianAddr, *leafSize, *treeID)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
 			os.Exit(1)

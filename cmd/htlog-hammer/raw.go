@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/google/trillian"
@@ -22,10 +23,16 @@ type rawTarget struct {
 	leafSize int
 }
 
-func newRawTarget(ctx context.Context, addr string, leafSize int) (*rawTarget, error) {
+// newRawTarget queues to tree treeID, or to a fresh tree if treeID is 0
+// (printing its id on stderr so later runs can reuse it: a tree's size
+// affects QueueLeaf's cost, so compare trees of similar size).
+func newRawTarget(ctx context.Context, addr string, leafSize int, treeID int64) (*rawTarget, error) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, err
+	}
+	if treeID != 0 {
+		return &rawTarget{conn: conn, log: trillian.NewTrillianLogClient(conn), treeID: treeID, leafSize: leafSize}, nil
 	}
 	tree, err := client.CreateAndInitTree(ctx, &trillian.CreateTreeRequest{Tree: &trillian.Tree{
 		TreeState: trillian.TreeState_ACTIVE, TreeType: trillian.TreeType_LOG,
@@ -35,6 +42,7 @@ func newRawTarget(ctx context.Context, addr string, leafSize int) (*rawTarget, e
 		conn.Close()
 		return nil, fmt.Errorf("couldn't create a baseline tree on %s: %w", addr, err)
 	}
+	fmt.Fprintf(os.Stderr, "htlog-hammer: baseline tree %d\n", tree.TreeId)
 	return &rawTarget{conn: conn, log: trillian.NewTrillianLogClient(conn), treeID: tree.TreeId, leafSize: leafSize}, nil
 }
 
