@@ -38,6 +38,9 @@ for i in 1 2 3 4 5 6 7 8; do # load-test submitters for `make bench`
 	[ -f "$keys/hammer$i.key" ] || "$bin/htlog" keygen --kind submitter --name "hammer $i" --out "$keys/hammer$i.key" >/dev/null
 done
 log_vkey=$(cat "$keys/log.key.pub")
+# Databases are named after this checkout's log key, so another checkout on
+# the same MariaDB (with its own keys) never finds checkpoints it cannot verify.
+inst=$(printf '%s' "$log_vkey" | sha256sum | cut -c1-8)
 
 # Configuration.
 cat >"$conf/policy.txt" <<POLICY
@@ -62,7 +65,7 @@ cat >"$conf/server.yaml" <<YAML
 listen: 127.0.0.1:8080
 origin: $origin
 key_file: $keys/log.key
-database: {dsn: '${dsn}htlog'}
+database: {dsn: '${dsn}htlog_${inst}'}
 trillian: {address: 127.0.0.1:8090}
 checkpoint_interval: 1s
 policy_file: $conf/policy.txt
@@ -74,7 +77,7 @@ for i in 1 2 3; do
 	for j in 1 2 3; do [ "$i" = "$j" ] || peers="$peers, 'http://127.0.0.1:818$j'"; done
 	cat >"$conf/witness$i.yaml" <<YAML
 listen: 127.0.0.1:818$i
-database: {dsn: '${dsn}htlog_witness$i'}
+database: {dsn: '${dsn}htlog_witness${i}_${inst}'}
 key_file: $keys/witness$i.key
 logs: [{origin: $origin, vkey_file: $keys/log.key.pub, url: 'http://127.0.0.1:8080'}]
 peers: [${peers#, }]
@@ -118,7 +121,7 @@ wait_for htlog-server http://127.0.0.1:8080/healthz
 if [ -x "$bin/htlog-monitor" ]; then
 	cat >"$conf/monitor.yaml" <<YAML
 listen: 127.0.0.1:8280
-database: {dsn: '${dsn}htlog_monitor'}
+database: {dsn: '${dsn}htlog_monitor_${inst}'}
 log: {url: 'http://127.0.0.1:8080', vkey_file: $keys/log.key.pub}
 policy_file: $conf/policy.txt
 submitters_file: $conf/submitters.yaml
@@ -138,7 +141,7 @@ htlog is up.
   policy       $conf/policy.txt (2 of 3 witnesses)
   witnesses    http://127.0.0.1:8181  http://127.0.0.1:8182  http://127.0.0.1:8183
   trillian     gRPC 127.0.0.1:8090 (log server), 127.0.0.1:8093 (signer)
-  database     ${dsn}  (htlog, htlog_trillian, htlog_witness1..3, htlog_monitor)
+  database     ${dsn}  (htlog_${inst}, htlog_witness{1,2,3}_${inst}, htlog_monitor_${inst}; Trillian: htlog_trillian)
   keys         $keys   (hospital submitter key: hospital.key)
   logs         $logs
 INFO
