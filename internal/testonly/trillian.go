@@ -65,15 +65,30 @@ func TrillianSchema() (string, error) {
 	return string(b), nil
 }
 
-// FreePort returns a TCP address on 127.0.0.1 that was free a moment ago.
+var (
+	portsMu sync.Mutex
+	given   = map[string]bool{}
+)
+
+// FreePort returns a TCP address on 127.0.0.1 that was free a moment ago
+// and that this test binary has not handed out before (the kernel may offer
+// a just-closed port again, and two daemons on one port fail to start).
 func FreePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !given[addr] {
+			given[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // StartTrillian creates a database with Trillian's schema and starts a log
@@ -126,7 +141,11 @@ func (tr *Trillian) start(t testing.TB, name string, args ...string) *exec.Cmd {
 	go func() { cmd.Wait(); f.Close() }()
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s output: %s", name, logPath)
+			out, _ := os.ReadFile(logPath)
+			if len(out) > 2000 {
+				out = out[len(out)-2000:]
+			}
+			t.Logf("%s output (%s), last lines:\n%s", name, logPath, out)
 		}
 	})
 	return cmd
@@ -176,7 +195,7 @@ func (tr *Trillian) stop() {
 
 func waitForTCP(t testing.TB, addr, what string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -185,7 +204,7 @@ func waitForTCP(t testing.TB, addr, what string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s did not listen on %s within 30s", what, addr)
+	t.Fatalf("%s did not listen on %s within 60s", what, addr)
 }
 
 // Dial returns a gRPC connection to the log server, closed when the test ends.
