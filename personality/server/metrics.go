@@ -48,4 +48,4 @@ func (m *metrics) submission(kind, outcome, org string) {
 	m.submissions.WithLabelValues(kind, outcome, org).Inc()
 }
 
-func (m *metrics) receiptLatency() { m.receipts.Inc() }
+func (m *metrics) receiptReturned() { m.receipts.Inc() }

@@ -71,7 +71,7 @@ func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 		}
 		return 0, err
 	}
-	s.metrics.receiptLatency()
+	s.metrics.receiptReturned()
 	w.Header().Set("HTLOG-Leaf-Index", strconv.FormatUint(idx, 10))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(proof)
