@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -67,22 +66,6 @@ func checkpointSize(t *testing.T, s *testonly.Stack) uint64 {
 	return sc.Size
 }
 
-func examples(t *testing.T, kind, prefix string) map[string][]byte {
-	out := map[string][]byte{}
-	files, _ := filepath.Glob(filepath.Join("..", "..", "schemas", "examples", kind, prefix+"*.json"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[filepath.Base(f)] = b
-	}
-	if len(out) == 0 {
-		t.Fatalf("no %s examples for %s", prefix, kind)
-	}
-	return out
-}
-
 // TestSubmitReceiptsAndReads drives the write and read paths end to end:
 // every valid example of every kind gets a receipt that verifies offline
 // against the 2-of-3 witness policy; every bad input gets its status and
@@ -97,7 +80,7 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	}
 	var logged []accepted
 	for _, kind := range event.Kinds {
-		for name, body := range examples(t, kind, "valid-") {
+		for name, body := range testonly.Examples(t, kind, "valid-") {
 			env := s.EnvelopeAs(t, "npi:1234567893", kind, body, when)
 			code, receipt, hdr := post(t, s, "/add-event", env)
 			if code != 200 {
@@ -128,7 +111,7 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	}
 
 	// Every bad input: its status, a one-line reason, and nothing logged.
-	valid := examples(t, "access", "valid-")["valid-routine-read.json"]
+	valid := testonly.Examples(t, "access", "valid-")["valid-routine-read.json"]
 	good := s.EnvelopeAs(t, "npi:1234567893", "access", valid, "2026-11-23T11:00:00Z")
 	var env event.Envelope
 	json.Unmarshal(good, &env)
@@ -147,7 +130,7 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 		{"oversized", bytes.Repeat([]byte("x"), event.MaxEnvelopeSize+1), 413, "larger than"},
 	}
 	for _, kind := range event.Kinds {
-		for name, body := range examples(t, kind, "invalid-") {
+		for name, body := range testonly.Examples(t, kind, "invalid-") {
 			bad = append(bad, struct {
 				name string
 				body []byte

@@ -6,15 +6,14 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/htlog/htlog/internal/event"
 	"github.com/spf13/pflag"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -90,9 +89,12 @@ func submitterKey(alg string) (priv, pub string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	sum := sha256.Sum256(pubDER)
+	keyID, err := event.KeyID(signer.Public())
+	if err != nil {
+		return "", "", err
+	}
 	priv = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	pub = "# key id " + hex.EncodeToString(sum[:]) + "\n" + string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+	pub = "# key id " + keyID + "\n" + string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
 	return priv, pub[:len(pub)-1], nil
 }
 

@@ -224,3 +224,18 @@ func Example(t testing.TB, kind, name string) []byte {
 	}
 	return b
 }
+
+// Examples returns the bodies of schemas/examples/<kind>/<prefix>*.json by
+// file name; it fails the test if there are none.
+func Examples(t testing.TB, kind, prefix string) map[string][]byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(RepoRoot(), "schemas", "examples", kind, prefix+"*.json"))
+	if len(files) == 0 {
+		t.Fatalf("no %s examples for %s", prefix, kind)
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		out[filepath.Base(f)] = Example(t, kind, filepath.Base(f))
+	}
+	return out
+}
