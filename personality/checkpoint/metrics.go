@@ -12,6 +12,7 @@ type Metrics struct {
 	publishedAt  prometheus.Gauge
 	cosigners    prometheus.Gauge
 	duration     prometheus.Histogram
+	phase        *prometheus.HistogramVec
 	witnessLat   *prometheus.HistogramVec
 	witnessFails *prometheus.CounterVec
 	quorumFails  prometheus.Counter
@@ -26,13 +27,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		cosigners:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_checkpoint_cosigners", Help: "Witnesses that cosigned the latest published checkpoint."}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "htlog_server_publish_seconds", Help: "Integrate, sign and cosign one checkpoint.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
+		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_publish_phase_seconds",
+			Help:    "Time spent in each phase of a publishing round: root, integrate, consistency, cosign, store.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"phase"}),
 		witnessLat: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_witness_seconds", Help: "add-checkpoint latency per witness.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 13)}, []string{"witness"}),
 		witnessFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_witness_failures_total", Help: "Witness requests that did not yield a valid cosignature."}, []string{"witness"}),
 		quorumFails:  prometheus.NewCounter(prometheus.CounterOpts{Name: "htlog_server_quorum_failures_total", Help: "Rounds in which the witness policy was not met."}),
 		unpublished:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_unpublished_leaves", Help: "Leaves Trillian has sequenced that are not yet in a published checkpoint (integration backlog)."}),
 	}
-	reg.MustRegister(m.size, m.publishedAt, m.cosigners, m.duration, m.witnessLat, m.witnessFails, m.quorumFails, m.unpublished)
+	reg.MustRegister(m.size, m.publishedAt, m.cosigners, m.duration, m.phase, m.witnessLat, m.witnessFails, m.quorumFails, m.unpublished)
 	return m
 }
 
@@ -66,4 +70,21 @@ func (m *Metrics) backlog(sequenced, published uint64) {
 	if m != nil && sequenced >= published {
 		m.unpublished.Set(float64(sequenced - published))
 	}
+}
+
+// phaseTimer times the phases of one publishing round.
+type phaseTimer struct {
+	m    *Metrics
+	last time.Time
+}
+
+func (m *Metrics) startPhases() *phaseTimer { return &phaseTimer{m: m, last: time.Now()} }
+
+// done records the time since the previous phase ended as phase name.
+func (t *phaseTimer) done(name string) {
+	now := time.Now()
+	if t.m != nil {
+		t.m.phase.WithLabelValues(name).Observe(now.Sub(t.last).Seconds())
+	}
+	t.last = now
 }

@@ -58,7 +58,8 @@ type Config struct {
 type Publisher struct {
 	cfg       Config
 	witnesses []*witnessClient
-	mu        sync.Mutex
+	mu        sync.Mutex // serialises publishing rounds
+	imu       sync.Mutex // serialises integration
 }
 
 // Errors PublishOnce returns that mean the log must not publish.
@@ -103,40 +104,59 @@ func New(cfg Config) (*Publisher, error) {
 // maxLeavesPerRead bounds one Trillian GetLeavesByRange call.
 const maxLeavesPerRead = 1024
 
+// IntegrateOnce reads Trillian's newest root, integrates the leaves up to it
+// into the tile store and checks that the root recomputed from them is
+// Trillian's. It returns the integrated size and root. Run calls it more
+// often than it publishes, so that a publishing round finds the leaves
+// already integrated.
+func (p *Publisher) IntegrateOnce(ctx context.Context) (uint64, c2sp.Hash, error) {
+	p.imu.Lock()
+	defer p.imu.Unlock()
+	phases := p.cfg.Metrics.startPhases()
+	root, err := p.cfg.Log.LatestRoot(ctx)
+	if err != nil {
+		return 0, c2sp.Hash{}, fmt.Errorf("couldn't read Trillian's root: %w", err)
+	}
+	size, ours, err := p.cfg.Store.Size(ctx)
+	if err != nil {
+		return 0, c2sp.Hash{}, err
+	}
+	phases.done("root")
+	if root.Size < size {
+		return 0, c2sp.Hash{}, fmt.Errorf("%w: Trillian reports %d leaves but %d were integrated", ErrInconsistent, root.Size, size)
+	}
+	for size < root.Size {
+		leaves, err := p.cfg.Log.Leaves(ctx, size, min(root.Size-size, maxLeavesPerRead))
+		if err != nil {
+			return 0, c2sp.Hash{}, fmt.Errorf("couldn't read leaves from Trillian: %w", err)
+		}
+		if len(leaves) == 0 {
+			return 0, c2sp.Hash{}, fmt.Errorf("the tree Trillian reports has %d leaves but it served none from %d", root.Size, size)
+		}
+		if size, ours, err = p.cfg.Store.Integrate(ctx, size, leaves); err != nil {
+			return 0, c2sp.Hash{}, err
+		}
+	}
+	if ours != root.Hash {
+		return 0, c2sp.Hash{}, fmt.Errorf("%w at size %d", ErrRootMismatch, size)
+	}
+	phases.done("integrate")
+	return size, root.Hash, nil
+}
+
 // PublishOnce runs one round: integrate, verify, sign, cosign, publish. It
 // returns the size published (0 and nil if there was nothing to do).
 func (p *Publisher) PublishOnce(ctx context.Context) (uint64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	start := time.Now()
-	root, err := p.cfg.Log.LatestRoot(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("couldn't read Trillian's root: %w", err)
-	}
-	size, ours, err := p.cfg.Store.Size(ctx)
+	size, rootHash, err := p.IntegrateOnce(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if root.Size < size {
-		return 0, fmt.Errorf("%w: Trillian reports %d leaves but %d were integrated", ErrInconsistent, root.Size, size)
-	}
-	for size < root.Size {
-		leaves, err := p.cfg.Log.Leaves(ctx, size, min(root.Size-size, maxLeavesPerRead))
-		if err != nil {
-			return 0, fmt.Errorf("couldn't read leaves from Trillian: %w", err)
-		}
-		if len(leaves) == 0 {
-			return 0, fmt.Errorf("the tree Trillian reports has %d leaves but it served none from %d", root.Size, size)
-		}
-		if size, ours, err = p.cfg.Store.Integrate(ctx, size, leaves); err != nil {
-			return 0, err
-		}
-	}
-	if ours != root.Hash {
-		return 0, fmt.Errorf("%w at size %d", ErrRootMismatch, size)
-	}
+	phases := p.cfg.Metrics.startPhases()
 	latest, age, err := p.cfg.Store.Latest(ctx)
-	p.cfg.Metrics.backlog(root.Size, latest.Size)
+	p.cfg.Metrics.backlog(size, latest.Size)
 	switch {
 	case errors.Is(err, tiles.ErrNoCheckpoint):
 	case err != nil:
@@ -148,17 +168,19 @@ func (p *Publisher) PublishOnce(ctx context.Context) (uint64, error) {
 		if latest.Size == size && age < p.cfg.Republish.Seconds() {
 			return 0, nil
 		}
-		if err := p.checkTrillianConsistency(ctx, latest, size, root.Hash); err != nil {
+		if err := p.checkTrillianConsistency(ctx, latest, size, rootHash); err != nil {
 			return 0, err
 		}
 	}
 
-	body := c2sp.Checkpoint{Origin: p.cfg.Signer.Name(), Size: size, Hash: root.Hash}.Marshal()
+	phases.done("consistency")
+	body := c2sp.Checkpoint{Origin: p.cfg.Signer.Name(), Size: size, Hash: rootHash}.Marshal()
 	signed, err := note.Sign(&note.Note{Text: string(body)}, p.cfg.Signer)
 	if err != nil {
 		return 0, fmt.Errorf("couldn't sign the checkpoint: %w", err)
 	}
 	cosigned, names := p.collect(ctx, signed, size)
+	phases.done("cosign")
 	if p.cfg.Policy != nil && !p.cfg.Policy.QuorumMet(names) {
 		p.cfg.Metrics.quorumFailed()
 		if !p.cfg.FailOpen {
@@ -169,7 +191,8 @@ func (p *Publisher) PublishOnce(ctx context.Context) (uint64, error) {
 	if err := p.cfg.Store.Publish(ctx, size, cosigned); err != nil {
 		return 0, err
 	}
-	p.cfg.Metrics.backlog(root.Size, size)
+	phases.done("store")
+	p.cfg.Metrics.backlog(size, size)
 	p.cfg.Metrics.published(size, len(names), time.Since(start))
 	return size, nil
 }

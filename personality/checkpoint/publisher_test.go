@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
@@ -168,5 +169,53 @@ func TestTrillianRootMismatchIsNeverSigned(t *testing.T) {
 	}
 	if _, _, err := w.store.Latest(ctx); !errors.Is(err, tiles.ErrNoCheckpoint) {
 		t.Fatalf("something was published: %v", err)
+	}
+}
+
+// TestRunIntegratesBetweenRounds runs the publisher with a long publishing
+// interval: leaves queued after the first round are integrated (and their
+// root checked) on the faster integration tick, but not published until the
+// next round.
+func TestRunIntegratesBetweenRounds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := newWorld(t)
+	w.append(t, 3)
+	quorum := "group two 2 w0 w1 w2\nquorum two\n"
+	p := w.publisher(t, quorum, false, w.log)
+	db := testonly.OpenDB(t, testonly.NewDatabase(t, "lease"))
+	done := make(chan struct{})
+	go func() { p.Run(ctx, db, time.Hour); close(done) }()
+	waitFor(t, func() bool { size, _, err := w.store.Size(ctx); return err == nil && size == 3 })
+	waitFor(t, func() bool { _, _, err := w.store.Latest(ctx); return err == nil })
+	w.append(t, 4)
+	waitFor(t, func() bool { size, _, err := w.store.Size(ctx); return err == nil && size == 7 })
+	if got, _ := w.published(t, quorum); got != 3 {
+		t.Fatalf("published size %d before the next round, want 3", got)
+	}
+	cancel()
+	<-done
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 10s")
+}
+
+func TestIntegrateInterval(t *testing.T) {
+	for _, c := range []struct{ publish, want time.Duration }{
+		{time.Second, 200 * time.Millisecond},
+		{500 * time.Millisecond, 100 * time.Millisecond},
+		{10 * time.Millisecond, 10 * time.Millisecond},
+		{time.Minute, 200 * time.Millisecond},
+	} {
+		if got := checkpoint.IntegrateInterval(c.publish); got != c.want {
+			t.Errorf("IntegrateInterval(%v) = %v, want %v", c.publish, got, c.want)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/personality/tiles"
 	"github.com/prometheus/client_golang/prometheus"
@@ -167,21 +168,29 @@ func oneLine(s string) string {
 	return s
 }
 
-// watcher follows the latest published checkpoint and wakes the requests
-// waiting for their events: on each newer checkpoint it reads, in one query,
-// which events the new part of the tree holds, and notifies only their
-// waiters, so a thousand waiting submissions cost one query per checkpoint,
-// not a thousand.
+// watcher follows the latest published checkpoint and hands the requests
+// waiting for their events their receipts: on each newer checkpoint it reads,
+// in one query, which events the new part of the tree holds, builds the
+// inclusion proofs of those with waiters from one batch of stored hashes,
+// and delivers each to its waiters, so a thousand waiting submissions cost a
+// few queries per checkpoint, not a thousand.
 type watcher struct {
 	store   *tiles.Store
 	mu      sync.Mutex
 	latest  tiles.Published
 	started bool
-	waiting map[[32]byte][]chan struct{}
+	waiting map[[32]byte][]chan receipt
+}
+
+// receipt is what a waiter receives: its tlog-proof and index, or nothing
+// (Proof nil) when it should look for itself.
+type receipt struct {
+	Proof []byte
+	Index uint64
 }
 
 func newWatcher(store *tiles.Store) *watcher {
-	return &watcher{store: store, waiting: map[[32]byte][]chan struct{}{}}
+	return &watcher{store: store, waiting: map[[32]byte][]chan receipt{}}
 }
 
 func (w *watcher) run(ctx context.Context, every time.Duration) {
@@ -199,7 +208,8 @@ func (w *watcher) run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// advance records p and notifies the waiters of events in the new range.
+// advance records p and delivers receipts to the waiters of events in the
+// new range.
 func (w *watcher) advance(ctx context.Context, p tiles.Published) {
 	w.mu.Lock()
 	prev, started := w.latest, w.started
@@ -207,12 +217,14 @@ func (w *watcher) advance(ctx context.Context, p tiles.Published) {
 	if started && p.Size <= prev.Size {
 		return
 	}
-	var ids [][32]byte
+	var events map[[32]byte]uint64
+	receipts := map[[32]byte]receipt{}
 	if started {
 		var err error
-		if ids, err = w.store.EventsInRange(ctx, prev.Size, p.Size); err != nil {
+		if events, err = w.store.EventsInRange(ctx, prev.Size, p.Size); err != nil {
 			return // try again on the next tick
 		}
+		w.prove(ctx, p, events, receipts)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -220,16 +232,41 @@ func (w *watcher) advance(ctx context.Context, p tiles.Published) {
 	if !started { // the first checkpoint seen: every waiter looks again
 		for id, chans := range w.waiting {
 			for _, ch := range chans {
-				close(ch)
+				ch <- receipt{}
 			}
 			delete(w.waiting, id)
 		}
 	}
-	for _, id := range ids {
+	for id := range events {
 		for _, ch := range w.waiting[id] {
-			close(ch)
+			ch <- receipts[id] // the zero receipt if it registered after prove
 		}
 		delete(w.waiting, id)
+	}
+}
+
+// prove fills receipts with the tlog-proofs, in checkpoint p, of the events
+// that have waiters. On failure it leaves receipts empty and the waiters
+// look for themselves.
+func (w *watcher) prove(ctx context.Context, p tiles.Published, events map[[32]byte]uint64, receipts map[[32]byte]receipt) {
+	var ids [][32]byte
+	var indexes []uint64
+	w.mu.Lock()
+	for id, idx := range events {
+		if len(w.waiting[id]) > 0 {
+			ids, indexes = append(ids, id), append(indexes, idx)
+		}
+	}
+	w.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	proofs, err := w.store.InclusionProofs(ctx, indexes, p.Size)
+	if err != nil {
+		return
+	}
+	for k, id := range ids {
+		receipts[id] = receipt{Proof: c2sp.Proof{Index: indexes[k], Hashes: proofs[k], Checkpoint: p.Note}.Marshal(), Index: indexes[k]}
 	}
 }
 
@@ -243,8 +280,8 @@ func (w *watcher) current() tiles.Published {
 // wait registers interest in event id: the channel is closed when a
 // checkpoint containing it is published. cancel must be called if the
 // caller stops waiting first.
-func (w *watcher) wait(id [32]byte) (ch <-chan struct{}, cancel func()) {
-	c := make(chan struct{})
+func (w *watcher) wait(id [32]byte) (ch <-chan receipt, cancel func()) {
+	c := make(chan receipt, 1)
 	w.mu.Lock()
 	w.waiting[id] = append(w.waiting[id], c)
 	w.mu.Unlock()

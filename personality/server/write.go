@@ -96,8 +96,9 @@ func (s *Server) accepted(w http.ResponseWriter, id string, leaf []byte) (int, e
 }
 
 // waitForProof waits until the event is integrated and inside the published
-// checkpoint, then returns its tlog-proof. It registers with the watcher
-// before looking, so a checkpoint published in between is never missed.
+// checkpoint, then returns its tlog-proof, as delivered by the watcher or
+// built here. It registers with the watcher before looking, so a checkpoint
+// published in between is never missed.
 func (s *Server) waitForProof(ctx context.Context, id [32]byte) ([]byte, uint64, error) {
 	for {
 		published, stop := s.watch.wait(id)
@@ -114,7 +115,10 @@ func (s *Server) waitForProof(ctx context.Context, id [32]byte) ([]byte, uint64,
 		case <-ctx.Done():
 			stop()
 			return nil, 0, ctx.Err()
-		case <-published:
+		case r := <-published:
+			if r.Proof != nil {
+				return r.Proof, r.Index, nil
+			}
 		}
 	}
 }

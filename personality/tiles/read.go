@@ -183,24 +183,86 @@ func (s *Store) EventIndex(ctx context.Context, id [32]byte) (uint64, error) {
 }
 
 // EventsInRange returns the identity hashes of the events integrated at
-// indexes [from, to).
-func (s *Store) EventsInRange(ctx context.Context, from, to uint64) ([][32]byte, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT event_id FROM htlog_events WHERE idx >= ? AND idx < ?", from, to)
+// indexes [from, to), with their indexes.
+func (s *Store) EventsInRange(ctx context.Context, from, to uint64) (map[[32]byte]uint64, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT event_id, idx FROM htlog_events WHERE idx >= ? AND idx < ?", from, to)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read the events in [%d, %d): %w", from, to, err)
 	}
 	defer rows.Close()
-	var out [][32]byte
+	out := map[[32]byte]uint64{}
 	for rows.Next() {
 		var b []byte
-		if err := rows.Scan(&b); err != nil {
+		var idx uint64
+		if err := rows.Scan(&b, &idx); err != nil {
 			return nil, err
 		}
 		var id [32]byte
 		copy(id[:], b)
-		out = append(out, id)
+		out[id] = idx
 	}
 	return out, rows.Err()
+}
+
+// InclusionProofs proves each of indexes in the tree of size, like
+// InclusionProof, but reads every stored hash the proofs need in one batch:
+// proofs of neighbouring leaves share most of their hashes, so a published
+// checkpoint's receipts cost a query or two instead of one each.
+func (s *Store) InclusionProofs(ctx context.Context, indexes []uint64, size uint64) ([][]c2sp.Hash, error) {
+	if err := s.within(ctx, size); err != nil {
+		return nil, err
+	}
+	need := recordingReader{}
+	for _, i := range indexes {
+		if i >= size {
+			return nil, fmt.Errorf("%w: index %d is not below size %d", ErrBeyondTree, i, size)
+		}
+		if _, err := tlog.ProveRecord(int64(size), int64(i), need); err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]int64, 0, len(need))
+	for id := range need {
+		ids = append(ids, id)
+	}
+	got, err := readHashes(ctx, s.db, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]c2sp.Hash, len(indexes))
+	for k, i := range indexes {
+		p, err := tlog.ProveRecord(int64(size), int64(i), mapReader(got))
+		if err != nil {
+			return nil, err
+		}
+		out[k] = toC2SP(p)
+	}
+	return out, nil
+}
+
+// recordingReader notes the stored hashes asked for and answers zeros.
+type recordingReader map[int64]bool
+
+func (r recordingReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	for _, i := range indexes {
+		r[i] = true
+	}
+	return make([]tlog.Hash, len(indexes)), nil
+}
+
+// mapReader answers from hashes already read.
+type mapReader map[int64]tlog.Hash
+
+func (m mapReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for k, i := range indexes {
+		h, ok := m[i]
+		if !ok {
+			return nil, fmt.Errorf("%w: stored hash %d", ErrBeyondTree, i)
+		}
+		out[k] = h
+	}
+	return out, nil
 }
 
 // Lookup returns up to limit indexes of entries that carry tag, above after

@@ -113,8 +113,32 @@ func TestIntegrateMatchesReference(t *testing.T) {
 			t.Fatalf("consistency %v: %v", tc, err)
 		}
 	}
+	// Batched proofs are the single proofs, and verify.
+	batch := []uint64{0, 1, 2, 255, 256, 700, size - 2, size - 1}
+	proofs, err := s.InclusionProofs(ctx, batch, size)
+	if err != nil || len(proofs) != len(batch) {
+		t.Fatalf("InclusionProofs = %d proofs, %v", len(proofs), err)
+	}
+	for k, i := range batch {
+		if err := tlog.CheckRecord(toTlog(proofs[k]), int64(size), tlog.Hash(ref.Root(size)), int64(i), tlog.RecordHash(ref.Entries()[i])); err != nil {
+			t.Fatalf("batched inclusion of %d: %v", i, err)
+		}
+	}
+	if _, err := s.InclusionProofs(ctx, []uint64{1, size}, size); !errors.Is(err, tiles.ErrBeyondTree) {
+		t.Fatalf("batched proof of an index beyond the tree: %v", err)
+	}
+	if _, err := s.InclusionProofs(ctx, []uint64{1}, size+1); !errors.Is(err, tiles.ErrBeyondTree) {
+		t.Fatalf("batched proof in a tree beyond the integrated one: %v", err)
+	}
+	events, err := s.EventsInRange(ctx, 40, 45)
+	if err != nil || len(events) != 5 {
+		t.Fatalf("EventsInRange(40, 45) = %v, %v", events, err)
+	}
 	// Event and tag indexes.
 	env, _ := event.ParseEnvelope(ref.Entries()[42])
+	if idx, ok := events[env.IdentityHash()]; !ok || idx != 42 {
+		t.Fatalf("EventsInRange gives index %d (%v) for entry 42", idx, ok)
+	}
 	if idx, err := s.EventIndex(ctx, env.IdentityHash()); err != nil || idx != 42 {
 		t.Fatalf("EventIndex = %d, %v; want 42", idx, err)
 	}

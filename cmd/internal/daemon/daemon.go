@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -41,6 +42,9 @@ func Main(ctx context.Context, name string, args []string, cfg config.Validator,
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return ExitBadConfig
 	}
+	if addr := os.Getenv(PprofEnv); addr != "" {
+		go servePprof(logger, addr)
+	}
 	if err := serve(ctx, logger); err != nil {
 		logger.Error(name+" stopped", "err", err)
 		return ExitFailure
@@ -65,4 +69,21 @@ func ServeHTTP(ctx context.Context, logger *slog.Logger, name string, srv *http.
 	}
 	logger.Info(name + " stopped cleanly")
 	return nil
+}
+
+// PprofEnv names the environment variable that, when set to an address (for
+// example 127.0.0.1:6060), makes a daemon serve Go's runtime profiles
+// (/debug/pprof/) there. It is a debugging aid, off by default; bind it to
+// localhost only.
+const PprofEnv = "HTLOG_PPROF_ADDR"
+
+func servePprof(logger *slog.Logger, addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	logger.Info("serving runtime profiles", "addr", addr)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		logger.Error("couldn't serve runtime profiles", "addr", addr, "err", err)
+	}
 }
