@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,7 @@ func main() {
 	treeID := fs.Int64("tree-id", 0, "--raw: queue to this existing tree instead of a fresh one")
 	leafSize := fs.Int("leaf-size", 1500, "leaf size in bytes for --raw (about an htlog envelope)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pregenerate := fs.Int("pregenerate", 0, "sign (or, with --raw, make) this many requests before the clock starts, so the load generator's own work does not compete with the system under test; later requests are made on the fly")
 	maxErrors := fs.Float64("max-errors", 0.01, "fail (exit 1) if more than this fraction of requests fail")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
@@ -81,6 +83,7 @@ func main() {
 			os.Exit(1)
 		}
 		defer r.close()
+		r.ready = pregenerated(*pregenerate, func(int) ([]byte, error) { return r.leaf(), nil })
 		send, label = r.send, "trillian-raw"
 	default:
 		if *mode != "async" && *mode != "sync" {
@@ -92,6 +95,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
 			os.Exit(2)
 		}
+		h.ready = pregenerated(*pregenerate, h.envelope)
 		send = h.send
 	}
 	rep := hammer(ctx, send, *workers, *rate, *duration)
@@ -106,6 +110,30 @@ func main() {
 		fmt.Fprintf(os.Stderr, "htlog-hammer: %.2f%% of requests failed (limit %.2f%%)\n", 100*rep.ErrorRate, 100**maxErrors)
 		os.Exit(1)
 	}
+}
+
+// pregenerated makes n requests with gen (request i is gen(i+1), as send
+// numbers them from 1), on every core.
+func pregenerated(n int, gen func(int) ([]byte, error)) [][]byte {
+	out := make([][]byte, n)
+	var wg sync.WaitGroup
+	procs := runtime.GOMAXPROCS(0)
+	for p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := p; i < n; i += procs {
+				b, err := gen(i + 1)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
+					os.Exit(1)
+				}
+				out[i] = b
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // hammer runs send from workers goroutines for d, paced to rate if > 0.

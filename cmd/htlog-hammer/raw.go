@@ -21,6 +21,8 @@ type rawTarget struct {
 	log      trillian.TrillianLogClient
 	treeID   int64
 	leafSize int
+	// ready are leaves made in advance; ready[i-1] is request i.
+	ready [][]byte
 }
 
 // newRawTarget queues to tree treeID, or to a fresh tree if treeID is 0
@@ -46,9 +48,20 @@ func newRawTarget(ctx context.Context, addr string, leafSize int, treeID int64) 
 	return &rawTarget{conn: conn, log: trillian.NewTrillianLogClient(conn), treeID: tree.TreeId, leafSize: leafSize}, nil
 }
 
-func (r *rawTarget) send(ctx context.Context, _, _ int) result {
+// leaf makes a random leaf of leafSize bytes.
+func (r *rawTarget) leaf() []byte {
 	leaf := make([]byte, r.leafSize)
 	rand.Read(leaf)
+	return leaf
+}
+
+func (r *rawTarget) send(ctx context.Context, _, i int) result {
+	var leaf []byte
+	if i-1 < len(r.ready) {
+		leaf = r.ready[i-1]
+	} else {
+		leaf = r.leaf()
+	}
 	id := sha256.Sum256(leaf)
 	start := time.Now()
 	_, err := r.log.QueueLeaf(ctx, &trillian.QueueLeafRequest{LogId: r.treeID, Leaf: &trillian.LogLeaf{LeafValue: leaf, LeafIdentityHash: id[:]}})
