@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"time"
 
+	"github.com/htlog/htlog/personality/logbackend"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -13,6 +14,7 @@ type Metrics struct {
 	cosigners    prometheus.Gauge
 	duration     prometheus.Histogram
 	phase        *prometheus.HistogramVec
+	integration  prometheus.Histogram
 	witnessLat   *prometheus.HistogramVec
 	witnessFails *prometheus.CounterVec
 	quorumFails  prometheus.Counter
@@ -30,13 +32,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_publish_phase_seconds",
 			Help:    "Time spent in each phase of a publishing round: root, integrate, consistency, cosign, store.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"phase"}),
+		integration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "htlog_server_integration_delay_seconds",
+			Help:    "Per leaf, from Trillian queueing it to htlog integrating it into its tiles (the wait for sequencing plus for the integration tick).",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
 		witnessLat: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_witness_seconds", Help: "add-checkpoint latency per witness.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 13)}, []string{"witness"}),
 		witnessFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_witness_failures_total", Help: "Witness requests that did not yield a valid cosignature."}, []string{"witness"}),
 		quorumFails:  prometheus.NewCounter(prometheus.CounterOpts{Name: "htlog_server_quorum_failures_total", Help: "Rounds in which the witness policy was not met."}),
 		unpublished:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_unpublished_leaves", Help: "Leaves Trillian has sequenced that are not yet in a published checkpoint (integration backlog)."}),
 	}
-	reg.MustRegister(m.size, m.publishedAt, m.cosigners, m.duration, m.phase, m.witnessLat, m.witnessFails, m.quorumFails, m.unpublished)
+	reg.MustRegister(m.size, m.publishedAt, m.cosigners, m.duration, m.phase, m.integration, m.witnessLat, m.witnessFails, m.quorumFails, m.unpublished)
 	return m
 }
 
@@ -48,6 +53,17 @@ func (m *Metrics) published(size uint64, cosigners int, d time.Duration) {
 	m.publishedAt.SetToCurrentTime()
 	m.cosigners.Set(float64(cosigners))
 	m.duration.Observe(d.Seconds())
+}
+
+func (m *Metrics) integrated(leaves []logbackend.Leaf, now time.Time) {
+	if m == nil {
+		return
+	}
+	for _, l := range leaves {
+		if !l.Queued.IsZero() {
+			m.integration.Observe(now.Sub(l.Queued).Seconds())
+		}
+	}
 }
 
 func (m *Metrics) witnessed(name string, err error, d time.Duration) {

@@ -133,9 +133,14 @@ func (p *Publisher) IntegrateOnce(ctx context.Context) (uint64, c2sp.Hash, error
 		if len(leaves) == 0 {
 			return 0, c2sp.Hash{}, fmt.Errorf("the tree Trillian reports has %d leaves but it served none from %d", root.Size, size)
 		}
-		if size, ours, err = p.cfg.Store.Integrate(ctx, size, leaves); err != nil {
+		values := make([][]byte, len(leaves))
+		for i, l := range leaves {
+			values[i] = l.Value
+		}
+		if size, ours, err = p.cfg.Store.Integrate(ctx, size, values); err != nil {
 			return 0, c2sp.Hash{}, err
 		}
+		p.cfg.Metrics.integrated(leaves, time.Now())
 	}
 	if ours != root.Hash {
 		return 0, c2sp.Hash{}, fmt.Errorf("%w at size %d", ErrRootMismatch, size)

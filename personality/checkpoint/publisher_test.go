@@ -16,6 +16,7 @@ import (
 	"github.com/htlog/htlog/personality/logbackend"
 	"github.com/htlog/htlog/personality/tiles"
 	"github.com/htlog/htlog/witness"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -182,7 +183,16 @@ func TestRunIntegratesBetweenRounds(t *testing.T) {
 	w := newWorld(t)
 	w.append(t, 3)
 	quorum := "group two 2 w0 w1 w2\nquorum two\n"
-	p := w.publisher(t, quorum, false, w.log)
+	policy, err := c2sp.ParsePolicy([]byte(w.policy + quorum))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	p, err := checkpoint.New(checkpoint.Config{Signer: w.signer, Verifier: w.verify, Log: w.log, Store: w.store, Policy: policy,
+		Metrics: checkpoint.NewMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	db := testonly.OpenDB(t, testonly.NewDatabase(t, "lease"))
 	done := make(chan struct{})
 	go func() { p.Run(ctx, db, time.Hour); close(done) }()
@@ -192,6 +202,9 @@ func TestRunIntegratesBetweenRounds(t *testing.T) {
 	waitFor(t, func() bool { size, _, err := w.store.Size(ctx); return err == nil && size == 7 })
 	if got, _ := w.published(t, quorum); got != 3 {
 		t.Fatalf("published size %d before the next round, want 3", got)
+	}
+	if got := histogramCount(t, reg, "htlog_server_integration_delay_seconds"); got != 7 {
+		t.Fatalf("integration delay observed for %d leaves, want 7", got)
 	}
 	cancel()
 	<-done
@@ -218,4 +231,19 @@ func TestIntegrateInterval(t *testing.T) {
 			t.Errorf("IntegrateInterval(%v) = %v, want %v", c.publish, got, c.want)
 		}
 	}
+}
+
+func histogramCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -47,7 +47,10 @@ func runConformance(t *testing.T, l logbackend.Log) {
 	}
 	hs := make([]c2sp.Hash, len(got))
 	for i, leaf := range got {
-		hs[i] = c2sp.LeafHash(leaf)
+		hs[i] = c2sp.LeafHash(leaf.Value)
+		if leaf.Queued.IsZero() || time.Since(leaf.Queued) > time.Minute {
+			t.Fatalf("leaf %d queued at %v", i, leaf.Queued)
+		}
 	}
 	if c2sp.RootFromLeafHashes(hs) != root.Hash {
 		t.Fatal("root does not match the leaves")

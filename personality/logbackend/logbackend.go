@@ -7,6 +7,7 @@ package logbackend
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
 )
@@ -44,5 +45,12 @@ type Log interface {
 	// fewer (possibly none) if the tree is smaller. The personality reads
 	// leaves once, to integrate them into its own tiles, and serves every
 	// later read (tiles, proofs) from those, never from Trillian.
-	Leaves(ctx context.Context, start, count uint64) ([][]byte, error)
+	Leaves(ctx context.Context, start, count uint64) ([]Leaf, error)
+}
+
+// Leaf is a sequenced leaf and when it was queued.
+type Leaf struct {
+	Value []byte
+	// Queued is when the log accepted it (Trillian's queue timestamp).
+	Queued time.Time
 }

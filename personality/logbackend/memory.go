@@ -3,6 +3,7 @@ package logbackend
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"golang.org/x/mod/sumdb/tlog"
@@ -15,6 +16,7 @@ import (
 type Memory struct {
 	mu      sync.Mutex
 	leaves  [][]byte
+	queued  []time.Time
 	hashes  []tlog.Hash
 	byID    map[[32]byte]int
 	Failing error
@@ -40,6 +42,7 @@ func (m *Memory) QueueLeaf(_ context.Context, leaf []byte, id [32]byte) ([]byte,
 	m.hashes = append(m.hashes, hs...)
 	m.byID[id] = len(m.leaves)
 	m.leaves = append(m.leaves, leaf)
+	m.queued = append(m.queued, time.Now())
 	return nil, false, nil
 }
 
@@ -88,7 +91,7 @@ func (m *Memory) ConsistencyProof(_ context.Context, from, to uint64) ([]c2sp.Ha
 }
 
 // Leaves implements Log.
-func (m *Memory) Leaves(_ context.Context, start, count uint64) ([][]byte, error) {
+func (m *Memory) Leaves(_ context.Context, start, count uint64) ([]Leaf, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.Failing != nil {
@@ -98,5 +101,9 @@ func (m *Memory) Leaves(_ context.Context, start, count uint64) ([][]byte, error
 		return nil, nil
 	}
 	end := min(start+count, uint64(len(m.leaves)))
-	return append([][]byte(nil), m.leaves[start:end]...), nil
+	out := make([]Leaf, 0, end-start)
+	for i := start; i < end; i++ {
+		out = append(out, Leaf{Value: m.leaves[i], Queued: m.queued[i]})
+	}
+	return out, nil
 }

@@ -98,7 +98,7 @@ func (t *Trillian) ConsistencyProof(ctx context.Context, from, to uint64) ([]c2s
 }
 
 // Leaves implements Log.
-func (t *Trillian) Leaves(ctx context.Context, start, count uint64) ([][]byte, error) {
+func (t *Trillian) Leaves(ctx context.Context, start, count uint64) ([]Leaf, error) {
 	resp, err := t.client.GetLeavesByRange(ctx, &trillian.GetLeavesByRangeRequest{
 		LogId: t.treeID, StartIndex: int64(start), Count: int64(count),
 	})
@@ -108,12 +108,12 @@ func (t *Trillian) Leaves(ctx context.Context, start, count uint64) ([][]byte, e
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	out := make([][]byte, 0, len(resp.Leaves))
+	out := make([]Leaf, 0, len(resp.Leaves))
 	for i, l := range resp.Leaves {
 		if uint64(l.LeafIndex) != start+uint64(i) {
 			return nil, fmt.Errorf("Trillian returned leaf %d where %d was expected", l.LeafIndex, start+uint64(i))
 		}
-		out = append(out, l.LeafValue)
+		out = append(out, Leaf{Value: l.LeafValue, Queued: l.QueueTimestamp.AsTime()})
 	}
 	return out, nil
 }
