@@ -62,7 +62,7 @@ func (m *Monitor) Step(ctx context.Context) error {
 			return err
 		}
 	}
-	start := time.Now()
+	start, from := time.Now(), m.tree.Size()
 	fs, err := m.replay(ctx, sc)
 	if err != nil {
 		// Start the next round from the durable state.
@@ -71,7 +71,7 @@ func (m *Monitor) Step(ctx context.Context) error {
 		}
 		return err
 	}
-	n := sc.Size - oldSize
+	n := sc.Size - from
 	elapsed := time.Since(start)
 	rate := float64(n) / elapsed.Seconds()
 	m.m.rate.Set(rate)
@@ -79,7 +79,7 @@ func (m *Monitor) Step(ctx context.Context) error {
 	m.m.treeSize.Set(float64(sc.Size))
 	m.m.lastRound.SetToCurrentTime()
 	m.countFindings(fs)
-	m.log.Info("replayed", "from", oldSize, "to", sc.Size, "entries", n, "seconds", elapsed.Seconds(),
+	m.log.Info("replayed", "from", from, "to", sc.Size, "entries", n, "seconds", elapsed.Seconds(),
 		"entries_per_second", int(rate), "findings", len(fs))
 	m.checkPending(ctx)
 	return nil
@@ -113,34 +113,109 @@ func (m *Monitor) tileError(ctx context.Context, err error, size uint64) error {
 }
 
 // replay downloads, verifies and replays entries up to sc.Size, checks the
-// root and commits. On error nothing is committed.
+// root and commits. A long catch-up commits its progress every CommitEvery
+// entries, once the partial tree is proven to be a prefix of sc (see
+// commitProgress), so a crash resumes from there instead of from the start.
+// On error nothing beyond the last commit is kept.
 func (m *Monitor) replay(ctx context.Context, sc *c2sp.SignedCheckpoint) ([]finding.Finding, error) {
-	from := m.tree.Size()
-	var fs []finding.Finding
-	err := m.replayRange(ctx, from, sc.Size, func(fs2 []finding.Finding) { fs = append(fs, fs2...) })
-	if err != nil {
-		return nil, err
+	start, first := time.Now(), m.tree.Size()
+	if first > sc.Size {
+		// A saved catch-up was proven to be a prefix of a larger signed tree;
+		// the log now serves a smaller one, which checkPending checks once
+		// confirmed. Wait for a checkpoint that reaches the position.
+		return nil, fmt.Errorf("the log's checkpoint of size %d is behind the replay position %d", sc.Size, first)
 	}
+	var all []finding.Finding
+	for {
+		from := m.tree.Size()
+		to := sc.Size
+		if sc.Size-from > m.cfg.CommitEvery {
+			to = (from + m.cfg.CommitEvery) / c2sp.TileWidth * c2sp.TileWidth // end on a bundle boundary
+		}
+		var fs []finding.Finding
+		if err := m.replayRange(ctx, from, to, func(fs2 []finding.Finding) { fs = append(fs, fs2...) }); err != nil {
+			return nil, err
+		}
+		if to == sc.Size {
+			if err := m.commitFinal(ctx, sc, from, fs); err != nil {
+				return nil, err
+			}
+			return append(all, fs...), nil
+		}
+		if err := m.commitProgress(ctx, sc, fs); err != nil {
+			return nil, err
+		}
+		all = append(all, fs...)
+		m.progress(first, to, sc.Size, start)
+	}
+}
+
+// progress reports a long catch-up's position, speed and ETA.
+func (m *Monitor) progress(first, pos, target uint64, start time.Time) {
+	rate := float64(pos-first) / time.Since(start).Seconds()
+	eta := time.Duration(float64(target-pos) / rate * float64(time.Second)).Round(time.Second)
+	m.m.rate.Set(rate)
+	m.m.position.Set(float64(pos))
+	m.m.eta.Set(eta.Seconds())
+	m.log.Info("catching up", "position", pos, "target", target, "entries_per_second", int(rate), "eta", eta.String())
+}
+
+// commitProgress commits a partial replay of sc: the compact range at the
+// current size is first proven, with a consistency proof from the log's
+// tiles, to be a prefix of sc's tree, so the saved range is one the log has
+// signed for. The confirmed checkpoint stays the previous one.
+func (m *Monitor) commitProgress(ctx context.Context, sc *c2sp.SignedCheckpoint, fs []finding.Finding) error {
+	size, root := m.tree.Size(), m.tree.Root()
+	p, err := c2sp.ConsistencyProofFromTiles(ctx, m.client.Fetcher(), size, sc.Size, sc.Hash)
+	if err != nil {
+		return m.tileError(ctx, err, sc.Size)
+	}
+	if err := c2sp.VerifyConsistency(size, sc.Size, root, sc.Hash, p); err != nil {
+		m.record(ctx, finding.Finding{Rule: RuleEntriesMismatch, Severity: finding.Critical, Index: finding.NoIndex,
+			Detail: fmt.Sprintf("entries 0 to %d do not hash to a prefix of the log's checkpoint of size %d", size, sc.Size)})
+		return fmt.Errorf("the replayed tree of size %d is not a prefix of the checkpoint of size %d: %w", size, sc.Size, err)
+	}
+	var confirmed []byte
+	if c := m.Confirmed(); c != nil {
+		confirmed = c.Bytes
+	}
+	return m.commit(ctx, &store.State{Size: size, Checkpoint: confirmed}, fs)
+}
+
+// commitFinal checks the replayed root against sc and commits sc as
+// confirmed.
+func (m *Monitor) commitFinal(ctx context.Context, sc *c2sp.SignedCheckpoint, from uint64, fs []finding.Finding) error {
 	if root := m.tree.Root(); root != sc.Hash {
 		m.record(ctx, finding.Finding{Rule: RuleEntriesMismatch, Severity: finding.Critical, Index: finding.NoIndex,
 			Detail: fmt.Sprintf("entries %d to %d do not hash to the root of the log's checkpoint of size %d", from, sc.Size, sc.Size)})
-		return nil, fmt.Errorf("replayed root %s differs from the checkpoint's %s at size %d", root, sc.Hash, sc.Size)
+		return fmt.Errorf("replayed root %s differs from the checkpoint's %s at size %d", root, sc.Hash, sc.Size)
 	}
+	if err := m.commit(ctx, &store.State{Size: sc.Size, Checkpoint: sc.Bytes}, fs); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.confirmed = sc
+	m.mu.Unlock()
+	m.m.position.Set(float64(sc.Size))
+	m.m.eta.Set(0)
+	return nil
+}
+
+// commit saves st, completed with the compact range and the rules' state,
+// together with fs.
+func (m *Monitor) commit(ctx context.Context, st *store.State, fs []finding.Finding) error {
 	snap, err := m.engine.Snapshot()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	now := time.Now().UTC()
 	for i := range fs {
 		fs[i].Time = now
 	}
-	st := &store.State{Size: sc.Size, Hashes: m.tree.Hashes(), Checkpoint: sc.Bytes, Rules: snap}
+	st.Hashes, st.Rules = m.tree.Hashes(), snap
 	if err := m.cfg.Store.Commit(ctx, st, fs); err != nil {
 		m.m.errors.WithLabelValues("store").Inc()
-		return nil, fmt.Errorf("couldn't commit the round to size %d: %w", sc.Size, err)
+		return fmt.Errorf("couldn't commit the replay to size %d: %w", st.Size, err)
 	}
-	m.mu.Lock()
-	m.confirmed = sc
-	m.mu.Unlock()
-	return fs, nil
+	return nil
 }

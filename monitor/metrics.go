@@ -13,6 +13,8 @@ type Metrics struct {
 	entries     prometheus.Counter
 	treeSize    prometheus.Gauge
 	rate        prometheus.Gauge
+	position    prometheus.Gauge
+	eta         prometheus.Gauge
 	checkpoints *prometheus.CounterVec
 	findings    *prometheus.CounterVec
 	splitViews  prometheus.Counter
@@ -31,6 +33,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		rate: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "htlog_monitor_replay_entries_per_second", Help: "Replay speed of the last round.",
+		}),
+		position: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "htlog_monitor_replay_position", Help: "Entries replayed and committed, including a catch-up in progress.",
+		}),
+		eta: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "htlog_monitor_replay_eta_seconds", Help: "Estimated time until a catch-up in progress reaches the log's checkpoint; 0 when caught up.",
 		}),
 		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "htlog_monitor_checkpoints_total", Help: "New checkpoints recorded, by source.",
@@ -56,6 +64,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "htlog_monitor_build_info", Help: "Build information; always 1.",
 	}, []string{"version", "goversion"})
 	info.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(m.entries, m.treeSize, m.rate, m.checkpoints, m.findings, m.splitViews, m.errors, m.lastRound, info)
+	reg.MustRegister(m.entries, m.treeSize, m.rate, m.position, m.eta, m.checkpoints, m.findings, m.splitViews, m.errors, m.lastRound, info)
 	return m
 }

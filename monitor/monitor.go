@@ -52,6 +52,9 @@ type Config struct {
 	// Fetchers bounds the entry bundles fetched and checked in parallel
 	// (default 8).
 	Fetchers int
+	// CommitEvery is how many entries a long catch-up replays between
+	// commits of its progress (default 65536; rounded to whole bundles).
+	CommitEvery uint64
 	// Store holds the durable state.
 	Store store.Store
 	// HTTPClient is used for every outgoing request (default: 30s timeout).
@@ -90,6 +93,9 @@ func New(ctx context.Context, cfg Config) (*Monitor, error) {
 	}
 	if cfg.Fetchers <= 0 {
 		cfg.Fetchers = 8
+	}
+	if cfg.CommitEvery < c2sp.TileWidth {
+		cfg.CommitEvery = 65536
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
@@ -130,7 +136,9 @@ func (m *Monitor) load(ctx context.Context) error {
 			if confirmed, err = c2sp.OpenCheckpoint(st.Checkpoint, m.cfg.LogVerifier); err != nil {
 				return fmt.Errorf("couldn't open the saved checkpoint (was log.vkey_file changed?): %w", err)
 			}
-			if confirmed.Size != st.Size || confirmed.Hash != m.tree.Root() {
+			// A partial catch-up is saved ahead of the confirmed checkpoint
+			// (replay's commitProgress); never behind it.
+			if confirmed.Size > st.Size || (confirmed.Size == st.Size && confirmed.Hash != m.tree.Root()) {
 				return errors.New("the saved checkpoint does not match the saved compact range: the state is corrupt")
 			}
 		}

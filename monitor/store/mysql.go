@@ -98,7 +98,7 @@ func (s *MySQL) Commit(ctx context.Context, st *State, fs []finding.Finding) err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO monitor_state (id, tree_size, hashes, checkpoint, rules) VALUES (1, ?, ?, ?, ?)
 		ON DUPLICATE KEY UPDATE tree_size = VALUES(tree_size), hashes = VALUES(hashes), checkpoint = VALUES(checkpoint), rules = VALUES(rules)`,
-		st.Size, hashes, st.Checkpoint, st.Rules); err != nil {
+		st.Size, hashes, append([]byte{}, st.Checkpoint...), st.Rules); err != nil { // no checkpoint yet: empty, not NULL
 		return fmt.Errorf("couldn't save the monitor's state: %w", err)
 	}
 	if err := insertFindings(ctx, tx, fs); err != nil {
