@@ -25,10 +25,12 @@ const (
 
 // Step runs one follow round: fetch and verify the log's checkpoint, prove
 // it consistent with the last confirmed one, replay the new entries, check
-// the root, commit, then check pending checkpoints the replay has reached.
+// the root, commit, then check pending checkpoints the replay has reached
+// and settle the inclusion promises it can.
 func (m *Monitor) Step(ctx context.Context) error {
 	m.round.Lock()
 	defer m.round.Unlock()
+	defer m.checkPromises(ctx) // every round, even when the log has not grown
 	signed, err := m.client.Checkpoint(ctx)
 	if err != nil {
 		m.m.errors.WithLabelValues("fetch_checkpoint").Inc()

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/monitor/finding"
@@ -34,6 +35,7 @@ func (m *Monitor) Handler(reg prometheus.Gatherer) http.Handler {
 	mux.Handle("GET /evidence/{id}", handle(m.handleEvidence))
 	mux.Handle("POST /pollinate", handle(m.handlePollinate))
 	mux.Handle("POST /proof", handle(m.handleProof))
+	mux.Handle("POST /promise", handle(m.handlePromise))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
@@ -150,5 +152,50 @@ func (m *Monitor) observeHTTP(w http.ResponseWriter, r *http.Request, signed []b
 		return http.StatusConflict, errors.New("split view: this checkpoint is inconsistent with another the log signed; see /evidence")
 	}
 	io.WriteString(w, "ok\n")
+	return 0, nil
+}
+
+// PromiseResponse is the answer to POST /promise: the promise's state.
+type PromiseResponse struct {
+	EventID  string    `json:"event_id"`
+	LeafHash string    `json:"leaf_hash"`
+	Deadline time.Time `json:"deadline"`
+	// Status is pending, honoured, broken or unjudged.
+	Status string `json:"status"`
+	// Index is the leaf's index once known, else -1.
+	Index  int64  `json:"index"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// handlePromise is POST /promise: the body is an inclusion promise signed by
+// the log (the 202 answer of its add-event). The monitor keeps it and checks
+// the log includes the leaf within the promised delay. 201 for a new
+// promise, 200 for a known one (with its current state).
+func (m *Monitor) handlePromise(w http.ResponseWriter, r *http.Request) (int, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c2sp.MaxCheckpointSize))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("body: a promise is at most %d bytes", c2sp.MaxCheckpointSize)
+	}
+	if err != nil {
+		return http.StatusBadRequest, errors.New("body: unreadable")
+	}
+	p, added, err := m.AddPromise(r.Context(), body)
+	switch {
+	case errors.Is(err, ErrPromiseSignature):
+		return http.StatusForbidden, err
+	case errors.Is(err, ErrBadPromise):
+		return http.StatusBadRequest, err
+	case err != nil:
+		return http.StatusInternalServerError, err
+	}
+	code := http.StatusOK
+	if added {
+		code = http.StatusCreated
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(PromiseResponse{EventID: p.EventID, LeafHash: p.LeafHash.String(), Deadline: p.Deadline,
+		Status: p.Status, Index: p.Index, Detail: p.Detail})
 	return 0, nil
 }

@@ -10,16 +10,18 @@ import (
 // Metrics are the monitor's Prometheus metrics, registered with the prefix
 // htlog_monitor_ on the registry given to NewMetrics.
 type Metrics struct {
-	entries     prometheus.Counter
-	treeSize    prometheus.Gauge
-	rate        prometheus.Gauge
-	position    prometheus.Gauge
-	eta         prometheus.Gauge
-	checkpoints *prometheus.CounterVec
-	findings    *prometheus.CounterVec
-	splitViews  prometheus.Counter
-	errors      *prometheus.CounterVec
-	lastRound   prometheus.Gauge
+	entries         prometheus.Counter
+	treeSize        prometheus.Gauge
+	rate            prometheus.Gauge
+	position        prometheus.Gauge
+	eta             prometheus.Gauge
+	promises        *prometheus.CounterVec
+	promisesPending prometheus.Gauge
+	checkpoints     *prometheus.CounterVec
+	findings        *prometheus.CounterVec
+	splitViews      prometheus.Counter
+	errors          *prometheus.CounterVec
+	lastRound       prometheus.Gauge
 }
 
 // NewMetrics creates and registers the monitor's metrics, build_info included.
@@ -39,6 +41,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		eta: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "htlog_monitor_replay_eta_seconds", Help: "Estimated time until a catch-up in progress reaches the log's checkpoint; 0 when caught up.",
+		}),
+		promises: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "htlog_monitor_promises_total", Help: "Inclusion promises received, and settled by outcome (honoured, broken, unjudged).",
+		}, []string{"status"}),
+		promisesPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "htlog_monitor_promises_pending", Help: "Inclusion promises not yet settled.",
 		}),
 		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "htlog_monitor_checkpoints_total", Help: "New checkpoints recorded, by source.",
@@ -64,6 +72,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "htlog_monitor_build_info", Help: "Build information; always 1.",
 	}, []string{"version", "goversion"})
 	info.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(m.entries, m.treeSize, m.rate, m.position, m.eta, m.checkpoints, m.findings, m.splitViews, m.errors, m.lastRound, info)
+	reg.MustRegister(m.entries, m.treeSize, m.rate, m.position, m.eta, m.promises, m.promisesPending, m.checkpoints, m.findings, m.splitViews, m.errors, m.lastRound, info)
 	return m
 }

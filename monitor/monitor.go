@@ -79,6 +79,11 @@ type Monitor struct {
 	tree   *tree.Tree
 	engine *rules.Engine
 
+	// promises are the pending promises' leaves the replay looks out for;
+	// promiseRound serialises checkPromises.
+	promises     promiseWatch
+	promiseRound sync.Mutex
+
 	mu        sync.Mutex
 	confirmed *c2sp.SignedCheckpoint // latest log checkpoint the replay confirmed; nil before the first
 }
@@ -143,6 +148,11 @@ func (m *Monitor) load(ctx context.Context) error {
 			}
 		}
 	}
+	pending, err := m.cfg.Store.PendingPromises(ctx)
+	if err != nil {
+		return fmt.Errorf("couldn't load the pending promises: %w", err)
+	}
+	m.promises.reset(pending)
 	m.mu.Lock()
 	m.confirmed = confirmed
 	m.mu.Unlock()

@@ -48,6 +48,7 @@ func (m *Monitor) replayRange(ctx context.Context, from, to uint64, emit func([]
 		}
 		for i, leaf := range b.leaves {
 			m.tree.Append(leaf)
+			m.promises.see(leaf, m.tree.Size()-1)
 			r := b.results[i]
 			if len(r.Findings) > 0 {
 				emit(r.Findings)

@@ -5,7 +5,9 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
+	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/monitor/finding"
 )
 
@@ -18,13 +20,14 @@ type Mem struct {
 	checkpoints []Checkpoint
 	evidence    map[string][]byte
 	evidenceIDs []string
+	promises    map[c2sp.Hash]Promise
 	// FailCommit, if set, is returned by Commit.
 	FailCommit error
 }
 
 // NewMem returns an empty in-memory store.
 func NewMem() *Mem {
-	return &Mem{keys: map[string]bool{}, evidence: map[string][]byte{}}
+	return &Mem{keys: map[string]bool{}, evidence: map[string][]byte{}, promises: map[c2sp.Hash]Promise{}}
 }
 
 // LoadState implements Store.
@@ -191,4 +194,68 @@ func (m *Mem) EvidenceIDs(ctx context.Context) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.evidenceIDs), nil
+}
+
+// SeenBy implements Store.
+func (m *Mem) SeenBy(ctx context.Context, t time.Time) (uint64, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var size uint64
+	var any bool
+	for _, c := range m.checkpoints {
+		if !c.Seen.After(t) {
+			size, any = max(size, c.Size), true
+		}
+	}
+	return size, any, nil
+}
+
+// AddPromise implements Store.
+func (m *Mem) AddPromise(ctx context.Context, p Promise) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.promises[p.LeafHash]; ok {
+		return false, nil
+	}
+	m.promises[p.LeafHash] = p
+	return true, nil
+}
+
+// Promise implements Store.
+func (m *Mem) Promise(ctx context.Context, leaf c2sp.Hash) (Promise, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.promises[leaf]
+	if !ok {
+		return Promise{}, ErrNotFound
+	}
+	return p, nil
+}
+
+// PendingPromises implements Store.
+func (m *Mem) PendingPromises(ctx context.Context) ([]Promise, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Promise
+	for _, p := range m.promises {
+		if p.Status == PromisePending {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b Promise) int { return a.Deadline.Compare(b.Deadline) })
+	return out, nil
+}
+
+// ResolvePromise implements Store.
+func (m *Mem) ResolvePromise(ctx context.Context, p Promise, fs []finding.Finding) error {
+	m.mu.Lock()
+	old, ok := m.promises[p.LeafHash]
+	if !ok {
+		m.mu.Unlock()
+		return ErrNotFound
+	}
+	old.Index, old.Status, old.Detail = p.Index, p.Status, p.Detail
+	m.promises[p.LeafHash] = old
+	m.mu.Unlock()
+	return m.AddFindings(ctx, fs)
 }

@@ -42,6 +42,17 @@ var schema = []string{
 		KEY by_rule (rule),
 		KEY by_time (recorded)
 	)`,
+	`CREATE TABLE IF NOT EXISTS monitor_promises (
+		leaf_hash BINARY(32) PRIMARY KEY,
+		event_id VARCHAR(128) NOT NULL,
+		note BLOB NOT NULL,
+		promised DATETIME(6) NOT NULL,
+		deadline DATETIME(6) NOT NULL,
+		idx BIGINT NOT NULL,
+		status VARCHAR(16) NOT NULL,
+		detail TEXT NOT NULL,
+		KEY by_status (status, deadline)
+	)`,
 	`CREATE TABLE IF NOT EXISTS monitor_evidence (
 		seq BIGINT AUTO_INCREMENT PRIMARY KEY,
 		id CHAR(64) NOT NULL UNIQUE,
@@ -304,4 +315,83 @@ func (s *MySQL) EvidenceIDs(ctx context.Context) ([]string, error) {
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// SeenBy implements Store.
+func (s *MySQL) SeenBy(ctx context.Context, t time.Time) (uint64, bool, error) {
+	var size sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, "SELECT MAX(tree_size) FROM monitor_checkpoints WHERE seen <= ?", t.UTC()).Scan(&size); err != nil {
+		return 0, false, fmt.Errorf("couldn't read checkpoints: %w", err)
+	}
+	return uint64(size.Int64), size.Valid, nil
+}
+
+// AddPromise implements Store.
+func (s *MySQL) AddPromise(ctx context.Context, p Promise) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT IGNORE INTO monitor_promises (leaf_hash, event_id, note, promised, deadline, idx, status, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.LeafHash[:], p.EventID, p.Note, p.Timestamp.UTC(), p.Deadline.UTC(), p.Index, p.Status, p.Detail)
+	if err != nil {
+		return false, fmt.Errorf("couldn't record a promise: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+const promiseColumns = "leaf_hash, event_id, note, promised, deadline, idx, status, detail"
+
+func scanPromise(row interface{ Scan(...any) error }) (Promise, error) {
+	var p Promise
+	var leaf []byte
+	if err := row.Scan(&leaf, &p.EventID, &p.Note, &p.Timestamp, &p.Deadline, &p.Index, &p.Status, &p.Detail); err != nil {
+		return p, err
+	}
+	copy(p.LeafHash[:], leaf)
+	p.Timestamp, p.Deadline = p.Timestamp.UTC(), p.Deadline.UTC()
+	return p, nil
+}
+
+// Promise implements Store.
+func (s *MySQL) Promise(ctx context.Context, leaf c2sp.Hash) (Promise, error) {
+	p, err := scanPromise(s.db.QueryRowContext(ctx, "SELECT "+promiseColumns+" FROM monitor_promises WHERE leaf_hash = ?", leaf[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("couldn't read a promise: %w", err)
+	}
+	return p, nil
+}
+
+// PendingPromises implements Store.
+func (s *MySQL) PendingPromises(ctx context.Context) ([]Promise, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+promiseColumns+" FROM monitor_promises WHERE status = ? ORDER BY deadline", PromisePending)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read promises: %w", err)
+	}
+	defer rows.Close()
+	var out []Promise
+	for rows.Next() {
+		p, err := scanPromise(rows)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read promises: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ResolvePromise implements Store.
+func (s *MySQL) ResolvePromise(ctx context.Context, p Promise, fs []finding.Finding) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("couldn't begin: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "UPDATE monitor_promises SET idx = ?, status = ?, detail = ? WHERE leaf_hash = ?", p.Index, p.Status, p.Detail, p.LeafHash[:]); err != nil {
+		return fmt.Errorf("couldn't update a promise: %w", err)
+	}
+	if err := insertFindings(ctx, tx, fs); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

@@ -55,6 +55,34 @@ func (c Checkpoint) ID() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Promise statuses.
+const (
+	PromisePending  = "pending"
+	PromiseHonoured = "honoured"
+	PromiseBroken   = "broken"
+	// PromiseUnjudged: the monitor had seen no checkpoint by the deadline
+	// (it started later), so it cannot tell whether the log kept it.
+	PromiseUnjudged = "unjudged"
+)
+
+// Promise is an asynchronous inclusion promise of the log handed to the
+// monitor, and what became of it.
+type Promise struct {
+	// LeafHash identifies the promise (one per leaf).
+	LeafHash c2sp.Hash
+	EventID  string
+	// Note is the promise as signed by the log.
+	Note []byte
+	// Timestamp is when the log made the promise; Deadline is Timestamp plus
+	// the promised maximum merge delay.
+	Timestamp, Deadline time.Time
+	// Index is the leaf's index once known, else -1.
+	Index int64
+	// Status is PromisePending, PromiseHonoured, PromiseBroken or
+	// PromiseUnjudged; Detail says why.
+	Status, Detail string
+}
+
 // Count is the number of findings of one rule and submitter.
 type Count struct {
 	Rule, Submitter string
@@ -92,4 +120,17 @@ type Store interface {
 	Evidence(ctx context.Context, id string) ([]byte, error)
 	// EvidenceIDs lists the ids of every bundle, oldest first.
 	EvidenceIDs(ctx context.Context) ([]string, error)
+	// SeenBy returns the largest size of the checkpoints recorded (first
+	// seen) at or before t; any is false if none was.
+	SeenBy(ctx context.Context, t time.Time) (size uint64, any bool, err error)
+	// AddPromise records a promise; it reports false (and changes nothing)
+	// if one for that leaf hash was recorded before.
+	AddPromise(ctx context.Context, p Promise) (bool, error)
+	// Promise returns the promise for a leaf hash, or ErrNotFound.
+	Promise(ctx context.Context, leaf c2sp.Hash) (Promise, error)
+	// PendingPromises lists the promises still pending, by deadline.
+	PendingPromises(ctx context.Context) ([]Promise, error)
+	// ResolvePromise saves p's index, status and detail; with findings fs,
+	// in one atomic step.
+	ResolvePromise(ctx context.Context, p Promise, fs []finding.Finding) error
 }

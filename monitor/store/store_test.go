@@ -72,6 +72,53 @@ func testStore(t *testing.T, s store.Store) {
 	if _, err := s.Evidence(ctx, "nope"); err != store.ErrNotFound {
 		t.Fatal("Evidence of a missing id:", err)
 	}
+	testPromises(t, s)
+}
+
+func testPromises(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	// SeenBy: the checkpoint of size 5 above was seen at cp.Seen.
+	if n, any, err := s.SeenBy(ctx, time.Now().Add(-24*time.Hour)); err != nil || n != 0 || any {
+		t.Fatalf("SeenBy(yesterday) = %d, %v, %v", n, any, err)
+	}
+	if n, any, err := s.SeenBy(ctx, time.Now().Add(time.Hour)); err != nil || n != 5 || !any {
+		t.Fatalf("SeenBy(in an hour) = %d, %v, %v", n, any, err)
+	}
+	ts := time.Now().UTC().Truncate(time.Second)
+	p := store.Promise{LeafHash: c2sp.Hash{7}, EventID: "sha256:ab", Note: []byte("note"), Timestamp: ts, Deadline: ts.Add(time.Minute),
+		Index: -1, Status: store.PromisePending}
+	later := p
+	later.LeafHash, later.Deadline = c2sp.Hash{8}, ts.Add(time.Hour)
+	for _, q := range []store.Promise{later, p} {
+		if added, err := s.AddPromise(ctx, q); err != nil || !added {
+			t.Fatalf("AddPromise = %v, %v", added, err)
+		}
+	}
+	if added, err := s.AddPromise(ctx, p); err != nil || added {
+		t.Fatalf("AddPromise again = %v, %v", added, err)
+	}
+	pending, err := s.PendingPromises(ctx)
+	if err != nil || len(pending) != 2 || pending[0].LeafHash != p.LeafHash || !pending[0].Deadline.Equal(p.Deadline) || pending[0].Index != -1 {
+		t.Fatalf("PendingPromises = %+v, %v", pending, err)
+	}
+	p.Index, p.Status, p.Detail = 4, store.PromiseHonoured, "ok"
+	f := finding.Finding{Rule: "promise_broken", Severity: finding.Critical, Index: 4, Detail: "late", Time: ts}
+	if err := s.ResolvePromise(ctx, p, []finding.Finding{f}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Promise(ctx, p.LeafHash)
+	if err != nil || got.Status != store.PromiseHonoured || got.Index != 4 || got.Detail != "ok" || string(got.Note) != "note" || got.EventID != "sha256:ab" {
+		t.Fatalf("Promise = %+v, %v", got, err)
+	}
+	if pending, _ := s.PendingPromises(ctx); len(pending) != 1 || pending[0].LeafHash != later.LeafHash {
+		t.Fatalf("PendingPromises after resolving = %+v", pending)
+	}
+	if fs, _ := s.Findings(ctx, finding.Filter{Rule: "promise_broken"}); len(fs) != 1 {
+		t.Fatalf("ResolvePromise recorded %d findings", len(fs))
+	}
+	if _, err := s.Promise(ctx, c2sp.Hash{9}); err != store.ErrNotFound {
+		t.Fatalf("Promise of an unknown leaf: %v", err)
+	}
 }
 
 func TestMem(t *testing.T) { testStore(t, store.NewMem()) }
