@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/event"
 	"github.com/htlog/htlog/internal/testonly"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -237,5 +239,52 @@ func TestSubmitErrors(t *testing.T) {
 	var ue *client.UnavailableError
 	if !errors.As(err, &ue) {
 		t.Errorf("closed server: got %v, want UnavailableError", err)
+	}
+}
+
+// TestSubmitAsyncPromise: the promise of a 202 is returned when it verifies
+// with the log's key and names the event; a forged or misdirected one is
+// refused.
+func TestSubmitAsyncPromise(t *testing.T) {
+	l := newTestLog(t, "2")
+	envelope := testEnvelope(t)
+	env, err := event.ParseEnvelope(envelope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := testonly.NewFakeLog(t, "example.test/log") // same origin, another key
+	sign := func(s note.Signer, id string) []byte {
+		b, err := c2sp.Promise{Origin: "example.test/log", EventID: id, LeafHash: c2sp.LeafHash(envelope), Timestamp: time.Now(), MaxMergeDelay: time.Minute}.Sign(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for name, c := range map[string]struct {
+		promise []byte
+		ok      bool
+	}{
+		"the log's":         {sign(l.Signer, env.ID()), true},
+		"another key's":     {sign(other.Signer, env.ID()), false},
+		"for another event": {sign(l.Signer, "sha256:"+strings.Repeat("ab", 32)), false},
+		"garbage":           {[]byte("accepted\n"), false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("async") != "1" {
+				http.Error(w, "want async", http.StatusBadRequest)
+				return
+			}
+			w.WriteHeader(http.StatusAccepted)
+			w.Write(c.promise)
+		}))
+		cl := &client.Client{URL: srv.URL, Policy: l.policy}
+		id, promise, err := cl.SubmitAsync(ctx(t), envelope)
+		srv.Close()
+		if c.ok && (err != nil || id != env.ID() || string(promise) != string(c.promise)) {
+			t.Errorf("%s: %s, %v", name, id, err)
+		}
+		if !c.ok && !errors.Is(err, client.ErrNotVerified) {
+			t.Errorf("%s promise accepted: %v", name, err)
+		}
 	}
 }

@@ -55,20 +55,52 @@ func (c *Client) Submit(ctx context.Context, envelope []byte) (*c2sp.Proof, erro
 
 // SubmitAsync sends a signed event envelope without waiting for a cosigned
 // checkpoint and returns the event id, with which Receipt fetches the
-// receipt later. It retries as Submit does.
-func (c *Client) SubmitAsync(ctx context.Context, envelope []byte) (eventID string, err error) {
+// receipt later, and the log's signed inclusion promise (c2sp.Promise: it
+// will include the event within its maximum merge delay), which a monitor
+// checks (POST /promise). When Policy is set the promise must verify with
+// the log's key and name this event. It retries as Submit does.
+func (c *Client) SubmitAsync(ctx context.Context, envelope []byte) (eventID string, promise []byte, err error) {
 	env, err := event.ParseEnvelope(envelope)
 	if err != nil {
-		return "", fmt.Errorf("couldn't submit: %w", err)
+		return "", nil, fmt.Errorf("couldn't submit: %w", err)
 	}
 	resp, err := c.do(ctx, http.MethodPost, "add-event?async=1", envelope, false)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if resp.status != http.StatusOK && resp.status != http.StatusAccepted {
-		return "", &HTTPError{Status: resp.status, Reason: oneLine(resp.body)}
+		return "", nil, &HTTPError{Status: resp.status, Reason: oneLine(resp.body)}
 	}
-	return env.ID(), nil
+	if resp.status == http.StatusOK { // a receipt: the event is logged already
+		return env.ID(), nil, nil
+	}
+	if c.Policy != nil {
+		if err := c.checkPromise(resp.body, env.ID()); err != nil {
+			return "", nil, err
+		}
+	}
+	return env.ID(), resp.body, nil
+}
+
+// checkPromise verifies a promise with the keys of the logs in Policy and
+// checks it names eventID.
+func (c *Client) checkPromise(signed []byte, eventID string) error {
+	var last error = errors.New("the policy names no log")
+	for _, l := range c.Policy.Logs {
+		if c.Origin != "" && l.Verifier.Name() != c.Origin {
+			continue
+		}
+		p, err := c2sp.OpenPromise(signed, l.Verifier)
+		if err != nil {
+			last = err
+			continue
+		}
+		if p.EventID != eventID {
+			return notVerified("the log's promise names event %s, not %s", truncate(p.EventID), eventID)
+		}
+		return nil
+	}
+	return notVerified("the log's promise does not verify: %v", last)
 }
 
 // Receipt waits until the event is in a published checkpoint (the log

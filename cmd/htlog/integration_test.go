@@ -11,6 +11,7 @@ import (
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // withPatient returns an example body with its patient replaced by tag.
@@ -57,6 +58,27 @@ func TestCLIAgainstStack(t *testing.T) {
 		body := file("consent-body.json", withPatient(t, "consent", "valid-treatment-grant.json", tag))
 		must(t, 0, append([]string{"submit", "--key", s.KeyFile, "--org", s.Org, "--kind", "consent",
 			"--out", consentReceipt, "--envelope-out", consentEnv, body}, logArgs...)...)
+	})
+	t.Run("submit-async", func(t *testing.T) {
+		other, _ := must(t, 0, "tag", "--key-file", patientKey, "MRN-0099") // another patient: lookup below counts MRN-0042's
+		body := file("async-body.json", withPatient(t, "access", "valid-routine-read.json", strings.TrimSpace(other)))
+		promise := filepath.Join(dir, "access.promise")
+		out, _ := must(t, 0, append([]string{"submit", "--async", "--promise-out", promise, "--key", s.KeyFile, "--org", s.Org,
+			"--kind", "access", "--occurred-at", "2026-03-05T10:00:00Z", body}, logArgs...)...)
+		signed, err := os.ReadFile(promise)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := note.NewVerifier(s.LogVKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c2sp.OpenPromise(signed, v)
+		if err != nil || p.EventID != strings.TrimSpace(out) {
+			t.Fatalf("promise %+v, %v for event %s", p, err, out)
+		}
+		must(t, exitUsage, append([]string{"submit", "--promise-out", promise, "--key", s.KeyFile, "--org", s.Org,
+			"--kind", "access", body}, logArgs...)...)
 	})
 	t.Run("submit-batch", func(t *testing.T) {
 		var lines bytes.Buffer

@@ -60,6 +60,7 @@ func submitCmd(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "write the receipt here instead of stdout")
 	envOut := fs.String("envelope-out", "", "write the signed envelope (the logged entry) here")
 	async := fs.Bool("async", false, "do not wait for the cosigned checkpoint; print the event id")
+	promiseOut := fs.String("promise-out", "", "with --async: write the log's signed inclusion promise here (hand it to a monitor's POST /promise)")
 	events := fs.String("events", "", "submit every event of this JSON-lines file")
 	outDir := fs.String("out-dir", "", "with --events: write receipts and envelopes to this folder")
 	parallel := fs.Int("parallel", 8, "with --events: events in flight at once")
@@ -72,7 +73,7 @@ func submitCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *events != "" {
-		if fs.NArg() != 0 || *out != "" || *envOut != "" || *async {
+		if fs.NArg() != 0 || *out != "" || *envOut != "" || *async || *promiseOut != "" {
 			return usageError{"--events takes no BODY argument, --out, --envelope-out or --async (use --out-dir)"}
 		}
 		var signer crypto.Signer
@@ -106,13 +107,24 @@ func submitCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if *promiseOut != "" && !*async {
+		return usageError{"--promise-out needs --async"}
+	}
 	ctx, cancel := lf.context()
 	defer cancel()
 	fmt.Fprintf(stderr, "event %s\n", env.ID())
 	if *async {
-		id, err := c.SubmitAsync(ctx, entry)
+		id, promise, err := c.SubmitAsync(ctx, entry)
 		if err != nil {
 			return classify(err)
+		}
+		if *promiseOut != "" {
+			if promise == nil {
+				return fmt.Errorf("the log answered with no promise (was the event logged already?); fetch the receipt with the event id")
+			}
+			if err := os.WriteFile(*promiseOut, promise, 0o644); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintln(stdout, id)
 		return nil
