@@ -248,7 +248,6 @@ func proofServer(t *testing.T, e *env, honest bool) string {
 	return srv.URL
 }
 
-
 // TestPromiseSurvivesRestart: a pending promise is kept in the store and
 // the restarted monitor finds its leaf when the log includes it.
 func TestPromiseSurvivesRestart(t *testing.T) {
