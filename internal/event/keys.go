@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // ErrBadSignature is returned when an envelope's signature does not verify.
@@ -94,10 +95,20 @@ func Sign(payload []byte, signer crypto.Signer) (*Envelope, error) {
 	return &Envelope{PayloadType: PayloadType, Payload: payload, Signatures: []Signature{{KeyID: id, Sig: sig}}}, nil
 }
 
+// paeBuffers holds buffers for Verify's PAE.
+var paeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 // Verify checks the envelope's signature with pub (Ed25519 over the PAE, or
 // ECDSA P-256 ASN.1 over its SHA-256).
 func (e *Envelope) Verify(pub crypto.PublicKey) error {
-	msg := PAE(e.PayloadType, e.Payload)
+	// The PAE is built in a pooled buffer: a monitor verifies every entry
+	// of the log, and neither verifier keeps the message.
+	buf := paeBuffers.Get().(*[]byte)
+	msg := appendPAE((*buf)[:0], e.PayloadType, e.Payload)
+	defer func() {
+		*buf = msg[:0]
+		paeBuffers.Put(buf)
+	}()
 	sig := e.Signatures[0].Sig
 	switch k := pub.(type) {
 	case ed25519.PublicKey:

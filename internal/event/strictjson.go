@@ -38,12 +38,10 @@ var errSyntax = errors.New("invalid JSON")
 // `duplicate key "k"` (k decoded); a syntax error is encoding/json's own
 // error for data.
 func checkJSON(data []byte) error {
-	var (
-		frameBuf [32]frame
-		keyBuf   [64]keySpan
-		arenaBuf [256]byte
-	)
-	err := scanJSON(data, frameBuf[:0], keyBuf[:0], arenaBuf[:0])
+	end, err := scanValue(data, maxNestingDepth)
+	if err == nil && skipSpace(data, end) != len(data) {
+		err = errSyntax // trailing data
+	}
 	if err == errSyntax {
 		// Name the fault as encoding/json does (rare: garbage input only).
 		if jerr := json.Unmarshal(data, new(json.RawMessage)); jerr != nil {
@@ -51,6 +49,19 @@ func checkJSON(data []byte) error {
 		}
 	}
 	return err
+}
+
+// scanValue is checkJSON's pass over the one JSON value data starts with
+// (after optional whitespace), nested at most maxDepth deep: it returns the
+// index just after the value, or errSyntax or a duplicate key error, and
+// looks no further, whatever follows.
+func scanValue(data []byte, maxDepth int) (end int, err error) {
+	var (
+		frameBuf [32]frame
+		keyBuf   [64]keySpan
+		arenaBuf [256]byte
+	)
+	return scanJSON(data, maxDepth, frameBuf[:0], keyBuf[:0], arenaBuf[:0])
 }
 
 // frame is one open array or object.
@@ -75,22 +86,22 @@ func (s keySpan) bytes(data, arena []byte) []byte {
 	return data[s.start:s.end]
 }
 
-// scanJSON is checkJSON's single pass. frames holds the open arrays and
+// scanJSON is scanValue's single pass. frames holds the open arrays and
 // objects, keys the keys of every open object (innermost last) and arena
 // the unescaped ones; the slices are passed in so that their first
-// backing arrays live on checkJSON's stack.
-func scanJSON(data []byte, frames []frame, keys []keySpan, arena []byte) error {
+// backing arrays live on scanValue's stack.
+func scanJSON(data []byte, maxDepth int, frames []frame, keys []keySpan, arena []byte) (int, error) {
 	var err error
 	i := skipSpace(data, 0)
 	for {
 		// A value starts at i.
 		if i >= len(data) {
-			return errSyntax
+			return 0, errSyntax
 		}
 		switch b := data[i]; {
 		case b == '{' || b == '[':
-			if len(frames) >= maxNestingDepth {
-				return errSyntax
+			if len(frames) >= maxDepth {
+				return 0, errSyntax
 			}
 			frames = append(frames, frame{object: b == '{', keyStart: len(keys), arenaStart: len(arena)})
 			i = skipSpace(data, i+1)
@@ -101,58 +112,55 @@ func scanJSON(data []byte, frames []frame, keys []keySpan, arena []byte) error {
 			}
 			if b == '{' {
 				if i, keys, arena, err = addKey(data, i, &frames[len(frames)-1], keys, arena); err != nil {
-					return err
+					return 0, err
 				}
 			}
 			continue // the first member's value
 		case b == '"':
 			end, _, ok := scanString(data, i)
 			if !ok {
-				return errSyntax
+				return 0, errSyntax
 			}
 			i = end
 		case b == 't':
 			if !bytes.HasPrefix(data[i:], []byte("true")) {
-				return errSyntax
+				return 0, errSyntax
 			}
 			i += 4
 		case b == 'f':
 			if !bytes.HasPrefix(data[i:], []byte("false")) {
-				return errSyntax
+				return 0, errSyntax
 			}
 			i += 5
 		case b == 'n':
 			if !bytes.HasPrefix(data[i:], []byte("null")) {
-				return errSyntax
+				return 0, errSyntax
 			}
 			i += 4
 		case b == '-' || '0' <= b && b <= '9':
 			end, ok := scanNumber(data, i)
 			if !ok {
-				return errSyntax
+				return 0, errSyntax
 			}
 			i = end
 		default:
-			return errSyntax
+			return 0, errSyntax
 		}
 		// A value ended before i: close containers until one continues.
 		for {
-			i = skipSpace(data, i)
 			if len(frames) == 0 {
-				if i != len(data) {
-					return errSyntax // trailing data
-				}
-				return nil
+				return i, nil
 			}
+			i = skipSpace(data, i)
 			if i >= len(data) {
-				return errSyntax
+				return 0, errSyntax
 			}
 			top := &frames[len(frames)-1]
 			if data[i] == ',' {
 				i = skipSpace(data, i+1)
 				if top.object {
 					if i, keys, arena, err = addKey(data, i, top, keys, arena); err != nil {
-						return err
+						return 0, err
 					}
 				}
 				break // the next member's value
@@ -162,7 +170,7 @@ func scanJSON(data []byte, frames []frame, keys []keySpan, arena []byte) error {
 				i++
 				continue
 			}
-			return errSyntax
+			return 0, errSyntax
 		}
 	}
 }
@@ -243,6 +251,14 @@ func skipSpace(data []byte, i int) int {
 func scanString(data []byte, i int) (end int, plain, ok bool) {
 	plain = true
 	for i++; i < len(data); {
+		// Skip the run of bytes that stand for themselves: most of every
+		// string htlog logs (tags, ids, codes).
+		for i < len(data) && plainByte[data[i]] {
+			i++
+		}
+		if i >= len(data) {
+			break
+		}
 		b := data[i]
 		switch {
 		case b == '"':
@@ -279,6 +295,15 @@ func scanString(data []byte, i int) (end int, plain, ok bool) {
 	}
 	return 0, false, false
 }
+
+// plainByte reports the bytes a JSON string holds as themselves: printable
+// ASCII other than the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(b byte) bool {
 	return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' || 'A' <= b && b <= 'F'

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -102,6 +103,35 @@ func refParseEnvelope(data []byte) (*Envelope, error) {
 		return nil, err
 	}
 	return &e, nil
+}
+
+// strictParseEnvelope is ParseEnvelope without its fast paths: the strict
+// decoder and the same field checks, so the same errors, to the message.
+func strictParseEnvelope(data []byte) (*Envelope, error) {
+	if len(data) > MaxEnvelopeSize {
+		return nil, fmt.Errorf("%w: envelope is %d bytes, at most %d allowed", ErrMalformed, len(data), MaxEnvelopeSize)
+	}
+	var e Envelope
+	if err := decodeStrict(data, &e); err != nil {
+		return nil, fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
+	}
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// strictParseEvent is ParseEvent without its fast path: the strict decoder
+// and the same field checks.
+func strictParseEvent(payload []byte) (*Event, error) {
+	var ev Event
+	if err := decodeStrict(payload, &ev); err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
+	}
+	if err := ev.check(); err != nil {
+		return nil, err
+	}
+	return &ev, nil
 }
 
 func testEnvelope(t testing.TB) []byte {
@@ -202,6 +232,39 @@ func TestCheckJSON(t *testing.T) {
 	}
 }
 
+// TestFastPathsTaken: the envelopes and payloads htlog logs take the fast
+// paths (the differential test only shows they are right when taken).
+func TestFastPathsTaken(t *testing.T) {
+	env := testEnvelope(t)
+	e, ok := parseCanonicalEnvelope(env)
+	if !ok {
+		t.Fatal("parseCanonicalEnvelope gave up on a canonical envelope")
+	}
+	if _, ok := parseEventFast(e.Payload); !ok {
+		t.Fatalf("parseEventFast gave up on %s", e.Payload)
+	}
+	withSupersedes := bytes.Replace(e.Payload, []byte(`"body"`), []byte(`"supersedes":["sha256:`+strings.Repeat("0", 64)+`"],"body"`), 1)
+	if ev, ok := parseEventFast(withSupersedes); !ok || len(ev.Supersedes) != 1 {
+		t.Fatalf("parseEventFast gave up on %s", withSupersedes)
+	}
+	// Edges the fast event path must refuse as the strict one does.
+	deep := func(n int) []byte {
+		return []byte(`{"body":{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}}`)
+	}
+	for _, in := range [][]byte{
+		bytes.Replace(e.Payload, []byte(`"version":1`), []byte(`"version":1,"kind":"access"`), 1),
+		bytes.Replace(e.Payload, []byte(`"org":`), []byte(`"key_id":"x","org":`), 1),
+		bytes.Replace(e.Payload, []byte(`"body":{`), []byte(`"body":{"n":1,"n":2,`), 1),
+		append(bytes.Clone(e.Payload), `{}`...),
+		deep(maxNestingDepth - 2), deep(maxNestingDepth - 1),
+	} {
+		differential(t, in)
+	}
+	if n := testing.AllocsPerRun(100, func() { parseCanonicalEnvelope(env) }); n > 5 {
+		t.Errorf("parseCanonicalEnvelope allocates %v times per call", n)
+	}
+}
+
 func TestCheckJSONErrors(t *testing.T) {
 	if err := checkJSON([]byte(`{"a":1,"\u0061":2}`)); err == nil || err.Error() != `duplicate key "a"` {
 		t.Errorf("duplicate: %v", err)
@@ -261,10 +324,34 @@ func differential(t *testing.T, data []byte) {
 			t.Fatalf("%q into %T: decoded %+v, reference %+v", data, a, a, b)
 		}
 	}
+	// The fast paths: when they succeed, the strict path agrees.
+	if e, ok := parseCanonicalEnvelope(data); ok {
+		var ref Envelope
+		if err := refDecodeStrict(data, &ref); err != nil || !reflect.DeepEqual(e, &ref) || !bytes.Equal(ref.Marshal(), data) {
+			t.Fatalf("%q: parseCanonicalEnvelope = %+v, reference %+v (%v)", data, e, &ref, err)
+		}
+	}
+	if ev, ok := parseEventFast(data); ok {
+		var ref Event
+		if err := refDecodeStrict(data, &ref); err != nil || !reflect.DeepEqual(ev, &ref) {
+			t.Fatalf("%q: parseEventFast = %+v, reference %+v (%v)", data, ev, &ref, err)
+		}
+	}
+	ev, err := ParseEvent(data)
+	refEv, refErr := strictParseEvent(data)
+	if !sameError(err, refErr) {
+		t.Fatalf("%q: ParseEvent = %v, reference = %v", data, err, refErr)
+	}
+	if err == nil && !reflect.DeepEqual(ev, refEv) {
+		t.Fatalf("%q: ParseEvent = %+v, reference %+v", data, ev, refEv)
+	}
 	ga, canonical, ea := ParseEnvelopeCanonical(data)
 	gb, eb := refParseEnvelope(data)
 	if (ea == nil) != (eb == nil) {
 		t.Fatalf("%q: ParseEnvelope = %v, reference = %v", data, ea, eb)
+	}
+	if _, es := strictParseEnvelope(data); !sameError(ea, es) {
+		t.Fatalf("%q: ParseEnvelope = %v, strict path = %v", data, ea, es)
 	}
 	if ea == nil && !reflect.DeepEqual(ga, gb) {
 		t.Fatalf("%q: ParseEnvelope = %+v, reference %+v", data, ga, gb)
@@ -272,6 +359,19 @@ func differential(t *testing.T, data []byte) {
 	if ea == nil && canonical != bytes.Equal(gb.Marshal(), data) {
 		t.Fatalf("%q: canonical = %v, wrong", data, canonical)
 	}
+}
+
+// caseSensitiveKey is checkExactKeys's error, whose key is whichever wrong
+// key it meets first in a map: any of them, from one run to the next.
+var caseSensitiveKey = regexp.MustCompile(`unknown field ".*" \(field names are case-sensitive\)`)
+
+// sameError reports whether a and b are both nil or say the same thing, up
+// to the key a case-sensitivity error names.
+func sameError(a, b error) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return caseSensitiveKey.ReplaceAllString(a.Error(), "…") == caseSensitiveKey.ReplaceAllString(b.Error(), "…")
 }
 
 // FuzzCheckJSON is the differential test: on any input, checkJSON agrees
@@ -299,6 +399,12 @@ func FuzzCheckJSON(f *testing.F) {
 	f.Add(bytes.Replace(e.Payload, []byte(`"kind"`), []byte(`"kin\u0064"`), 1))
 	f.Add(bytes.Replace(e.Payload, []byte(`"body":{`), []byte(`"body":{"patient":1,`), 1))
 	f.Add(append(bytes.Clone(env), ' ', '\n'))
+	f.Add(bytes.Replace(e.Payload, []byte(`"version":1`), []byte(`"version":1.0`), 1))
+	f.Add(bytes.Replace(e.Payload, []byte(`"body"`), []byte(`"supersedes":[],"body"`), 1))
+	f.Add(bytes.Replace(e.Payload, []byte(`"body"`), []byte(`"supersedes":null,"body"`), 1))
+	f.Add(bytes.Replace(e.Payload, []byte(`"kind":"access"`), []byte(`"kind":"acc\u0065ss"`), 1))
+	f.Add(bytes.Replace(env, []byte(`"payloadType":"`), []byte(`"payloadType":"<`), 1))
+	f.Add(bytes.Replace(env, []byte(`","signatures"`), []byte(`\n","signatures"`), 1))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		differential(t, data)
 	})
@@ -355,8 +461,24 @@ func BenchmarkParseEnvelopeVariants(b *testing.B) {
 			}
 		}
 	})
+	b.Run("fastest", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := parseCanonicalEnvelope(env); !ok {
+				b.Fatal("not canonical")
+			}
+		}
+	})
 	var e Envelope
 	json.Unmarshal(env, &e)
+	b.Run("parseevent-strict", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := strictParseEvent(e.Payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("parseevent", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

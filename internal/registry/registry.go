@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/htlog/htlog/internal/event"
@@ -181,11 +182,13 @@ func (r *Registry) Orgs() []string {
 
 // Watcher keeps a registry file loaded and reloads it when it changes, so
 // keys rotate without a restart. A file that fails to parse is reported and
-// the previous registry stays in force.
+// the previous registry stays in force. Current is lock-free, so the
+// goroutines that check entries in parallel never wait on each other.
 type Watcher struct {
 	path    string
-	mu      sync.RWMutex
-	current *Registry
+	current atomic.Pointer[Registry]
+
+	mu      sync.Mutex // serialises Reload
 	modTime time.Time
 	size    int64
 }
@@ -201,9 +204,7 @@ func NewWatcher(path string) (*Watcher, error) {
 
 // Current returns the registry in force.
 func (w *Watcher) Current() *Registry {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	return w.current
+	return w.current.Load()
 }
 
 // Reload re-reads the file if it changed since the last load.
@@ -212,18 +213,16 @@ func (w *Watcher) Reload() error {
 	if err != nil {
 		return fmt.Errorf("couldn't read the submitter registry: %w", err)
 	}
-	w.mu.RLock()
-	same := w.current != nil && st.ModTime().Equal(w.modTime) && st.Size() == w.size
-	w.mu.RUnlock()
-	if same {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.current.Load() != nil && st.ModTime().Equal(w.modTime) && st.Size() == w.size {
 		return nil
 	}
 	r, err := Load(w.path)
 	if err != nil {
 		return err
 	}
-	w.mu.Lock()
-	w.current, w.modTime, w.size = r, st.ModTime(), st.Size()
-	w.mu.Unlock()
+	w.current.Store(r)
+	w.modTime, w.size = st.ModTime(), st.Size()
 	return nil
 }

@@ -77,13 +77,14 @@ func (c *Checker) Check(index uint64, raw []byte) Result {
 		return res
 	}
 	org := ev.Submitter.Org
+	at := ev.Time()
 	trusted := true
 	if env.Signatures[0].KeyID != ev.Submitter.KeyID {
 		fire(RuleSignature, finding.High, id, org, "the signature's keyid differs from submitter.key_id")
 		trusted = false
 	}
 	if c.Registry != nil && trusted {
-		pub, err := c.Registry().Lookup(org, ev.Submitter.KeyID, ev.Kind, ev.Time())
+		pub, err := c.Registry().Lookup(org, ev.Submitter.KeyID, ev.Kind, at)
 		switch {
 		case err != nil:
 			fire(RuleSubmitter, finding.High, id, org, oneLine(err))
@@ -94,8 +95,9 @@ func (c *Checker) Check(index uint64, raw []byte) Result {
 		}
 	}
 	schemaOK := true
+	var body map[string]any // the body as validated, nil if it was not
 	if c.Validator != nil {
-		if err := c.Validator.Validate(ev.Kind, ev.Version, ev.Body); err != nil {
+		if body, err = c.Validator.ValidateDecoded(ev.Kind, ev.Version, ev.Body); err != nil {
 			fire(RuleSchema, finding.High, id, org, schemaDetail(err))
 			schemaOK = false
 		}
@@ -106,7 +108,7 @@ func (c *Checker) Check(index uint64, raw []byte) Result {
 	if !trusted {
 		return res
 	}
-	e, err := entry.Decode(index, id, ev)
+	e, err := decodeEntry(index, id, ev, at, body)
 	if err != nil {
 		if schemaOK {
 			fire(RuleMalformed, finding.High, id, org, oneLine(err))
