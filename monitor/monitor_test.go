@@ -14,7 +14,7 @@ import (
 	"github.com/htlog/htlog/monitor"
 	"github.com/htlog/htlog/monitor/entrycheck"
 	"github.com/htlog/htlog/monitor/finding"
-	"github.com/htlog/htlog/monitor/montest"
+	"github.com/htlog/htlog/monitor/internal/montest"
 	"github.com/htlog/htlog/monitor/store"
 	"github.com/htlog/htlog/schemas"
 	"github.com/transparency-dev/merkle/proof"

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/monitor/entrycheck"
-	"github.com/htlog/htlog/monitor/montest"
+	"github.com/htlog/htlog/monitor/internal/montest"
 	"github.com/htlog/htlog/schemas"
 )
 
