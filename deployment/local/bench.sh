@@ -23,10 +23,13 @@ PREGEN=${PREGEN:-30000}
 # drain waits until the log has published everything queued so far (its
 # checkpoint size is unchanged for 5 s), so one run's backlog in Trillian's
 # signer does not slow the next.
+# It also waits for Trillian's signer to have sequenced everything queued to
+# any tree (its entries_added counters are unchanged for 5 s), so that the
+# baseline tree's backlog does not slow the next htlog run either.
 drain() {
 	local last=-1 size stable=0
-	for _ in $(seq 1 120); do
-		size=$(curl -fsS http://127.0.0.1:8080/checkpoint | sed -n 2p)
+	for _ in $(seq 1 180); do
+		size="$(curl -fsS http://127.0.0.1:8080/checkpoint | sed -n 2p) $(curl -fsS http://127.0.0.1:8092/metrics | grep '^entries_added' | tr '\n' ' ')"
 		if [ "$size" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
 		[ "$stable" -ge 5 ] && return 0
 		last=$size
