@@ -69,7 +69,13 @@ if [ "$isolate" = 1 ]; then
 	app_cpus="1-$((ncpu - 1))"
 	pin "$app_cpus" $app_pids
 fi
-hammer() { taskset -c "$app_cpus" bin/htlog-hammer --pregenerate "$PREGEN" "$@"; }
+hammer() {
+	if command -v taskset >/dev/null; then
+		taskset -c "$app_cpus" bin/htlog-hammer --pregenerate "$PREGEN" "$@"
+	else
+		bin/htlog-hammer --pregenerate "$PREGEN" "$@"
+	fi
+}
 
 # The baseline tree is kept between runs (var/bench-tree-id) so that it grows
 # like the htlog tree does: QueueLeaf costs a little more on a bigger tree.
