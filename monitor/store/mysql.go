@@ -62,7 +62,8 @@ var schema = []string{
 
 // MySQL is the Store on MySQL or MariaDB.
 type MySQL struct {
-	db *sql.DB
+	db        *sql.DB
+	maxPacket int64 // the server's max_allowed_packet
 }
 
 // NewMySQL applies the schema (idempotently) and returns the store.
@@ -72,7 +73,11 @@ func NewMySQL(ctx context.Context, db *sql.DB) (*MySQL, error) {
 			return nil, fmt.Errorf("couldn't create the monitor's tables: %w", err)
 		}
 	}
-	return &MySQL{db: db}, nil
+	var maxPacket int64
+	if err := db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
+		return nil, fmt.Errorf("couldn't read max_allowed_packet: %w", err)
+	}
+	return &MySQL{db: db, maxPacket: maxPacket}, nil
 }
 
 // LoadState implements Store.
@@ -106,6 +111,11 @@ func (s *MySQL) Commit(ctx context.Context, st *State, fs []finding.Finding) err
 	var hashes []byte
 	for _, h := range st.Hashes {
 		hashes = append(hashes, h[:]...)
+	}
+	// The state is written in one statement; the server drops the
+	// connection on a statement over max_allowed_packet, so say so first.
+	if size := int64(len(hashes) + len(st.Checkpoint) + len(st.Rules) + 1024); size > s.maxPacket {
+		return fmt.Errorf("the monitor's state is %d bytes, over the database's max_allowed_packet of %d: raise it on the server (max_allowed_packet = 1G in its configuration, or SET GLOBAL max_allowed_packet = 1073741824)", size, s.maxPacket)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO monitor_state (id, tree_size, hashes, checkpoint, rules) VALUES (1, ?, ?, ?, ?)
 		ON DUPLICATE KEY UPDATE tree_size = VALUES(tree_size), hashes = VALUES(hashes), checkpoint = VALUES(checkpoint), rules = VALUES(rules)`,

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,4 +132,31 @@ func TestMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	testStore(t, s)
+}
+
+// TestMySQLStateOverMaxPacket: a state the server would refuse in one
+// statement gets an error that says what to raise, and the saved state is
+// unchanged.
+func TestMySQLStateOverMaxPacket(t *testing.T) {
+	testonly.RequireIntegration(t)
+	ctx := context.Background()
+	db := testonly.OpenDB(t, testonly.NewDatabase(t, "monstore"))
+	s, err := store.NewMySQL(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, &store.State{Size: 1, Hashes: []c2sp.Hash{{1}}, Checkpoint: []byte("cp"), Rules: []byte(`{}`)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var maxPacket int
+	if err := db.QueryRow("SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
+		t.Fatal(err)
+	}
+	big := &store.State{Size: 2, Hashes: []c2sp.Hash{{2}}, Checkpoint: []byte("cp2"), Rules: make([]byte, maxPacket)}
+	if err := s.Commit(ctx, big, nil); err == nil || !strings.Contains(err.Error(), "max_allowed_packet") {
+		t.Fatalf("Commit of a state over max_allowed_packet: %v", err)
+	}
+	if st, err := s.LoadState(ctx); err != nil || st.Size != 1 {
+		t.Fatalf("state after the refused commit: %+v, %v", st, err)
+	}
 }
