@@ -28,10 +28,6 @@ func Open(ctx context.Context, dsn string) (*sql.DB, error) {
 	}
 	cfg.ParseTime = true
 	cfg.MultiStatements = false
-	// Arguments are sent with server-side prepared statements, not
-	// interpolated by the driver: interpolation puts a whole value in one
-	// packet, and the monitor's saved rule state outgrows MariaDB's
-	// max_allowed_packet (16 MiB by default) on a large log.
 	server := cfg.Clone()
 	server.DBName = ""
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
