@@ -79,7 +79,7 @@ type ProofResponse struct {
 	Proof    []c2sp.Hash `json:"proof"`
 }
 
-// inclusion is GET /proof/inclusion?index=N&tree_size=S or ?hash=<base64 leaf hash>&tree_size=S.
+// inclusion is GET /proof/inclusion?index=N&tree_size=S or ?event_id=sha256:<hex>&tree_size=S.
 func (s *Server) inclusion(w http.ResponseWriter, r *http.Request) (int, error) {
 	size, err := uintParam(r, "tree_size")
 	if err != nil {
