@@ -64,8 +64,9 @@ if curl -fsS -o /dev/null http://127.0.0.1:8280/healthz 2>/dev/null; then
 	f=$(findings_for "${access_id#sha256:}")
 	[ -z "$f" ] && echo "no findings for $access_id" || echo "findings: $f"
 
-	step "An access that cites no valid consent..."
-	sed -e "s/$consent_id/sha256:$(printf '0%.0s' {1..64})/" "$work/access.json" >"$work/bad-access.json"
+	step "An access that cites the consent of another patient..."
+	other_tag=$("$bin/htlog" tag --key-file "$keys/patient.tagkey" "$mrn-other")
+	sed -e "s/$tag/$other_tag/g" "$work/access.json" >"$work/bad-access.json"
 	"$bin/htlog" submit --key "$keys/hospital.key" --org "$org" --kind access --policy "$conf/policy.txt" \
 		--out "$work/bad-access.proof" "$work/bad-access.json" 2>"$work/bad-access.err" ||
 		{ cat "$work/bad-access.err" >&2; fail "bad access submission failed"; }

@@ -18,12 +18,15 @@ import (
 //
 // The monitor has no authority on the current time, so the rule judges
 // against its own clock: the latest occurred_at of any entry seen so far,
-// in log order. A trial is reported (once) at the first entry whose time
-// passes the trial's deadline, and the finding cites that entry first and
-// the event that set the completion date second. A monitor replaying a log
-// reaches the same findings at the same entries whenever it runs. A log
-// that has gone quiet reports nothing until its next entry; an entry whose
-// occurred_at lies in the future moves the clock forward for every trial.
+// in log order. Results logged late still count if they are timed before
+// the deadline, so a trial is reported (once) only at the first entry whose
+// time passes the deadline plus the settle window; the finding cites that
+// entry first and the event that set the completion date second. Results
+// timed after the deadline and logged after the clock passed it are late
+// and do not clear the trial. A monitor replaying a log reaches the same
+// findings at the same entries whenever it runs. A log that has gone quiet
+// reports nothing until its next entry; an entry whose occurred_at lies in
+// the future moves the clock forward for every trial.
 type MissingResults struct {
 	// Clock is the latest entry time seen.
 	Clock time.Time `json:"clock"`
@@ -32,6 +35,7 @@ type MissingResults struct {
 	// NextDue is the earliest deadline of a trial not reported yet (zero:
 	// none), so the trials are scanned only when one may be due.
 	NextDue time.Time `json:"next_due"`
+	s       settler
 }
 
 type resultsState struct {
@@ -42,8 +46,8 @@ type resultsState struct {
 	Done       bool      `json:"done"`       // results logged or already reported
 }
 
-func newMissingResults() *MissingResults {
-	return &MissingResults{Trials: map[string]*resultsState{}}
+func newMissingResults(s settler) *MissingResults {
+	return &MissingResults{Trials: map[string]*resultsState{}, s: s}
 }
 
 // Name implements Rule.
@@ -60,7 +64,8 @@ func (r *MissingResults) Observe(e *entry.Entry) []finding.Finding {
 			st = &resultsState{}
 			r.Trials[t.RegistryID] = st
 		}
-		if t.Subtype == "results" || t.ResultsReference != "" {
+		if (t.Subtype == "results" || t.ResultsReference != "") &&
+			(st.Due.IsZero() || r.Clock.Before(st.Due) || e.Time.Before(st.Due)) {
 			st.Done = true
 		}
 		if d, ok := entry.ParseDate(t.PrimaryCompletionDate); ok && !st.Done {
@@ -74,7 +79,7 @@ func (r *MissingResults) Observe(e *entry.Entry) []finding.Finding {
 	if e.Time.After(r.Clock) {
 		r.Clock = e.Time
 	}
-	if r.NextDue.IsZero() || r.Clock.Before(r.NextDue) {
+	if r.NextDue.IsZero() || r.Clock.Before(r.NextDue.Add(r.s.wait())) {
 		return nil
 	}
 	var out []finding.Finding
@@ -82,7 +87,7 @@ func (r *MissingResults) Observe(e *entry.Entry) []finding.Finding {
 	for id, st := range r.Trials {
 		switch {
 		case st.Done || st.Due.IsZero():
-		case !r.Clock.Before(st.Due):
+		case !r.Clock.Before(st.Due.Add(r.s.wait())):
 			st.Done = true
 			f := newFinding(r.Name(), finding.High, e, fmt.Sprintf(
 				"trial %s logged no results 12 months after its primary completion date %s (as of the log's latest entry time %s)",

@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"time"
+
 	"github.com/htlog/htlog/monitor/entry"
 	"github.com/htlog/htlog/monitor/finding"
 )
@@ -12,14 +14,37 @@ import (
 // disposition "returned"; the return is cleared by a "verified" result on
 // that event or on any later event about the package, the re-shipment
 // included. A not_verified or no_response result does not clear it.
+//
+// A re-shipment with no verification logged before it is held for the
+// settle window: a "verified" event about the package logged within the
+// window and timed between the return and the re-shipment (a verification
+// logged late) settles it silently; otherwise it is reported when the
+// window has passed.
 type ReturnVerification struct {
 	// Returned maps a package awaiting verification to the event that
 	// returned it.
 	Returned map[string]string `json:"returned"`
+	// ReturnedAt maps a package awaiting verification to its return time.
+	ReturnedAt map[string]time.Time `json:"returned_at,omitempty"`
+	// Clock is the latest entry time seen.
+	Clock time.Time `json:"clock,omitzero"`
+	// Pending are re-shipments waiting for a verification logged late.
+	Pending queue[heldReshipment] `json:"pending"`
+	s       settler
 }
 
-func newReturnVerification() *ReturnVerification {
-	return &ReturnVerification{Returned: map[string]string{}}
+// heldReshipment is a shipment (Ref) of a package returned by ReturnedBy at
+// ReturnedAt with no verification logged before it.
+type heldReshipment struct {
+	Ref        ref       `json:"ref"`
+	GTIN       string    `json:"gtin"`
+	Serial     string    `json:"serial"`
+	ReturnedBy string    `json:"returned_by"`
+	ReturnedAt time.Time `json:"returned_at,omitzero"`
+}
+
+func newReturnVerification(s settler) *ReturnVerification {
+	return &ReturnVerification{Returned: map[string]string{}, ReturnedAt: map[string]time.Time{}, s: s}
 }
 
 // Name implements Rule.
@@ -30,26 +55,44 @@ func (r *ReturnVerification) State() any { return r }
 
 // Observe implements Rule.
 func (r *ReturnVerification) Observe(e *entry.Entry) []finding.Finding {
-	c := e.Custody
-	if c == nil {
-		return nil
+	advance(&r.Clock, e.Time)
+	if r.ReturnedAt == nil {
+		r.ReturnedAt = map[string]time.Time{}
 	}
-	verified := c.Verification != nil && c.Verification.Result == "verified"
 	var out []finding.Finding
-	for _, p := range c.Products {
-		k := p.Key()
-		returnedBy, pending := r.Returned[k]
-		switch {
-		case verified:
-			delete(r.Returned, k)
-		case pending && c.BizStep == "shipping":
-			out = append(out, newFinding(r.Name(), finding.High, e,
-				"GTIN "+p.GTIN+" serial "+short(p.Serial)+": returned product shipped again without a verification record", returnedBy))
-			delete(r.Returned, k) // one finding per return
+	report := func(h heldReshipment, note string) {
+		out = append(out, h.Ref.find(r.Name(), finding.High, "GTIN "+h.GTIN+" serial "+short(h.Serial)+
+			": returned product shipped again without a verification record"+note, h.ReturnedBy))
+	}
+	if c := e.Custody; c != nil {
+		verified := c.Verification != nil && c.Verification.Result == "verified"
+		for _, p := range c.Products {
+			k := p.Key()
+			returnedBy, pending := r.Returned[k]
+			switch {
+			case verified:
+				delete(r.Returned, k)
+				delete(r.ReturnedAt, k)
+				r.Pending.take(func(h *heldReshipment) bool {
+					return h.key() == k && !e.Time.Before(h.ReturnedAt) && !e.Time.After(h.Ref.Time)
+				})
+			case pending && c.BizStep == "shipping":
+				h := heldReshipment{Ref: refOf(e), GTIN: p.GTIN, Serial: p.Serial, ReturnedBy: returnedBy, ReturnedAt: r.ReturnedAt[k]}
+				for _, h := range r.Pending.push(r.s.due(r.Clock), h, r.s.max) {
+					report(h, r.s.early())
+				}
+				delete(r.Returned, k) // one finding per return
+				delete(r.ReturnedAt, k)
+			}
+			if c.Disposition == "returned" && !verified {
+				r.Returned[k], r.ReturnedAt[k] = e.ID, e.Time
+			}
 		}
-		if c.Disposition == "returned" && !verified {
-			r.Returned[k] = e.ID
-		}
+	}
+	for _, h := range r.Pending.settle(r.Clock) {
+		report(h, "")
 	}
 	return out
 }
+
+func (h *heldReshipment) key() string { return entry.Product{GTIN: h.GTIN, Serial: h.Serial}.Key() }

@@ -4,8 +4,18 @@
 // JSON-serialisable struct so the monitor can store it with its position and
 // resume after a restart without re-reading the log.
 //
-// Rules judge what the log says, in log order: an access is checked against
-// the consents logged before it.
+// Rules judge what the log says, but not strictly in log order: submitters
+// batch their events and log them late. A rule that finds an event missing
+// its counterpart (an access whose consent is not logged yet, a receipt
+// whose shipment is not) holds it until the counterpart is logged or the
+// log has moved a settle window past it; a rule that a late event can
+// change (a revocation of a consent already used, a dispensing after which a
+// movement was logged) keeps the recent events it may need for the same
+// window. The window is measured on the log's own clock, the latest
+// occurred_at seen, never the monitor's, so the findings depend only on the
+// log's entries, however the monitor's rounds split it (settle.go). A
+// finding about a held event is returned by a later entry's Observe but
+// cites the held event's index and id first.
 package rules
 
 import (
@@ -43,6 +53,24 @@ type Options struct {
 	// consent (besides every disclosure and every access that cites one);
 	// default HRESCH, PUBHLTH, HPAYMT excluded: research and marketing-like uses.
 	ConsentPurposes []string
+	// SettleWindow is how far the log's clock (the latest occurred_at of
+	// any entry logged so far) must move past the point where an event was
+	// logged before a rule stops waiting for a counterpart logged late (a
+	// consent grant, a shipment, a decommissioning, a verification, a
+	// registration) and reports the event; it is also how long a rule
+	// keeps recent events a late event may concern (accesses for a late
+	// revocation, movements for a late dispensing or recall), and how long
+	// missing_trial_results waits past a deadline for results logged late
+	// (default 24h). Hospitals and wholesalers that submit in batches
+	// later than this get findings that a timely log would not. A negative
+	// window turns waiting off: every event is judged on its own entry.
+	SettleWindow time.Duration
+	// SettleMax bounds each of the eight queues of held and recent events
+	// (default 4,096 items each). Over it the oldest item leaves early: a
+	// held event is reported at once (its finding says "judged early"), a
+	// recent one is dropped, and a late event that may have needed a
+	// dropped one is reported as settle_overflow.
+	SettleMax int
 }
 
 func (o Options) withDefaults() Options {
@@ -58,6 +86,12 @@ func (o Options) withDefaults() Options {
 	if o.VolumeWindow == 0 {
 		o.VolumeWindow = time.Hour
 	}
+	if o.SettleWindow == 0 {
+		o.SettleWindow = 24 * time.Hour
+	}
+	if o.SettleMax <= 0 {
+		o.SettleMax = 4096
+	}
 	if o.ConsentPurposes == nil {
 		o.ConsentPurposes = []string{"HRESCH"}
 	}
@@ -67,24 +101,29 @@ func (o Options) withDefaults() Options {
 // All returns every rule, configured by o.
 func All(o Options) []Rule {
 	o = o.withDefaults()
-	consents := newConsentBook()
+	s := settler{window: o.SettleWindow, max: o.SettleMax}
+	consents := newConsentBook(s)
 	return []Rule{
 		consents,
-		&AccessWithoutConsent{book: consents, purposes: o.ConsentPurposes},
-		&AccessAfterRevocation{book: consents},
+		&AccessWithoutConsent{book: consents, purposes: o.ConsentPurposes, s: s},
+		&AccessAfterRevocation{book: consents, s: s},
 		newBreakGlass(o.BreakGlassMax, o.BreakGlassWindow),
 		newVolume(o.VolumeMax, o.VolumeWindow),
 		DisclosureAccounting{},
-		newDuplicateCommissioning(),
-		newCustodyChain(),
-		newReturnVerification(),
-		newLateRegistration(),
+		newDuplicateCommissioning(s),
+		newCustodyChain(s),
+		newReturnVerification(s),
+		newLateRegistration(s),
 		newOutcomeSwitching(),
-		newMissingResults(),
+		newMissingResults(s),
 	}
 }
 
-// Engine runs rules in order over each entry.
+// Engine runs rules in order over each entry. Its Snapshot holds every
+// rule's state, held and recent events included, so an engine restored from
+// it and fed the rest of the log returns the same findings as one that never
+// stopped. The held and recent events add at most eight queues of
+// Options.SettleMax items to it; see docs/monitor.md for the bytes.
 type Engine struct {
 	rules []Rule
 }

@@ -1,10 +1,13 @@
 package rules_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/htlog/htlog/monitor/entry"
 	"github.com/htlog/htlog/monitor/entrycheck"
+	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/internal/montest"
 	"github.com/htlog/htlog/monitor/rules"
 	"github.com/htlog/htlog/schemas"
@@ -22,7 +25,9 @@ type scenario struct {
 	checker *entrycheck.Checker
 	engine  *rules.Engine
 	n       uint64
+	ids     []string // event id by index
 	fired   map[string][]uint64
+	all     []finding.Finding // every finding, in the order returned
 }
 
 func newScenario(t *testing.T, opts ...rules.Options) *scenario {
@@ -44,18 +49,45 @@ func newScenario(t *testing.T, opts ...rules.Options) *scenario {
 // add logs one event and returns its id.
 func (s *scenario) add(kind string, at time.Time, body any, supersedes ...string) string {
 	raw, id := s.sub.Sign(s.t, kind, at, body, supersedes...)
+	s.log(kind, raw, id)
+	return id
+}
+
+// log logs an event signed earlier (so that others can cite it before it is
+// logged). A finding may cite an earlier entry (a late consent or
+// revocation settles it); fired records the index each finding cites.
+func (s *scenario) log(kind string, raw []byte, id string) {
 	res := s.checker.Check(s.n, raw)
 	for _, f := range res.Findings {
 		s.t.Fatalf("entry %d (%s): unexpected check finding %s: %s", s.n, kind, f.Rule, f.Detail)
 	}
+	s.ids = append(s.ids, id)
 	for _, f := range s.engine.Observe(res.Entry) {
-		if f.Index != int64(s.n) || f.EventIDs[0] != id {
-			s.t.Fatalf("finding %s cites index %d / %v, want %d / %s", f.Rule, f.Index, f.EventIDs, s.n, id)
+		if f.Index < 0 || f.Index > int64(s.n) || f.EventIDs[0] != s.ids[f.Index] {
+			s.t.Fatalf("finding %s cites index %d / %v, which is not a logged entry", f.Rule, f.Index, f.EventIDs)
 		}
-		s.fired[f.Rule] = append(s.fired[f.Rule], s.n)
+		s.fired[f.Rule] = append(s.fired[f.Rule], uint64(f.Index))
+		s.all = append(s.all, f)
 	}
 	s.n++
-	return id
+}
+
+// entry signs and checks an event as entry index without logging it, for
+// tests that feed the same entries to several engines.
+func (s *scenario) entry(index int, kind string, at time.Time, body any, supersedes ...string) *entry.Entry {
+	s.t.Helper()
+	raw, _ := s.sub.Sign(s.t, kind, at, body, supersedes...)
+	return s.check(index, kind, raw)
+}
+
+// check checks raw as entry index.
+func (s *scenario) check(index int, kind string, raw []byte) *entry.Entry {
+	s.t.Helper()
+	res := s.checker.Check(uint64(index), raw)
+	if len(res.Findings) > 0 || res.Entry == nil {
+		s.t.Fatalf("entry %d (%s): unexpected check findings %v", index, kind, res.Findings)
+	}
+	return res.Entry
 }
 
 func (s *scenario) want(rule string, indices ...uint64) {
@@ -122,7 +154,14 @@ func TestCustodyRules(t *testing.T) {
 	s.add("custody", t0.Add(time.Hour), montest.Custody("commissioning", "active", "s2", "2026-02-01"))     // 6 twice
 	s.add("custody", t0.Add(2*time.Hour), montest.Custody("receiving", "active", "s2", "2026-02-01", b))    // 7 no ship
 	s.add("custody", t0.Add(3*time.Hour), montest.Custody("shipping", "in_transit", "s2", "2026-02-01", b)) // 8 expired
-	s.want("custody_chain_break", 4, 7, 8)
+	s.want("custody_chain_break", 4, 8)
+	s.wantNothingElse()
+	// 6 and 7 wait for a decommissioning or a shipment logged late until the
+	// log's clock passes 4h (when they were logged) + 24h.
+	s.add("custody", t0.Add(28*time.Hour), montest.Custody("commissioning", "active", "s3", "2027-01-31"))
+	s.wantNothingElse()
+	s.add("custody", t0.Add(29*time.Hour), montest.Custody("commissioning", "active", "s4", "2027-01-31"))
+	s.want("custody_chain_break", 7)
 	s.want("duplicate_commissioning", 6)
 	s.wantNothingElse()
 }
@@ -154,6 +193,7 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 	s.add("access", t0.Add(time.Hour), montest.Access(hospital, "dr-a", "alice", "HRESCH", grant))
 	s.add("custody", t0.Add(time.Hour), montest.Custody("commissioning", "active", "s1", "2027-01-31"))
+	s.add("custody", t0.Add(26*time.Hour), montest.Custody("commissioning", "active", "s2", "2027-01-31"))
 	s.want("duplicate_commissioning", 3)
 	s.wantNothingElse()
 }
@@ -181,18 +221,30 @@ func TestReturnVerification(t *testing.T) {
 	t.Run("fires", func(t *testing.T) {
 		s := newScenario(t)
 		chain(s, "s1", "", "")
-		s.want("returned_without_verification", 5)
 		chain(s, "s2", "not_verified", "no_response")
-		s.want("returned_without_verification", 11)
+		// A verification logged late but timed after the re-shipment.
+		chain(s, "s3", "", "")
+		s.add("custody", t0.Add(6*time.Hour), custody("receiving", "active", "s3", "verified", c))
+		s.wantNothingElse() // the re-shipments wait for a verification logged late
+		s.add("custody", t0.Add(30*time.Hour), custody("commissioning", "active", "s9", ""))
+		s.want("returned_without_verification", 5, 11, 17)
 		s.wantNothingElse()
 	})
 	t.Run("silent", func(t *testing.T) {
 		s := newScenario(t)
 		chain(s, "s1", "verified", "")
 		chain(s, "s2", "", "verified")
+		// The verified return receipt logged late, after the re-shipment.
+		s.add("custody", t0, custody("commissioning", "active", "s4", ""))
+		s.add("custody", t0.Add(time.Hour), custody("shipping", "in_transit", "s4", "", b))
+		s.add("custody", t0.Add(2*time.Hour), custody("receiving", "active", "s4", "", b))
+		s.add("custody", t0.Add(3*time.Hour), custody("shipping", "returned", "s4", "", a))
+		s.add("custody", t0.Add(5*time.Hour), custody("shipping", "in_transit", "s4", "", c))
+		s.add("custody", t0.Add(4*time.Hour), custody("receiving", "returned", "s4", "verified", a))
 		// A package never returned needs no verification.
 		s.add("custody", t0, custody("commissioning", "active", "s3", ""))
 		s.add("custody", t0.Add(time.Hour), custody("shipping", "in_transit", "s3", "", b))
+		s.add("custody", t0.Add(30*time.Hour), custody("commissioning", "active", "s9", ""))
 		s.wantNothingElse()
 	})
 }
@@ -213,9 +265,32 @@ func TestMissingResults(t *testing.T) {
 		s.add("trial", day("2025-06-01"), trialEvent("NCT00000001", "status", map[string]any{
 			"recruitment_status": "completed", "primary_completion_date": "2025-05-31"}))
 		s.add("custody", day("2026-05-31"), custody("commissioning", "active", "s1", "")) // the deadline day: not late yet
-		s.add("custody", day("2026-06-01"), custody("commissioning", "active", "s2", "")) // 3: a year and a day later
-		s.add("custody", day("2026-07-01"), custody("commissioning", "active", "s3", "")) // reported once
-		s.want("missing_trial_results", 3)
+		s.add("custody", day("2026-06-01"), custody("commissioning", "active", "s2", "")) // a year and a day later, within the window
+		s.add("custody", day("2026-06-02"), custody("commissioning", "active", "s3", "")) // 4: past the window too
+		s.add("custody", day("2026-07-01"), custody("commissioning", "active", "s4", "")) // reported once
+		s.want("missing_trial_results", 4)
+		s.wantNothingElse()
+	})
+	t.Run("results logged late", func(t *testing.T) {
+		s := newScenario(t)
+		for _, id := range []string{"NCT00000004", "NCT00000005"} {
+			s.add("trial", day("2025-01-10"), montest.TrialRegistration(id, "2025-01-01", "2025-01-05", 100, "mortality"))
+			s.add("trial", day("2025-06-01"), trialEvent(id, "status", map[string]any{
+				"recruitment_status": "completed", "primary_completion_date": "2025-05-31"}))
+		}
+		s.add("custody", day("2026-06-01"), custody("commissioning", "active", "s1", "")) // the clock passes the deadline
+		// Results timed before the deadline, logged after the clock passed
+		// it: in time. Results timed after it: late.
+		s.add("trial", day("2026-05-20"), trialEvent("NCT00000004", "results", map[string]any{
+			"results_reference": "https://clinicaltrials.gov/study/NCT00000004?tab=results"}))
+		s.add("trial", day("2026-06-01"), trialEvent("NCT00000005", "results", map[string]any{
+			"results_reference": "https://clinicaltrials.gov/study/NCT00000005?tab=results"}))
+		s.wantNothingElse()
+		s.add("custody", day("2026-06-03"), custody("commissioning", "active", "s2", "")) // 7
+		s.want("missing_trial_results", 7)
+		if f := s.all[len(s.all)-1]; !strings.Contains(f.Detail, "NCT00000005") {
+			t.Errorf("the late trial is not the one reported: %s", f.Detail)
+		}
 		s.wantNothingElse()
 	})
 	t.Run("silent", func(t *testing.T) {

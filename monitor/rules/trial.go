@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/htlog/htlog/monitor/entry"
 	"github.com/htlog/htlog/monitor/finding"
@@ -10,14 +11,31 @@ import (
 
 // LateRegistration fires when a trial is registered after its first
 // enrollment (WHO and ICMJE require registration before it; 42 CFR 11.24
-// allows at most 21 days after), or when an enrollment event is logged for
-// a trial not registered yet.
+// allows at most 21 days after), or when an enrollment event is timed
+// before any registration of its trial.
+//
+// An enrollment with no registration logged before it is held for the
+// settle window: a registration logged within it and timed at or before the
+// enrollment (a registration logged late) settles it silently, one timed
+// after it reports it at once; otherwise it is reported when the window has
+// passed.
 type LateRegistration struct {
 	Registered map[string]bool `json:"registered"`
+	// Clock is the latest entry time seen.
+	Clock time.Time `json:"clock,omitzero"`
+	// Pending are enrollments waiting for a registration logged late.
+	Pending queue[heldEnrollment] `json:"pending"`
+	s       settler
 }
 
-func newLateRegistration() *LateRegistration {
-	return &LateRegistration{Registered: map[string]bool{}}
+// heldEnrollment is an enrollment event (Ref) of a trial not registered yet.
+type heldEnrollment struct {
+	Ref   ref    `json:"ref"`
+	Trial string `json:"trial"`
+}
+
+func newLateRegistration(s settler) *LateRegistration {
+	return &LateRegistration{Registered: map[string]bool{}, s: s}
 }
 
 // Name implements Rule.
@@ -28,6 +46,15 @@ func (r *LateRegistration) State() any { return r }
 
 // Observe implements Rule.
 func (r *LateRegistration) Observe(e *entry.Entry) []finding.Finding {
+	advance(&r.Clock, e.Time)
+	out := r.judge(e)
+	for _, h := range r.Pending.settle(r.Clock) {
+		out = append(out, h.Ref.find(r.Name(), finding.High, "trial "+h.Trial+" reports enrollment before any registration"))
+	}
+	return out
+}
+
+func (r *LateRegistration) judge(e *entry.Entry) []finding.Finding {
 	t := e.Trial
 	if t == nil {
 		return nil
@@ -35,24 +62,35 @@ func (r *LateRegistration) Observe(e *entry.Entry) []finding.Finding {
 	switch t.Subtype {
 	case "registration":
 		r.Registered[t.RegistryID] = true
+		var out []finding.Finding
+		for _, h := range r.Pending.take(func(h *heldEnrollment) bool { return h.Trial == t.RegistryID }) {
+			if h.Ref.Time.Before(e.Time) {
+				out = append(out, h.Ref.find(r.Name(), finding.High, fmt.Sprintf(
+					"trial %s reports enrollment before its registration (logged later, at index %d)", h.Trial, e.Index), e.ID))
+			}
+		}
 		reg, ok1 := entry.ParseDate(t.RegistrationDate)
 		if t.FirstEnrollment == nil || t.FirstEnrollment.Type != "actual" || !ok1 {
-			return nil
+			return out
 		}
 		first, ok2 := entry.ParseDate(t.FirstEnrollment.Date)
 		if !ok2 || !reg.After(first) {
-			return nil
+			return out
 		}
 		days := int(reg.Sub(first).Hours() / 24)
 		detail := fmt.Sprintf("trial %s registered %d days after its first enrollment", t.RegistryID, days)
 		if days > 21 {
 			detail += " (more than the 21 days 42 CFR 11.24 allows)"
 		}
-		return []finding.Finding{newFinding(r.Name(), finding.High, e, detail)}
+		return append(out, newFinding(r.Name(), finding.High, e, detail))
 	case "enrollment":
 		if !r.Registered[t.RegistryID] {
-			return []finding.Finding{newFinding(r.Name(), finding.High, e,
-				"trial "+t.RegistryID+" reports enrollment before any registration")}
+			var out []finding.Finding
+			h := heldEnrollment{Ref: refOf(e), Trial: t.RegistryID}
+			for _, h := range r.Pending.push(r.s.due(r.Clock), h, r.s.max) {
+				out = append(out, h.Ref.find(r.Name(), finding.High, "trial "+h.Trial+" reports enrollment before any registration"+r.s.early()))
+			}
+			return out
 		}
 	}
 	return nil

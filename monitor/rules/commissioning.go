@@ -1,0 +1,100 @@
+package rules
+
+import (
+	"time"
+
+	"github.com/htlog/htlog/monitor/entry"
+	"github.com/htlog/htlog/monitor/finding"
+)
+
+// DuplicateCommissioning fires when a package (GTIN and serial tag) is
+// commissioned again without a decommissioning in between: two packages
+// carry one identifier, a counterfeit signal.
+//
+// A second commissioning is held for the settle window: a decommissioning
+// or destruction of the package logged within it and timed between the two
+// commissionings settles it silently (the package was decommissioned, then
+// commissioned again). A decommissioning timed before the live
+// commissioning, logged late, does not end it.
+type DuplicateCommissioning struct {
+	Live map[string]string `json:"live"` // package key -> commissioning event id
+	// Since maps a live package key to its commissioning time.
+	Since map[string]time.Time `json:"since,omitempty"`
+	// Clock is the latest entry time seen.
+	Clock time.Time `json:"clock,omitzero"`
+	// Pending are second commissionings waiting for a decommissioning
+	// logged late.
+	Pending queue[heldCommission] `json:"pending"`
+	s       settler
+}
+
+// heldCommission is a commissioning (Ref) of a package already live since
+// FirstAt by the commissioning First.
+type heldCommission struct {
+	Ref     ref       `json:"ref"`
+	GTIN    string    `json:"gtin"`
+	Serial  string    `json:"serial"`
+	First   string    `json:"first"`
+	FirstAt time.Time `json:"first_at,omitzero"`
+}
+
+func (h *heldCommission) key() string { return entry.Product{GTIN: h.GTIN, Serial: h.Serial}.Key() }
+
+func newDuplicateCommissioning(s settler) *DuplicateCommissioning {
+	return &DuplicateCommissioning{Live: map[string]string{}, Since: map[string]time.Time{}, s: s}
+}
+
+// Name implements Rule.
+func (r *DuplicateCommissioning) Name() string { return "duplicate_commissioning" }
+
+// State implements Rule.
+func (r *DuplicateCommissioning) State() any { return r }
+
+// Observe implements Rule.
+func (r *DuplicateCommissioning) Observe(e *entry.Entry) []finding.Finding {
+	advance(&r.Clock, e.Time)
+	if r.Since == nil {
+		r.Since = map[string]time.Time{}
+	}
+	var out []finding.Finding
+	report := func(h heldCommission, note string) {
+		out = append(out, h.Ref.find(r.Name(), finding.High,
+			"GTIN "+h.GTIN+" serial "+short(h.Serial)+" commissioned twice"+note, h.First))
+	}
+	if c := e.Custody; c != nil {
+		for _, p := range c.Products {
+			k := p.Key()
+			switch c.BizStep {
+			case "commissioning":
+				if first, ok := r.Live[k]; ok {
+					h := heldCommission{Ref: refOf(e), GTIN: p.GTIN, Serial: p.Serial, First: first, FirstAt: r.Since[k]}
+					for _, h := range r.Pending.push(r.s.due(r.Clock), h, r.s.max) {
+						report(h, r.s.early())
+					}
+					continue
+				}
+				r.Live[k], r.Since[k] = e.ID, e.Time
+			case "decommissioning", "destroying":
+				h, ok := r.Pending.first(func(h *heldCommission) bool {
+					return h.key() == k && !e.Time.Before(h.FirstAt) && !h.Ref.Time.Before(e.Time)
+				})
+				switch {
+				case ok: // it ended the first life; the held commissioning began the next
+					r.Live[k], r.Since[k] = h.Ref.ID, h.Ref.Time
+					r.Pending.each(func(o *heldCommission) {
+						if o.key() == k {
+							o.First, o.FirstAt = h.Ref.ID, h.Ref.Time
+						}
+					})
+				case !e.Time.Before(r.Since[k]):
+					delete(r.Live, k)
+					delete(r.Since, k)
+				}
+			}
+		}
+	}
+	for _, h := range r.Pending.settle(r.Clock) {
+		report(h, "")
+	}
+	return out
+}
