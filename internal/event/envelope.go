@@ -180,8 +180,12 @@ func isLowerHex(s string) bool {
 
 // decodeStrict decodes one JSON value into v, refusing unknown fields,
 // duplicate object keys (anywhere) and trailing data.
-func decodeStrict(data []byte, v any) error {
-	if err := checkJSON(data); err != nil {
+func decodeStrict(data []byte, v any) error { return decodeChecked(checkJSON, data, v) }
+
+// decodeChecked is decodeStrict with check as the duplicate-key and syntax
+// check run first (the tests pass the old token walk as a reference).
+func decodeChecked(check func([]byte) error, data []byte, v any) error {
+	if err := check(data); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -189,7 +193,7 @@ func decodeStrict(data []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	// checkJSON has refused trailing data; this keeps the decoder's word too.
+	// check has refused trailing data; this keeps the decoder's word too.
 	if dec.More() {
 		return errors.New("trailing data after the JSON object")
 	}

@@ -72,21 +72,7 @@ func refCheckNoDuplicateKeys(data []byte) error {
 // refDecodeStrict is decodeStrict with the token walk in place of
 // checkJSON (and the same case-sensitive key check after decoding).
 func refDecodeStrict(data []byte, v any) error {
-	if err := refCheckNoDuplicateKeys(data); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON object")
-	}
-	if _, err := dec.Token(); err == nil {
-		return errors.New("trailing data after the JSON object")
-	}
-	return checkExactKeys(data, reflect.TypeOf(v))
+	return decodeChecked(refCheckNoDuplicateKeys, data, v)
 }
 
 // refParseEnvelope is ParseEnvelope as it was: the reference decoder and
