@@ -614,6 +614,10 @@ var daemonSchemas = map[string]schema{
 		"log":         schema{"url": nil, "vkey_file": nil},
 		"policy_file": nil, "submitters_file": nil, "witnesses": nil, "peers": nil,
 		"poll_interval": nil, "evidence_dir": nil, "webhooks": nil,
+		"rules": schema{
+			"break_glass_max": nil, "break_glass_window": nil, "volume_max": nil, "volume_window": nil,
+			"consent_purposes": nil, "settle_window": nil, "settle_max": nil,
+		},
 	},
 }
 

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/htlog/htlog/cmd/internal/config"
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/registry"
+	"github.com/htlog/htlog/monitor/rules"
 )
 
 // Config is htlog-monitor's configuration: a YAML file (--config), HTLOG_*
@@ -47,6 +49,31 @@ type Config struct {
 	EvidenceDir string `mapstructure:"evidence_dir"`
 	// Webhooks receive a JSON POST for each split view.
 	Webhooks []string `mapstructure:"webhooks"`
+	// Rules tune the compliance rules (rules.Options); an absent or zero key
+	// keeps the rules' default.
+	Rules struct {
+		// BreakGlassMax is how many break-glass (ETREAT) accesses one agent
+		// tag may make within BreakGlassWindow before a finding (default 2).
+		BreakGlassMax int `mapstructure:"break_glass_max"`
+		// BreakGlassWindow is the window BreakGlassMax counts in (default 24h).
+		BreakGlassWindow time.Duration `mapstructure:"break_glass_window"`
+		// VolumeMax is how many accesses one agent tag may make within
+		// VolumeWindow before a finding (default 100).
+		VolumeMax int `mapstructure:"volume_max"`
+		// VolumeWindow is the window VolumeMax counts in (default 1h).
+		VolumeWindow time.Duration `mapstructure:"volume_window"`
+		// ConsentPurposes are the purpose-of-use codes, such as HRESCH, for
+		// which an access needs a consent besides every disclosure and every
+		// access citing one (default [HRESCH]; [] means none). The rules
+		// compare them with purpose_of_use exactly, so they are uppercase.
+		ConsentPurposes []string `mapstructure:"consent_purposes"`
+		// SettleWindow is how far the log's clock must move past an event
+		// before the rules stop waiting for a counterpart logged late
+		// (default 24h); a negative window, such as -1s, turns waiting off.
+		SettleWindow time.Duration `mapstructure:"settle_window"`
+		// SettleMax bounds each queue of held and recent events (default 4096).
+		SettleMax int `mapstructure:"settle_max"`
+	} `mapstructure:"rules"`
 
 	reportOnly bool // the report subcommand needs only database.dsn
 
@@ -116,7 +143,53 @@ func (c *Config) Validate() error {
 	if c.EvidenceDir == "" {
 		return errors.New("evidence_dir: required")
 	}
-	return config.CheckPositive("poll_interval", c.PollInterval)
+	if err := config.CheckPositive("poll_interval", c.PollInterval); err != nil {
+		return err
+	}
+	return c.checkRules()
+}
+
+// checkRules checks the rules section. Zero keeps a default and a negative
+// settle_window turns waiting off, so only negative counts and other
+// negative windows are wrong.
+func (c *Config) checkRules() error {
+	r := c.Rules
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"rules.break_glass_max", r.BreakGlassMax}, {"rules.volume_max", r.VolumeMax}, {"rules.settle_max", r.SettleMax}} {
+		if n.v < 0 {
+			return fmt.Errorf("%s: must not be negative, got %d", n.key, n.v)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"rules.break_glass_window", r.BreakGlassWindow}, {"rules.volume_window", r.VolumeWindow}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s: must not be negative, got %v", d.key, d.v)
+		}
+	}
+	for i, p := range r.ConsentPurposes {
+		if !purposeCode.MatchString(p) {
+			return fmt.Errorf("rules.consent_purposes[%d]: must be an uppercase purpose-of-use code (letters only) such as HRESCH, got %q", i, p)
+		}
+	}
+	return nil
+}
+
+// purposeCode is an HL7 v3 ActReason code as purpose_of_use holds it.
+var purposeCode = regexp.MustCompile(`^[A-Z]+$`)
+
+// ruleOptions returns the rules section as rules.Options.
+func (c *Config) ruleOptions() rules.Options {
+	r := c.Rules
+	return rules.Options{
+		BreakGlassMax: r.BreakGlassMax, BreakGlassWindow: r.BreakGlassWindow,
+		VolumeMax: r.VolumeMax, VolumeWindow: r.VolumeWindow,
+		ConsentPurposes: r.ConsentPurposes,
+		SettleWindow:    r.SettleWindow, SettleMax: r.SettleMax,
+	}
 }
 
 func checkURL(key, s string) error {

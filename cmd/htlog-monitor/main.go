@@ -94,7 +94,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		LogURL: cfg.Log.URL, LogVerifier: logVerifier, Policy: cfg.policy,
 		Registry:  func() entrycheck.Registry { return registryOf{cfg} },
 		Validator: validator, Witnesses: cfg.Witnesses, Peers: cfg.Peers, Webhooks: cfg.Webhooks,
-		EvidenceDir: cfg.EvidenceDir, PollInterval: cfg.PollInterval, Store: st,
+		EvidenceDir: cfg.EvidenceDir, PollInterval: cfg.PollInterval, Rules: cfg.ruleOptions(), Store: st,
 		HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: logger, Metrics: monitor.NewMetrics(reg),
 	})
 	if err != nil {
