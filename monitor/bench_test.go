@@ -1,11 +1,19 @@
 package monitor_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/monitor"
+	"github.com/htlog/htlog/monitor/entrycheck"
+	"github.com/htlog/htlog/monitor/internal/montest"
 	"github.com/htlog/htlog/monitor/store"
 )
 
@@ -35,4 +43,73 @@ func BenchmarkReplay(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "entries/s")
+}
+
+// BenchmarkReplayMixed is BenchmarkReplay over the log a real deployment
+// sees: every valid example of the four kinds in turn (schemas/examples),
+// each with fresh pseudonymous tags, signed alternately by an Ed25519 and an
+// ECDSA P-256 submitter. Fresh tags leave many events without their
+// counterparts (an access without its consent, a receipt without its
+// shipment), so the compliance rules also hold, judge and record findings.
+//
+//	go test -run '^$' -bench BenchmarkReplayMixed -benchtime 3x ./monitor/
+func BenchmarkReplayMixed(b *testing.B) {
+	const n = 20000
+	e := newEnvTB(b, store.NewMem())
+	p256 := montest.NewECDSASubmitter(b, "gln:0614141000005")
+	reg := montest.Registry(b, e.sub, p256)
+	e.cfg.Registry = func() entrycheck.Registry { return reg }
+	var bodies []struct {
+		kind string
+		body []byte
+	}
+	for _, kind := range event.Kinds {
+		for _, body := range testonly.Examples(b, kind, "valid-") {
+			bodies = append(bodies, struct {
+				kind string
+				body []byte
+			}{kind, body})
+		}
+	}
+	subs := []*montest.Submitter{e.sub, p256}
+	for i := range n {
+		ex := bodies[i%len(bodies)]
+		body := exampleTag.ReplaceAllFunc(ex.body, func([]byte) []byte {
+			return []byte(montest.Tag(fmt.Sprintf("bench-%d-%d", i, rand.Int64())))
+		})
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, body); err != nil {
+			b.Fatal(err)
+		}
+		raw, _ := subs[i%2].Sign(b, ex.kind, t0.Add(time.Duration(i)*time.Second), json.RawMessage(compact.Bytes()))
+		e.log.Append(raw)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		e.cfg.Store = store.NewMem()
+		m, err := monitor.New(context.Background(), e.cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Step(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		if m.Confirmed().Size != n {
+			b.Fatal("incomplete replay")
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "entries/s")
+	b.StopTimer()
+	counts, err := e.cfg.Store.CountFindings(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range counts {
+		switch c.Rule {
+		case entrycheck.RuleMalformed, entrycheck.RuleNotCanonical, entrycheck.RuleSubmitter,
+			entrycheck.RuleSignature, entrycheck.RuleSchema, entrycheck.RulePrivacy:
+			b.Fatalf("%d %s findings on valid entries", c.N, c.Rule)
+		}
+	}
 }

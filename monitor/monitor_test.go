@@ -262,11 +262,20 @@ func TestSplitViewEvidence(t *testing.T) {
 // while it is not one from the smaller checkpoint's root.
 func verifyIndependently(t *testing.T, honest *testonly.FakeLog, bundle []byte) {
 	t.Helper()
+	verifyEvidence(t, honest.VKey, honest.Root, bundle)
+}
+
+// verifyEvidence checks a split-view bundle as a third party would: both
+// checkpoints are signed with vkey, and they contradict each other, or the
+// bundle's proof is a consistency proof from the honest tree (whose roots
+// honestRoot gives) to the larger checkpoint that the smaller one fails.
+func verifyEvidence(t *testing.T, vkey string, honestRoot func(uint64) c2sp.Hash, bundle []byte) {
+	t.Helper()
 	ev, err := c2sp.ParseEvidence(bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := note.NewVerifier(honest.VKey)
+	v, _ := note.NewVerifier(vkey)
 	var sizes [2]uint64
 	var roots [2][]byte
 	for i, cp := range [][]byte{ev.First, ev.Second} {
@@ -294,11 +303,11 @@ func verifyIndependently(t *testing.T, honest *testonly.FakeLog, bundle []byte) 
 	if err := proof.VerifyConsistency(h, sizes[0], sizes[1], p, roots[0], roots[1]); err == nil {
 		t.Fatal("the evidence's checkpoints are consistent")
 	}
-	if c2sp.Hash(roots[1]) != honest.Root(sizes[1]) {
+	if c2sp.Hash(roots[1]) != honestRoot(sizes[1]) {
 		t.Fatal("the larger checkpoint is not the honest log's")
 	}
-	honestRoot := honest.Root(sizes[0])
-	if err := proof.VerifyConsistency(h, sizes[0], sizes[1], p, honestRoot[:], roots[1]); err != nil {
+	small := honestRoot(sizes[0])
+	if err := proof.VerifyConsistency(h, sizes[0], sizes[1], p, small[:], roots[1]); err != nil {
 		t.Fatalf("the proof is not a consistency proof of the larger tree: %v", err)
 	}
 }

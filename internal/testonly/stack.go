@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,7 +50,8 @@ type Stack struct {
 	// ConfigFile is htlog-server's YAML configuration.
 	ConfigFile string
 
-	cmd *exec.Cmd
+	logKeyFile, trillianAddr, dir string
+	cmd                           *exec.Cmd
 }
 
 var (
@@ -146,10 +148,58 @@ func PrepareStack(t testing.TB) *Stack {
 	// A second organisation with the same key may submit custody events only.
 	s.RegistryFile = write("submitters.yaml", "submitters:\n  - org: "+s.Org+"\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: "+pub+"}]\n"+
 		"  - org: "+CustodyOnlyOrg+"\n    kinds: [custody]\n    keys: [{public_key_file: "+pub+"}]\n", 0o644)
-	s.ConfigFile = write("server.yaml", fmt.Sprintf(
-		"listen: %s\norigin: %s\nkey_file: %s\ndatabase: {dsn: '%s'}\ntrillian: {address: %s}\ncheckpoint_interval: 200ms\npolicy_file: %s\nsubmitters_file: %s\nwitness_timeout: 1s\nreceipt_timeout: 5s\n",
-		addr, s.Origin, write("log.key", skey, 0o600), NewDatabase(t, "server"), tr.LogAddr, s.PolicyFile, s.RegistryFile), 0o600)
+	s.logKeyFile, s.trillianAddr, s.dir = write("log.key", skey, 0o600), tr.LogAddr, dir
+	s.ConfigFile = s.writeConfig(t, "server.yaml", addr, "")
 	return s
+}
+
+// writeConfig writes an htlog-server configuration for this stack's origin,
+// key, Trillian, policy and registry, listening on addr with a database of
+// its own, followed by the extra YAML lines.
+func (s *Stack) writeConfig(t testing.TB, name, addr, extra string) string {
+	t.Helper()
+	p := filepath.Join(s.dir, name)
+	text := fmt.Sprintf(
+		"listen: %s\norigin: %s\nkey_file: %s\ndatabase: {dsn: '%s'}\ntrillian: {address: %s}\ncheckpoint_interval: 200ms\npolicy_file: %s\nsubmitters_file: %s\nwitness_timeout: 1s\nreceipt_timeout: 5s\n%s",
+		addr, s.Origin, s.logKeyFile, NewDatabase(t, "server"), s.trillianAddr, s.PolicyFile, s.RegistryFile, extra)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// SetConfig appends YAML lines (keys the configuration does not set yet,
+// such as rate_limit) to ConfigFile; Start reads them.
+func (s *Stack) SetConfig(t testing.TB, lines string) {
+	t.Helper()
+	f, err := os.OpenFile(s.ConfigFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(lines); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StartFork starts a second htlog-server that lies: the same origin and log
+// key, the same Trillian, but a database of its own, so it provisions and
+// signs a second tree (a split view). Its witnesses refuse that tree's
+// checkpoints, so it publishes fail-open, as a log operator set on lying
+// would. htlog-server publishes an origin from one process per MariaDB
+// server (its publisher lease is a named lock on the origin), so stop this
+// stack's server (Kill) before, and Kill the fork before starting it again.
+// It is stopped when the test ends.
+func (s *Stack) StartFork(t testing.TB) *Stack {
+	t.Helper()
+	addr := FreePort(t)
+	f := *s
+	f.URL = "http://" + addr
+	f.WitnessDown = [3]*atomic.Bool{}
+	f.ConfigFile = s.writeConfig(t, "fork-"+strings.ReplaceAll(addr, ":", "-")+".yaml", addr, "fail_open: true\n")
+	f.cmd = nil
+	f.Start(t)
+	return &f
 }
 
 // CustodyOnlyOrg is registered (with the stack's key) for custody events only.
@@ -159,11 +209,28 @@ const CustodyOnlyOrg = "gln:0614141000005"
 func (s *Stack) Start(t testing.TB) {
 	t.Helper()
 	s.cmd = exec.Command(serverBinary(t), "--config", s.ConfigFile)
+	logPath := strings.TrimSuffix(s.ConfigFile, ".yaml") + ".log"
+	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stdout, s.cmd.Stderr = out, out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	cmd := s.cmd
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		out.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			if len(b) > 3000 {
+				b = b[len(b)-3000:]
+			}
+			t.Logf("htlog-server output (%s), last lines:\n%s", logPath, b)
+		}
+	})
 	s.WaitHealthy(t)
 }
 

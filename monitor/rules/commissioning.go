@@ -38,7 +38,8 @@ type heldCommission struct {
 	FirstAt time.Time `json:"first_at,omitzero"`
 }
 
-func (h *heldCommission) key() string { return entry.Product{GTIN: h.GTIN, Serial: h.Serial}.Key() }
+// is reports whether the held event is of package p.
+func (h *heldCommission) is(p entry.Product) bool { return h.GTIN == p.GTIN && h.Serial == p.Serial }
 
 func newDuplicateCommissioning(s settler) *DuplicateCommissioning {
 	return &DuplicateCommissioning{Live: map[string]string{}, Since: map[string]time.Time{}, s: s}
@@ -76,13 +77,13 @@ func (r *DuplicateCommissioning) Observe(e *entry.Entry) []finding.Finding {
 				r.Live[k], r.Since[k] = e.ID, e.Time
 			case "decommissioning", "destroying":
 				h, ok := r.Pending.first(func(h *heldCommission) bool {
-					return h.key() == k && !e.Time.Before(h.FirstAt) && !h.Ref.Time.Before(e.Time)
+					return h.is(p) && !e.Time.Before(h.FirstAt) && !h.Ref.Time.Before(e.Time)
 				})
 				switch {
 				case ok: // it ended the first life; the held commissioning began the next
 					r.Live[k], r.Since[k] = h.Ref.ID, h.Ref.Time
 					r.Pending.each(func(o *heldCommission) {
-						if o.key() == k {
+						if o.is(p) {
 							o.First, o.FirstAt = h.Ref.ID, h.Ref.Time
 						}
 					})

@@ -122,7 +122,7 @@ func (r *CustodyChain) product(e *entry.Entry, c *entry.Custody, p entry.Product
 	if c.BizStep == "shipping" {
 		move.To = partiesOf(c.Destinations)
 		_, settles = r.Receipts.first(func(h *heldReceipt) bool {
-			return h.key() == k && !e.Time.After(h.Ref.Time) && receivedBy(move.To, h.Receiver)
+			return h.is(p) && !e.Time.After(h.Ref.Time) && receivedBy(move.To, h.Receiver)
 		})
 		move.Received = settles
 	}
@@ -163,7 +163,7 @@ func (r *CustodyChain) product(e *entry.Entry, c *entry.Custody, p entry.Product
 		}
 		// Movements logged before this event but timed after it.
 		r.Moves.each(func(m *recentMove) {
-			if m.key() == k && !m.Reported && m.Ref.Time.After(e.Time) {
+			if m.is(p) && !m.Reported && m.Ref.Time.After(e.Time) {
 				m.Reported = true
 				out = append(out, m.Ref.find(r.Name(), finding.High, fmt.Sprintf(
 					"GTIN %s serial %s: %s after the package was %s (logged later, at index %d)",
@@ -189,10 +189,10 @@ func (r *CustodyChain) product(e *entry.Entry, c *entry.Custody, p entry.Product
 // shipment, by a recent shipment no receipt took (e was logged after the
 // next shipment), or else by holding e for a shipment logged late.
 func (r *CustodyChain) receipt(e *entry.Entry, c *entry.Custody, p entry.Product, st *pkg) []finding.Finding {
-	k, here := p.Key(), receiverOf(c)
+	here := receiverOf(c)
 	if st.Shipped && receivedBy(st.ShippedTo, here) {
 		r.Moves.each(func(m *recentMove) {
-			if m.Ref.ID == st.ShippedBy && m.key() == k {
+			if m.Ref.ID == st.ShippedBy && m.is(p) {
 				m.Received = true
 			}
 		})
@@ -201,7 +201,7 @@ func (r *CustodyChain) receipt(e *entry.Entry, c *entry.Custody, p entry.Product
 	}
 	var earlier *recentMove
 	r.Moves.each(func(m *recentMove) {
-		if earlier == nil && m.key() == k && m.Step == "shipping" && !m.Received &&
+		if earlier == nil && m.is(p) && m.Step == "shipping" && !m.Received &&
 			!m.Ref.Time.After(e.Time) && receivedBy(m.To, here) {
 			earlier = m
 		}
@@ -219,9 +219,13 @@ func (r *CustodyChain) receipt(e *entry.Entry, c *entry.Custody, p entry.Product
 	return out
 }
 
-func (h *heldReceipt) key() string { return entry.Product{GTIN: h.GTIN, Serial: h.Serial}.Key() }
+// is reports whether the held receipt is of package p. (Comparing fields,
+// not Product.Key strings: the rule scans its queues once per custody
+// event, and building a key per queued item was a fifth of replay time.)
+func (h *heldReceipt) is(p entry.Product) bool { return h.GTIN == p.GTIN && h.Serial == p.Serial }
 
-func (m *recentMove) key() string { return entry.Product{GTIN: m.GTIN, Serial: m.Serial}.Key() }
+// is reports whether the movement is of package p.
+func (m *recentMove) is(p entry.Product) bool { return m.GTIN == p.GTIN && m.Serial == p.Serial }
 
 // find builds the finding about a receipt no shipment settled.
 func (h heldReceipt) find(rule, note string) finding.Finding {

@@ -74,7 +74,7 @@ func (r *ReturnVerification) Observe(e *entry.Entry) []finding.Finding {
 				delete(r.Returned, k)
 				delete(r.ReturnedAt, k)
 				r.Pending.take(func(h *heldReshipment) bool {
-					return h.key() == k && !e.Time.Before(h.ReturnedAt) && !e.Time.After(h.Ref.Time)
+					return h.is(p) && !e.Time.Before(h.ReturnedAt) && !e.Time.After(h.Ref.Time)
 				})
 			case pending && c.BizStep == "shipping":
 				h := heldReshipment{Ref: refOf(e), GTIN: p.GTIN, Serial: p.Serial, ReturnedBy: returnedBy, ReturnedAt: r.ReturnedAt[k]}
@@ -95,4 +95,5 @@ func (r *ReturnVerification) Observe(e *entry.Entry) []finding.Finding {
 	return out
 }
 
-func (h *heldReshipment) key() string { return entry.Product{GTIN: h.GTIN, Serial: h.Serial}.Key() }
+// is reports whether the held event is of package p.
+func (h *heldReshipment) is(p entry.Product) bool { return h.GTIN == p.GTIN && h.Serial == p.Serial }

@@ -5,7 +5,10 @@
 package montest
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
@@ -25,7 +28,7 @@ import (
 type Submitter struct {
 	Org   string
 	Kinds []string
-	Key   ed25519.PrivateKey
+	Key   crypto.Signer
 	KeyID string
 }
 
@@ -44,6 +47,20 @@ func NewSubmitter(t testing.TB, org string, kinds ...string) *Submitter {
 		kinds = event.Kinds
 	}
 	return &Submitter{Org: org, Kinds: kinds, Key: priv, KeyID: id}
+}
+
+// NewECDSASubmitter returns a submitter with a fresh ECDSA P-256 key.
+func NewECDSASubmitter(t testing.TB, org string) *Submitter {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := event.KeyID(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Submitter{Org: org, Kinds: event.Kinds, Key: priv, KeyID: id}
 }
 
 // RegistryFile writes a registry YAML listing subs and returns its path.
