@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -98,7 +99,12 @@ func PrepareStack(t testing.TB) *Stack {
 	RequireIntegration(t)
 	tr := StartTrillian(t)
 	dir := t.TempDir()
-	s := &Stack{Origin: "htlog.test/log1", Org: "npi:1234567893"}
+	// A fresh origin per stack: htlog-server's publisher lease is a MariaDB
+	// named lock on the origin, global to the server every test package
+	// shares, so two stacks with one origin would take turns publishing.
+	var nonce [6]byte
+	rand.Read(nonce[:])
+	s := &Stack{Origin: "htlog.test/" + hex.EncodeToString(nonce[:]), Org: "npi:1234567893"}
 	skey, vkey, err := note.GenerateKey(rand.Reader, s.Origin)
 	if err != nil {
 		t.Fatal(err)

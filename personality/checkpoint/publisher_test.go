@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,10 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-const origin = "htlog.test/log1"
+// origin is unique to this test process: the publisher lease is a MariaDB
+// named lock on the origin, global to the server that other test packages
+// share at the same time.
+var origin = fmt.Sprintf("htlog.test/checkpoint-%d", os.Getpid())
 
 type world struct {
 	log    *logbackend.Memory
