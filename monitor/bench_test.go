@@ -56,34 +56,7 @@ func BenchmarkReplay(b *testing.B) {
 func BenchmarkReplayMixed(b *testing.B) {
 	const n = 20000
 	e := newEnvTB(b, store.NewMem())
-	p256 := montest.NewECDSASubmitter(b, "gln:0614141000005")
-	reg := montest.Registry(b, e.sub, p256)
-	e.cfg.Registry = func() entrycheck.Registry { return reg }
-	var bodies []struct {
-		kind string
-		body []byte
-	}
-	for _, kind := range event.Kinds {
-		for _, body := range testonly.Examples(b, kind, "valid-") {
-			bodies = append(bodies, struct {
-				kind string
-				body []byte
-			}{kind, body})
-		}
-	}
-	subs := []*montest.Submitter{e.sub, p256}
-	for i := range n {
-		ex := bodies[i%len(bodies)]
-		body := exampleTag.ReplaceAllFunc(ex.body, func([]byte) []byte {
-			return []byte(montest.Tag(fmt.Sprintf("bench-%d-%d", i, rand.Int64())))
-		})
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, body); err != nil {
-			b.Fatal(err)
-		}
-		raw, _ := subs[i%2].Sign(b, ex.kind, t0.Add(time.Duration(i)*time.Second), json.RawMessage(compact.Bytes()))
-		e.log.Append(raw)
-	}
+	fillMixed(b, e, n)
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
@@ -111,5 +84,40 @@ func BenchmarkReplayMixed(b *testing.B) {
 			entrycheck.RuleSignature, entrycheck.RuleSchema, entrycheck.RulePrivacy:
 			b.Fatalf("%d %s findings on valid entries", c.N, c.Rule)
 		}
+	}
+}
+
+// fillMixed appends n entries to e's log: every valid example of the four
+// kinds in turn with fresh tags, signed alternately by e's Ed25519
+// submitter and an ECDSA P-256 one, which e's registry then lists too.
+func fillMixed(t testing.TB, e *env, n int) {
+	t.Helper()
+	p256 := montest.NewECDSASubmitter(t, "gln:0614141000005")
+	reg := montest.Registry(t, e.sub, p256)
+	e.cfg.Registry = func() entrycheck.Registry { return reg }
+	var bodies []struct {
+		kind string
+		body []byte
+	}
+	for _, kind := range event.Kinds {
+		for _, body := range testonly.Examples(t, kind, "valid-") {
+			bodies = append(bodies, struct {
+				kind string
+				body []byte
+			}{kind, body})
+		}
+	}
+	subs := []*montest.Submitter{e.sub, p256}
+	for i := range n {
+		ex := bodies[i%len(bodies)]
+		body := exampleTag.ReplaceAllFunc(ex.body, func([]byte) []byte {
+			return []byte(montest.Tag(fmt.Sprintf("bench-%d-%d", i, rand.Int64())))
+		})
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, body); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := subs[i%2].Sign(t, ex.kind, t0.Add(time.Duration(i)*time.Second), json.RawMessage(compact.Bytes()))
+		e.log.Append(raw)
 	}
 }
