@@ -56,10 +56,12 @@ func (m *Monitor) Step(ctx context.Context) error {
 	if old != nil {
 		oldSize = old.Size
 	}
-	if sc.Size <= oldSize {
+	if sc.Size < oldSize || (sc.Size == oldSize && (m.tree.Size() >= sc.Size || sc.Hash != old.Hash)) {
 		return nil // older and equal checkpoints were checked by Observe
 	}
-	if old != nil && old.Size > 0 {
+	// (The confirmed one is replayed up to when a restart left the replay
+	// behind it to bring the rules level: see Config.RulesEvery.)
+	if old != nil && old.Size > 0 && sc.Size > oldSize {
 		if err := m.proveConsistent(ctx, old, sc); err != nil {
 			return err
 		}
@@ -206,18 +208,27 @@ func (m *Monitor) commitFinal(ctx context.Context, sc *c2sp.SignedCheckpoint, fr
 // commit saves st, completed with the compact range and the rules' state,
 // together with fs.
 func (m *Monitor) commit(ctx context.Context, st *store.State, fs []finding.Finding) error {
-	snap, err := m.engine.Snapshot()
-	if err != nil {
-		return err
-	}
 	now := time.Now().UTC()
 	for i := range fs {
 		fs[i].Time = now
 	}
-	st.Hashes, st.Rules = m.tree.Hashes(), snap
+	st.Hashes = m.tree.Hashes()
+	size := m.tree.Size()
+	saveRules := m.rulesLen < m.cfg.RulesSmall || size-m.rulesSize >= m.cfg.RulesEvery ||
+		now.Sub(m.rulesAt) >= m.cfg.RulesInterval
+	if saveRules {
+		snap, err := m.engine.Snapshot()
+		if err != nil {
+			return err
+		}
+		st.Rules, st.RulesSize, st.RulesHashes = snap, size, st.Hashes
+	}
 	if err := m.cfg.Store.Commit(ctx, st, fs); err != nil {
 		m.m.errors.WithLabelValues("store").Inc()
 		return fmt.Errorf("couldn't commit the replay to size %d: %w", st.Size, err)
+	}
+	if saveRules {
+		m.rulesSize, m.rulesAt, m.rulesLen = size, now, len(st.Rules)
 	}
 	return nil
 }

@@ -55,6 +55,17 @@ type Config struct {
 	// CommitEvery is how many entries a long catch-up replays between
 	// commits of its progress (default 65536; rounded to whole bundles).
 	CommitEvery uint64
+	// The rules' state grows with the log (every consent, package and
+	// trial) and is saved whole, so once it is over RulesSmall bytes
+	// (default 1 MiB) a commit saves it only when RulesEvery entries
+	// (default 65536) or RulesInterval (default 5m) have passed since it was
+	// last saved; every commit still saves the position and findings. A
+	// restart replays the entries after the saved rules' state again (at
+	// most RulesEvery entries, or RulesInterval's worth), whose findings are
+	// already recorded and ignored by key.
+	RulesSmall    int
+	RulesEvery    uint64
+	RulesInterval time.Duration
 	// Store holds the durable state.
 	Store store.Store
 	// HTTPClient is used for every outgoing request (default: 30s timeout).
@@ -84,6 +95,12 @@ type Monitor struct {
 	promises     promiseWatch
 	promiseRound sync.Mutex
 
+	// rulesSize, rulesAt and rulesLen are the tree size, time and length
+	// of the rules' state last saved (guarded by round).
+	rulesSize uint64
+	rulesAt   time.Time
+	rulesLen  int
+
 	mu        sync.Mutex
 	confirmed *c2sp.SignedCheckpoint // latest log checkpoint the replay confirmed; nil before the first
 }
@@ -101,6 +118,15 @@ func New(ctx context.Context, cfg Config) (*Monitor, error) {
 	}
 	if cfg.CommitEvery < c2sp.TileWidth {
 		cfg.CommitEvery = 65536
+	}
+	if cfg.RulesSmall <= 0 {
+		cfg.RulesSmall = 1 << 20
+	}
+	if cfg.RulesEvery == 0 {
+		cfg.RulesEvery = 65536
+	}
+	if cfg.RulesInterval <= 0 {
+		cfg.RulesInterval = 5 * time.Minute
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
@@ -146,6 +172,18 @@ func (m *Monitor) load(ctx context.Context) error {
 			if confirmed.Size > st.Size || (confirmed.Size == st.Size && confirmed.Hash != m.tree.Root()) {
 				return errors.New("the saved checkpoint does not match the saved compact range: the state is corrupt")
 			}
+		}
+		m.rulesSize, m.rulesAt, m.rulesLen = st.RulesSize, time.Now(), len(st.Rules)
+		if st.RulesSize > st.Size {
+			return errors.New("the saved rules' state is ahead of the saved position: the state is corrupt")
+		}
+		if st.RulesSize < st.Size {
+			// The rules were saved at an earlier size: replay from there
+			// (the next round does) so they see every entry once more.
+			if m.tree, err = tree.Restore(st.RulesSize, st.RulesHashes); err != nil {
+				return fmt.Errorf("the saved rules' compact range: %w", err)
+			}
+			m.log.Info("the rules' state was saved at an earlier size; replaying from there", "rules_size", st.RulesSize, "size", st.Size)
 		}
 	}
 	pending, err := m.cfg.Store.PendingPromises(ctx)

@@ -38,7 +38,7 @@ func (m *Mem) LoadState(ctx context.Context) (*State, error) {
 		return nil, nil
 	}
 	c := *m.state
-	c.Hashes = slices.Clone(c.Hashes)
+	c.Hashes, c.RulesHashes = slices.Clone(c.Hashes), slices.Clone(c.RulesHashes)
 	return &c, nil
 }
 
@@ -50,7 +50,13 @@ func (m *Mem) Commit(ctx context.Context, st *State, fs []finding.Finding) error
 		return m.FailCommit
 	}
 	c := *st
-	c.Hashes = slices.Clone(c.Hashes)
+	c.Hashes, c.RulesHashes = slices.Clone(c.Hashes), slices.Clone(c.RulesHashes)
+	if c.Rules == nil { // keep the saved rules' state
+		c.Rules, c.RulesSize, c.RulesHashes = nil, 0, nil
+		if m.state != nil {
+			c.Rules, c.RulesSize, c.RulesHashes = m.state.Rules, m.state.RulesSize, slices.Clone(m.state.RulesHashes)
+		}
+	}
 	m.state = &c
 	m.addFindings(fs)
 	return nil

@@ -19,8 +19,11 @@ var schema = []string{
 		tree_size BIGINT UNSIGNED NOT NULL,
 		hashes BLOB NOT NULL,
 		checkpoint BLOB NOT NULL,
-		rules LONGBLOB NOT NULL
+		rules LONGBLOB NOT NULL,
+		rules_size BIGINT UNSIGNED NULL,
+		rules_hashes BLOB NULL
 	)`,
+
 	`CREATE TABLE IF NOT EXISTS monitor_checkpoints (
 		id CHAR(64) PRIMARY KEY,
 		tree_size BIGINT UNSIGNED NOT NULL,
@@ -73,6 +76,9 @@ func NewMySQL(ctx context.Context, db *sql.DB) (*MySQL, error) {
 			return nil, fmt.Errorf("couldn't create the monitor's tables: %w", err)
 		}
 	}
+	if err := addMissingColumns(ctx, db); err != nil {
+		return nil, err
+	}
 	var maxPacket int64
 	if err := db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
 		return nil, fmt.Errorf("couldn't read max_allowed_packet: %w", err)
@@ -80,25 +86,72 @@ func NewMySQL(ctx context.Context, db *sql.DB) (*MySQL, error) {
 	return &MySQL{db: db, maxPacket: maxPacket}, nil
 }
 
+// addMissingColumns upgrades a monitor_state table made before the rules'
+// state was saved apart from the position (MySQL has no ADD COLUMN IF NOT
+// EXISTS, so the columns are looked up first).
+func addMissingColumns(ctx context.Context, db *sql.DB) error {
+	for _, c := range []struct{ name, def string }{
+		{"rules_size", "BIGINT UNSIGNED NULL"}, {"rules_hashes", "BLOB NULL"},
+	} {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.columns
+			WHERE table_schema = DATABASE() AND table_name = 'monitor_state' AND column_name = ?`, c.name).Scan(&n); err != nil {
+			return fmt.Errorf("couldn't read monitor_state's columns: %w", err)
+		}
+		if n == 0 {
+			if _, err := db.ExecContext(ctx, "ALTER TABLE monitor_state ADD COLUMN "+c.name+" "+c.def); err != nil {
+				return fmt.Errorf("couldn't add column %s to monitor_state: %w", c.name, err)
+			}
+		}
+	}
+	return nil
+}
+
 // LoadState implements Store.
 func (s *MySQL) LoadState(ctx context.Context) (*State, error) {
 	var st State
-	var hashes []byte
-	err := s.db.QueryRowContext(ctx, `SELECT tree_size, hashes, checkpoint, rules FROM monitor_state WHERE id = 1`).
-		Scan(&st.Size, &hashes, &st.Checkpoint, &st.Rules)
+	var hashes, rulesHashes []byte
+	var rulesSize sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT tree_size, hashes, checkpoint, rules, rules_size, rules_hashes FROM monitor_state WHERE id = 1`).
+		Scan(&st.Size, &hashes, &st.Checkpoint, &st.Rules, &rulesSize, &rulesHashes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read the monitor's state: %w", err)
 	}
-	if len(hashes)%c2sp.HashSize != 0 {
-		return nil, errors.New("the stored compact range is corrupt")
+	if st.Hashes, err = splitHashes(hashes); err != nil {
+		return nil, err
 	}
-	for i := 0; i < len(hashes); i += c2sp.HashSize {
-		st.Hashes = append(st.Hashes, c2sp.Hash(hashes[i:i+c2sp.HashSize]))
+	if !rulesSize.Valid { // saved with the position, before rules_size existed
+		st.RulesSize, st.RulesHashes = st.Size, st.Hashes
+		return &st, nil
+	}
+	st.RulesSize = uint64(rulesSize.Int64)
+	if st.RulesHashes, err = splitHashes(rulesHashes); err != nil {
+		return nil, err
 	}
 	return &st, nil
+}
+
+// splitHashes decodes a stored compact range.
+func splitHashes(b []byte) ([]c2sp.Hash, error) {
+	if len(b)%c2sp.HashSize != 0 {
+		return nil, errors.New("the stored compact range is corrupt")
+	}
+	var out []c2sp.Hash
+	for i := 0; i < len(b); i += c2sp.HashSize {
+		out = append(out, c2sp.Hash(b[i:i+c2sp.HashSize]))
+	}
+	return out, nil
+}
+
+func joinHashes(hs []c2sp.Hash) []byte {
+	out := []byte{}
+	for _, h := range hs {
+		out = append(out, h[:]...)
+	}
+	return out
 }
 
 // Commit implements Store.
@@ -108,19 +161,28 @@ func (s *MySQL) Commit(ctx context.Context, st *State, fs []finding.Finding) err
 		return fmt.Errorf("couldn't begin the commit: %w", err)
 	}
 	defer tx.Rollback()
-	var hashes []byte
-	for _, h := range st.Hashes {
-		hashes = append(hashes, h[:]...)
-	}
+	hashes := joinHashes(st.Hashes)
 	// The state is written in one statement; the server drops the
 	// connection on a statement over max_allowed_packet, so say so first.
-	if size := int64(len(hashes) + len(st.Checkpoint) + len(st.Rules) + 1024); size > s.maxPacket {
+	if size := int64(2*len(hashes) + len(st.Checkpoint) + len(st.Rules) + 1024); size > s.maxPacket {
 		return fmt.Errorf("the monitor's state is %d bytes, over the database's max_allowed_packet of %d: raise it on the server (max_allowed_packet = 1G in its configuration, or SET GLOBAL max_allowed_packet = 1073741824)", size, s.maxPacket)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO monitor_state (id, tree_size, hashes, checkpoint, rules) VALUES (1, ?, ?, ?, ?)
-		ON DUPLICATE KEY UPDATE tree_size = VALUES(tree_size), hashes = VALUES(hashes), checkpoint = VALUES(checkpoint), rules = VALUES(rules)`,
-		st.Size, hashes, append([]byte{}, st.Checkpoint...), st.Rules); err != nil { // no checkpoint yet: empty, not NULL
-		return fmt.Errorf("couldn't save the monitor's state: %w", err)
+	checkpoint := append([]byte{}, st.Checkpoint...) // no checkpoint yet: empty, not NULL
+	var err2 error
+	if st.Rules == nil { // the position only; a first row starts the rules empty at size 0
+		_, err2 = tx.ExecContext(ctx, `INSERT INTO monitor_state (id, tree_size, hashes, checkpoint, rules, rules_size, rules_hashes)
+			VALUES (1, ?, ?, ?, '', 0, '')
+			ON DUPLICATE KEY UPDATE tree_size = VALUES(tree_size), hashes = VALUES(hashes), checkpoint = VALUES(checkpoint)`,
+			st.Size, hashes, checkpoint)
+	} else {
+		_, err2 = tx.ExecContext(ctx, `INSERT INTO monitor_state (id, tree_size, hashes, checkpoint, rules, rules_size, rules_hashes)
+			VALUES (1, ?, ?, ?, ?, ?, ?)
+			ON DUPLICATE KEY UPDATE tree_size = VALUES(tree_size), hashes = VALUES(hashes), checkpoint = VALUES(checkpoint),
+				rules = VALUES(rules), rules_size = VALUES(rules_size), rules_hashes = VALUES(rules_hashes)`,
+			st.Size, hashes, checkpoint, st.Rules, st.RulesSize, joinHashes(st.RulesHashes))
+	}
+	if err2 != nil {
+		return fmt.Errorf("couldn't save the monitor's state: %w", err2)
 	}
 	if err := insertFindings(ctx, tx, fs); err != nil {
 		return err

@@ -28,8 +28,17 @@ type State struct {
 	// Checkpoint is the latest signed log checkpoint whose root the replay
 	// confirmed (its size is Size).
 	Checkpoint []byte
-	// Rules is the compliance rules' state (rules.Engine.Snapshot).
-	Rules []byte
+	// Rules is the compliance rules' state (rules.Engine.Snapshot) after the
+	// first RulesSize entries, whose compact range is RulesHashes. The rules'
+	// state of a large log is saved less often than the position (it can be
+	// tens of megabytes); a restart replays entries RulesSize to Size again to
+	// bring the rules level, and their findings, already recorded, are
+	// ignored by key. Commit with a nil Rules keeps the saved Rules,
+	// RulesSize and RulesHashes; LoadState of a state saved before these
+	// fields existed returns RulesSize = Size and RulesHashes = Hashes.
+	Rules       []byte
+	RulesSize   uint64
+	RulesHashes []c2sp.Hash
 }
 
 // Checkpoint is one signed checkpoint heard of, with where from.

@@ -74,6 +74,48 @@ func testStore(t *testing.T, s store.Store) {
 		t.Fatal("Evidence of a missing id:", err)
 	}
 	testPromises(t, s)
+	testRulesState(t, s)
+}
+
+// testRulesState: a commit without the rules' state keeps the saved one,
+// with the size and compact range it was taken at.
+func testRulesState(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := &store.State{Size: 6, Hashes: []c2sp.Hash{{6}}, Checkpoint: []byte("cp6"), Rules: []byte(`{"a":1}`),
+		RulesSize: 6, RulesHashes: []c2sp.Hash{{6}}}
+	if err := s.Commit(ctx, at, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, &store.State{Size: 9, Hashes: []c2sp.Hash{{8}, {1}}, Checkpoint: []byte("cp9")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LoadState(ctx)
+	if err != nil || got.Size != 9 || len(got.Hashes) != 2 || string(got.Checkpoint) != "cp9" ||
+		string(got.Rules) != `{"a":1}` || got.RulesSize != 6 || len(got.RulesHashes) != 1 || got.RulesHashes[0] != (c2sp.Hash{6}) {
+		t.Fatalf("after a commit without the rules: %+v %v", got, err)
+	}
+	if err := s.Commit(ctx, &store.State{Size: 10, Hashes: []c2sp.Hash{{8}, {2}}, Checkpoint: []byte("cp10"),
+		Rules: []byte(`{"a":2}`), RulesSize: 10, RulesHashes: []c2sp.Hash{{8}, {2}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadState(ctx); err != nil || string(got.Rules) != `{"a":2}` || got.RulesSize != 10 || len(got.RulesHashes) != 2 {
+		t.Fatalf("after a commit with the rules: %+v %v", got, err)
+	}
+}
+
+// TestMemFirstCommitWithoutRules: a first commit without the rules' state
+// starts them empty at size 0, as on MySQL.
+func TestMemFirstCommitWithoutRules(t *testing.T) { testFirstCommitWithoutRules(t, store.NewMem()) }
+
+func testFirstCommitWithoutRules(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.Commit(ctx, &store.State{Size: 4, Hashes: []c2sp.Hash{{4}}, Checkpoint: []byte("cp")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LoadState(ctx)
+	if err != nil || got.Size != 4 || len(got.Rules) != 0 || got.RulesSize != 0 || len(got.RulesHashes) != 0 {
+		t.Fatalf("%+v %v", got, err)
+	}
 }
 
 func testPromises(t *testing.T, s store.Store) {
@@ -132,6 +174,44 @@ func TestMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	testStore(t, s)
+}
+
+func TestMySQLFirstCommitWithoutRules(t *testing.T) {
+	testonly.RequireIntegration(t)
+	s, err := store.NewMySQL(context.Background(), testonly.OpenDB(t, testonly.NewDatabase(t, "monstore")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testFirstCommitWithoutRules(t, s)
+}
+
+// TestMySQLUpgradesOldState: a monitor_state table made before the rules'
+// state had its own size gets the columns, and its saved rules are read as
+// taken at the saved position.
+func TestMySQLUpgradesOldState(t *testing.T) {
+	testonly.RequireIntegration(t)
+	ctx := context.Background()
+	db := testonly.OpenDB(t, testonly.NewDatabase(t, "monstore"))
+	if _, err := db.Exec(`CREATE TABLE monitor_state (id TINYINT PRIMARY KEY, tree_size BIGINT UNSIGNED NOT NULL,
+		hashes BLOB NOT NULL, checkpoint BLOB NOT NULL, rules LONGBLOB NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	h := c2sp.Hash{7}
+	if _, err := db.Exec(`INSERT INTO monitor_state VALUES (1, 7, ?, 'cp', '{"old":true}')`, h[:]); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.NewMySQL(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LoadState(ctx)
+	if err != nil || got.Size != 7 || string(got.Rules) != `{"old":true}` || got.RulesSize != 7 ||
+		len(got.RulesHashes) != 1 || got.RulesHashes[0] != h {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if _, err := store.NewMySQL(ctx, db); err != nil { // idempotent
+		t.Fatal(err)
+	}
 }
 
 // TestMySQLStateOverMaxPacket: a state the server would refuse in one
