@@ -205,8 +205,8 @@ func (m *Monitor) commitFinal(ctx context.Context, sc *c2sp.SignedCheckpoint, fr
 	return nil
 }
 
-// commit saves st, completed with the compact range and the rules' state,
-// together with fs.
+// commit saves st, completed with the compact range and, when due (see
+// Config.RulesEvery), the rules' state, together with fs.
 func (m *Monitor) commit(ctx context.Context, st *store.State, fs []finding.Finding) error {
 	now := time.Now().UTC()
 	for i := range fs {

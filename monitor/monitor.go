@@ -55,7 +55,8 @@ type Config struct {
 	// CommitEvery is how many entries a long catch-up replays between
 	// commits of its progress (default 65536; rounded to whole bundles).
 	CommitEvery uint64
-	// The rules' state grows with the log (every consent, package and
+	// RulesSmall, RulesEvery and RulesInterval say how often the rules'
+	// state is saved. It grows with the log (every consent, package and
 	// trial) and is saved whole, so once it is over RulesSmall bytes
 	// (default 1 MiB) a commit saves it only when RulesEvery entries
 	// (default 65536) or RulesInterval (default 5m) have passed since it was
