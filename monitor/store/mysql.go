@@ -104,6 +104,11 @@ func addMissingColumns(ctx context.Context, db *sql.DB) error {
 			}
 		}
 	}
+	// An old row's rules were saved with its position: say so before a
+	// commit of the position alone moves the position on.
+	if _, err := db.ExecContext(ctx, `UPDATE monitor_state SET rules_size = tree_size, rules_hashes = hashes WHERE rules_size IS NULL`); err != nil {
+		return fmt.Errorf("couldn't upgrade monitor_state: %w", err)
+	}
 	return nil
 }
 

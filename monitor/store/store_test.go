@@ -209,8 +209,17 @@ func TestMySQLUpgradesOldState(t *testing.T) {
 		len(got.RulesHashes) != 1 || got.RulesHashes[0] != h {
 		t.Fatalf("%+v %v", got, err)
 	}
+	// The position moves on without the rules: they stay at 7.
+	if err := s.Commit(ctx, &store.State{Size: 9, Hashes: []c2sp.Hash{{9}}, Checkpoint: []byte("cp9")}, nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := store.NewMySQL(ctx, db); err != nil { // idempotent
 		t.Fatal(err)
+	}
+	got, err = s.LoadState(ctx)
+	if err != nil || got.Size != 9 || string(got.Rules) != `{"old":true}` || got.RulesSize != 7 ||
+		len(got.RulesHashes) != 1 || got.RulesHashes[0] != h {
+		t.Fatalf("after a commit of the position: %+v %v", got, err)
 	}
 }
 
