@@ -29,6 +29,8 @@ type htlogTarget struct {
 	bodies     []template
 	// ready are envelopes signed in advance; ready[i-1] is request i.
 	ready [][]byte
+	// merge, if set, samples accepted async events to time their inclusion.
+	merge *mergeWatch
 }
 
 type submitter struct {
@@ -133,5 +135,9 @@ func (t *htlogTarget) send(ctx context.Context, _, i int) result {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return result{status: resp.StatusCode, latency: time.Since(start)}
+	latency := time.Since(start)
+	if t.async && resp.StatusCode == http.StatusAccepted {
+		t.merge.note(i, env, start)
+	}
+	return result{status: resp.StatusCode, latency: latency}
 }
