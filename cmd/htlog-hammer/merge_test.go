@@ -64,7 +64,7 @@ func TestMergeWatch(t *testing.T) {
 	size.Store(10) // requests 1-10
 	time.Sleep(30 * time.Millisecond)
 	second := time.Now()
-	size.Store(29) // requests 11-29
+	size.Store(29)                                                          // requests 11-29
 	waitCtx, stop := context.WithTimeout(context.Background(), time.Second) // request 30 never shows up
 	defer stop()
 	lat, missed := w.latencies(waitCtx)

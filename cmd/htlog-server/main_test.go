@@ -332,3 +332,65 @@ func TestReadOnlyRefusesSubmissions(t *testing.T) {
 		t.Fatalf("a frozen log grew to %d", size)
 	}
 }
+
+// TestMergeGuardWhileTheSignerIsDown stops Trillian's signer, so that
+// acknowledged events are queued but never integrated: once the oldest has
+// waited half of max_merge_delay, htlog-server refuses new submissions with
+// 503 and Retry-After instead of signing promises it cannot keep. With the
+// signer back, submissions are accepted again and every acknowledged event
+// is published.
+func TestMergeGuardWhileTheSignerIsDown(t *testing.T) {
+	s := testonly.PrepareStack(t)
+	s.SetConfig(t, "max_merge_delay: 4s\n")
+	s.Start(t)
+	body := testonly.Example(t, "access", "valid-routine-read.json")
+	n := 0
+	submit := func() (int, string, http.Header) {
+		n++
+		return post(t, s, "/add-event?async=1", s.Envelope(t, "access", body, fmt.Sprintf("2026-11-23T11:00:%02d.%06dZ", n%60, n)))
+	}
+	s.Trillian.KillSigner()
+	var acked int
+	start := time.Now()
+	for {
+		code, msg, h := submit()
+		if code == http.StatusAccepted {
+			acked++
+		} else {
+			if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(msg, "not integrated") {
+				t.Fatalf("with the signer down: %d %q (Retry-After %q)", code, msg, h.Get("Retry-After"))
+			}
+			if waited := time.Since(start); waited < 2*time.Second {
+				t.Fatalf("refused after %v, before half the maximum merge delay", waited)
+			}
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("still accepting 20s after the signer stopped")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if acked == 0 {
+		t.Fatal("nothing acknowledged before the guard closed")
+	}
+	before := checkpointSize(t, s)
+	s.Trillian.StartSigner(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, msg, _ := submit()
+		if code == http.StatusAccepted {
+			acked++
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still refused 30s after the signer came back: %d %q", code, msg)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for checkpointSize(t, s) < before+uint64(acked) {
+		if time.Now().After(deadline) {
+			t.Fatalf("published %d, want %d acknowledged events", checkpointSize(t, s)-before, acked)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -69,11 +69,12 @@ if [ "$isolate" = 1 ]; then
 	app_cpus="1-$((ncpu - 1))"
 	pin "$app_cpus" $app_pids
 fi
+# Refusals (429/503) are reported in each run's errors, not a reason to stop.
 hammer() {
 	if command -v taskset >/dev/null; then
-		taskset -c "$app_cpus" bin/htlog-hammer --pregenerate "$PREGEN" "$@"
+		taskset -c "$app_cpus" bin/htlog-hammer --pregenerate "$PREGEN" --max-errors 1 "$@"
 	else
-		bin/htlog-hammer --pregenerate "$PREGEN" "$@"
+		bin/htlog-hammer --pregenerate "$PREGEN" --max-errors 1 "$@"
 	fi
 }
 

@@ -50,6 +50,8 @@ type Stack struct {
 
 	// ConfigFile is htlog-server's YAML configuration.
 	ConfigFile string
+	// Trillian is the log server and signer under the stack.
+	Trillian *Trillian
 
 	logKeyFile, trillianAddr, dir string
 	cmd                           *exec.Cmd
@@ -104,7 +106,7 @@ func PrepareStack(t testing.TB) *Stack {
 	// shares, so two stacks with one origin would take turns publishing.
 	var nonce [6]byte
 	rand.Read(nonce[:])
-	s := &Stack{Origin: "htlog.test/" + hex.EncodeToString(nonce[:]), Org: "npi:1234567893"}
+	s := &Stack{Origin: "htlog.test/" + hex.EncodeToString(nonce[:]), Org: "npi:1234567893", Trillian: tr}
 	skey, vkey, err := note.GenerateKey(rand.Reader, s.Origin)
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ type metrics struct {
 	receipts    prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry, backlog func() int) *metrics {
+func newMetrics(reg *prometheus.Registry, backlog func() int, mergeLag func() float64) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_requests_total", Help: "HTTP requests by endpoint and status code."}, []string{"endpoint", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_request_seconds", Help: "Request latency by endpoint (add-event includes waiting for the cosigned checkpoint).",
@@ -34,6 +34,11 @@ func newMetrics(reg *prometheus.Registry, backlog func() int) *metrics {
 		if backlog != nil {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "htlog_server_backlog", Help: "Submissions in flight on this replica (max_backlog bounds it)."},
 				func() float64 { return float64(backlog()) }))
+		}
+		if mergeLag != nil {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "htlog_server_merge_lag_seconds",
+				Help: "How long the oldest event this replica acknowledged has waited to be integrated; over half max_merge_delay, submissions get 503."},
+				mergeLag))
 		}
 	}
 	return m

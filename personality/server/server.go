@@ -55,6 +55,7 @@ type Server struct {
 	cfg     Config
 	metrics *metrics
 	watch   *watcher
+	guard   *mergeGuard // nil when read-only
 }
 
 // New returns a Server; Run must be running for receipts to be answered.
@@ -71,15 +72,26 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	s := &Server{cfg: cfg, watch: newWatcher(cfg.Store)}
 	var backlog func() int
+	var mergeLag func() float64
 	if cfg.Submitter != nil {
 		backlog = cfg.Submitter.Backlog
+		s.guard = &mergeGuard{limit: cfg.MaxMergeDelay / 2, integrated: cfg.Store.Integrated, log: cfg.Logger}
+		mergeLag = func() float64 { lag, _ := s.guard.lag(time.Now()); return lag.Seconds() }
 	}
-	return &Server{cfg: cfg, metrics: newMetrics(cfg.Registry, backlog), watch: newWatcher(cfg.Store)}
+	s.metrics = newMetrics(cfg.Registry, backlog, mergeLag)
+	return s
 }
 
-// Run follows the published checkpoint so waiting receipts are answered.
-func (s *Server) Run(ctx context.Context) { s.watch.run(ctx, 50*time.Millisecond) }
+// Run follows the published checkpoint so waiting receipts are answered,
+// and the integration of acknowledged events for the merge guard.
+func (s *Server) Run(ctx context.Context) {
+	if s.guard != nil {
+		go s.guard.run(ctx, 250*time.Millisecond)
+	}
+	s.watch.run(ctx, 50*time.Millisecond)
+}
 
 // Handler returns the HTTP API.
 func (s *Server) Handler() http.Handler {

@@ -36,6 +36,10 @@ func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 	if err != nil {
 		return 0, badRequest("couldn't read the request body: %v", err)
 	}
+	if err := s.guard.admit(time.Now()); err != nil {
+		s.metrics.submission("unknown", "merge_lag", "-")
+		return 0, err
+	}
 	release, err := s.cfg.Submitter.Acquire()
 	if err != nil {
 		s.metrics.submission("unknown", "backlog", "-")
@@ -55,6 +59,8 @@ func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 	outcome := "accepted"
 	if acc.Duplicate {
 		outcome = "duplicate"
+	} else {
+		s.guard.add(acc.Envelope.IdentityHash(), time.Now())
 	}
 	s.metrics.submission(acc.Event.Kind, outcome, acc.Event.Submitter.Org)
 	id := acc.Envelope.ID()

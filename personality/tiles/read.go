@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"golang.org/x/mod/sumdb/tlog"
@@ -317,4 +318,38 @@ func (s *Store) Latest(ctx context.Context) (Published, float64, error) {
 		return p, 0, fmt.Errorf("couldn't read the latest checkpoint: %w", err)
 	}
 	return p, age, nil
+}
+
+// Integrated returns which of ids (event identity hashes) the log has
+// integrated, asking in batches of 1,000.
+func (s *Store) Integrated(ctx context.Context, ids [][32]byte) (map[[32]byte]bool, error) {
+	out := map[[32]byte]bool{}
+	for len(ids) > 0 {
+		n := min(len(ids), 1000)
+		args := make([]any, n)
+		for i := range n {
+			args[i] = ids[i][:]
+		}
+		rows, err := s.db.QueryContext(ctx, "SELECT event_id FROM htlog_events WHERE event_id IN (?"+strings.Repeat(",?", n-1)+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't look up integrated events: %w", err)
+		}
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var id [32]byte
+			copy(id[:], b)
+			out[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }
