@@ -65,8 +65,9 @@ func stackMonitor(t *testing.T, s *testonly.Stack, st store.Store) *monitor.Moni
 
 var exampleTag = regexp.MustCompile(`tag:v1:[0-9a-f]{64}`)
 
-// stackEvents signs n events of all four kinds for the stack's submitter:
-// the schemas' valid examples in turn, each with fresh pseudonymous tags.
+// stackEvents signs n distinct events of all four kinds for the stack's
+// submitter: the schemas' valid examples in turn, each with fresh
+// pseudonymous tags and its own occurred_at.
 func stackEvents(t *testing.T, s *testonly.Stack, n int) [][]byte {
 	t.Helper()
 	var bodies []struct {
@@ -82,6 +83,8 @@ func stackEvents(t *testing.T, s *testonly.Stack, n int) [][]byte {
 		}
 	}
 	out := make([][]byte, n)
+	// Each event its own time: trial bodies have no tags to make them unique.
+	base := time.Now().UTC()
 	var wg sync.WaitGroup
 	const workers = 4
 	for w := range workers {
@@ -93,7 +96,7 @@ func stackEvents(t *testing.T, s *testonly.Stack, n int) [][]byte {
 					rand.Read(r[:])
 					return []byte("tag:v1:" + hex.EncodeToString(r[:]))
 				})
-				out[i] = s.Envelope(t, b.kind, body, time.Now().UTC().Format(time.RFC3339Nano))
+				out[i] = s.Envelope(t, b.kind, body, base.Add(time.Duration(i)*time.Microsecond).Format(time.RFC3339Nano))
 			}
 		})
 	}
