@@ -27,6 +27,13 @@ func BenchmarkReplay(b *testing.B) {
 	const n = 20000
 	e := newEnvTB(b, store.NewMem())
 	e.appendAccesses(b, n)
+	replayBench(b, e, n)
+}
+
+// replayBench replays e's log of n entries b.N times, each into a fresh
+// store, and reports entries/s; e.cfg.Store is the last replay's store.
+func replayBench(b *testing.B, e *env, n int) {
+	b.Helper()
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
@@ -38,11 +45,12 @@ func BenchmarkReplay(b *testing.B) {
 		if err := m.Step(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		if m.Confirmed().Size != n {
+		if m.Confirmed().Size != uint64(n) {
 			b.Fatal("incomplete replay")
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "entries/s")
+	b.StopTimer()
 }
 
 // BenchmarkReplayMixed is BenchmarkReplay over the log a real deployment
@@ -57,33 +65,9 @@ func BenchmarkReplayMixed(b *testing.B) {
 	const n = 20000
 	e := newEnvTB(b, store.NewMem())
 	fillMixed(b, e, n)
-	b.ResetTimer()
-	start := time.Now()
-	for range b.N {
-		e.cfg.Store = store.NewMem()
-		m, err := monitor.New(context.Background(), e.cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := m.Step(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		if m.Confirmed().Size != n {
-			b.Fatal("incomplete replay")
-		}
-	}
-	b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "entries/s")
-	b.StopTimer()
-	counts, err := e.cfg.Store.CountFindings(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, c := range counts {
-		switch c.Rule {
-		case entrycheck.RuleMalformed, entrycheck.RuleNotCanonical, entrycheck.RuleSubmitter,
-			entrycheck.RuleSignature, entrycheck.RuleSchema, entrycheck.RulePrivacy:
-			b.Fatalf("%d %s findings on valid entries", c.N, c.Rule)
-		}
+	replayBench(b, e, n)
+	if f := integrityFindings(b, e.cfg.Store); len(f) != 0 {
+		b.Fatalf("integrity findings on valid entries: %v", f)
 	}
 }
 
@@ -95,18 +79,7 @@ func fillMixed(t testing.TB, e *env, n int) {
 	p256 := montest.NewECDSASubmitter(t, "gln:0614141000005")
 	reg := montest.Registry(t, e.sub, p256)
 	e.cfg.Registry = func() entrycheck.Registry { return reg }
-	var bodies []struct {
-		kind string
-		body []byte
-	}
-	for _, kind := range event.Kinds {
-		for _, body := range testonly.Examples(t, kind, "valid-") {
-			bodies = append(bodies, struct {
-				kind string
-				body []byte
-			}{kind, body})
-		}
-	}
+	bodies := validExamples(t)
 	subs := []*montest.Submitter{e.sub, p256}
 	for i := range n {
 		ex := bodies[i%len(bodies)]
@@ -120,4 +93,22 @@ func fillMixed(t testing.TB, e *env, n int) {
 		raw, _ := subs[i%2].Sign(t, ex.kind, t0.Add(time.Duration(i)*time.Second), json.RawMessage(compact.Bytes()))
 		e.log.Append(raw)
 	}
+}
+
+// example is a valid example body of the schemas and its kind.
+type example struct {
+	kind string
+	body []byte
+}
+
+// validExamples returns every valid example of every kind (schemas/examples).
+func validExamples(t testing.TB) []example {
+	t.Helper()
+	var out []example
+	for _, kind := range event.Kinds {
+		for _, body := range testonly.Examples(t, kind, "valid-") {
+			out = append(out, example{kind, body})
+		}
+	}
+	return out
 }

@@ -22,7 +22,6 @@ import (
 
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/monitor"
@@ -70,18 +69,7 @@ var exampleTag = regexp.MustCompile(`tag:v1:[0-9a-f]{64}`)
 // pseudonymous tags and its own occurred_at.
 func stackEvents(t *testing.T, s *testonly.Stack, n int) [][]byte {
 	t.Helper()
-	var bodies []struct {
-		kind string
-		body []byte
-	}
-	for _, kind := range event.Kinds {
-		for _, b := range testonly.Examples(t, kind, "valid-") {
-			bodies = append(bodies, struct {
-				kind string
-				body []byte
-			}{kind, b})
-		}
-	}
+	bodies := validExamples(t)
 	out := make([][]byte, n)
 	// Each event its own time: trial bodies have no tags to make them unique.
 	base := time.Now().UTC()
@@ -182,7 +170,7 @@ var integrityRules = []string{monitor.RuleBadCheckpoint, monitor.RuleQuorumNotMe
 	entrycheck.RuleMalformed, entrycheck.RuleNotCanonical, entrycheck.RuleSubmitter, entrycheck.RuleSignature,
 	entrycheck.RuleSchema, entrycheck.RulePrivacy}
 
-func integrityFindings(t *testing.T, st store.Store) map[string]int {
+func integrityFindings(t testing.TB, st store.Store) map[string]int {
 	t.Helper()
 	counts, err := st.CountFindings(context.Background())
 	if err != nil {
