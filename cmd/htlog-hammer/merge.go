@@ -3,16 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/internal/event"
 )
 
@@ -91,21 +90,6 @@ func (w *mergeWatch) checkpointSize(ctx context.Context) (uint64, error) {
 	return strconv.ParseUint(string(lines[1]), 10, 64)
 }
 
-// index asks the log where the event with this id is.
-func (w *mergeWatch) index(ctx context.Context, id string) (int64, error) {
-	body, err := w.get(ctx, "/event/"+url.PathEscape(id))
-	if err != nil {
-		return 0, err
-	}
-	var e struct {
-		Index *int64 `json:"index"`
-	}
-	if err := json.Unmarshal(body, &e); err != nil || e.Index == nil || *e.Index < 0 {
-		return 0, fmt.Errorf("no index for event %s", id)
-	}
-	return *e.Index, nil
-}
-
 func (w *mergeWatch) get(ctx context.Context, path string) ([]byte, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, w.url+path, nil)
 	resp, err := w.client.Do(req)
@@ -139,6 +123,7 @@ func (w *mergeWatch) latencies(ctx context.Context) ([]time.Duration, int) {
 	// An accepted event is known to /event/<id> once the log has integrated
 	// it, which under load is later than the end of the run: ask again for
 	// the ones not found yet until ctx ends.
+	log := &client.Client{URL: w.url, HTTP: w.client}
 	var maxIndex int64 = -1
 	for {
 		left := 0
@@ -146,8 +131,8 @@ func (w *mergeWatch) latencies(ctx context.Context) ([]time.Duration, int) {
 			if indexes[i] >= 0 {
 				continue
 			}
-			if idx, err := w.index(ctx, s.id); err == nil {
-				indexes[i], maxIndex = idx, max(maxIndex, idx)
+			if idx, err := log.EventIndex(ctx, s.id); err == nil {
+				indexes[i], maxIndex = int64(idx), max(maxIndex, int64(idx))
 			} else {
 				left++
 			}
