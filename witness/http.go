@@ -121,7 +121,7 @@ func (w *Witness) finish(rw http.ResponseWriter, name string, start time.Time, r
 func statusOf(err error) int {
 	var conflict *SizeConflictError
 	switch {
-	case errors.As(err, &conflict), errors.Is(err, ErrSplitView):
+	case errors.As(err, &conflict), errors.Is(err, ErrSplitView), errors.Is(err, ErrRootMismatch):
 		return http.StatusConflict
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrOldTooLarge):
 		return http.StatusBadRequest

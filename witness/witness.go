@@ -83,6 +83,10 @@ var (
 	ErrBadSignature  = errors.New("no valid signature from the log's key")       // 403
 	ErrUnknownOrigin = errors.New("unknown log origin")                          // 404
 	ErrInconsistent  = errors.New("checkpoint is not consistent")                // 422
+	// ErrRootMismatch is a checkpoint of the size this witness last cosigned
+	// but with another root: tlog-witness answers it with 409 Conflict, with
+	// no text/x.tlog.size body, which tells a client apart from a stale old size.
+	ErrRootMismatch = errors.New("checkpoint has the latest cosigned size but another root hash") // 409
 )
 
 // SizeConflictError is a 409: the request's old size is not the size this
@@ -131,10 +135,13 @@ func (w *Witness) AddCheckpoint(ctx context.Context, body []byte) ([]byte, error
 	if req.OldSize != cur.Size {
 		return nil, &SizeConflictError{Size: cur.Size}
 	}
-	if err := c2sp.VerifyConsistency(cur.Size, sc.Size, cur.Root, sc.Hash, req.Proof); err != nil {
-		if cur.Size == sc.Size && cur.Note != nil && cur.Root != sc.Hash {
+	if cur.Size == sc.Size && cur.Root != sc.Hash {
+		if cur.Note != nil {
 			w.recordEvidence(ctx, l.Origin, "add-checkpoint", &c2sp.Evidence{First: cur.Note, Second: sc.Bytes})
 		}
+		return nil, fmt.Errorf("%w (size %d)", ErrRootMismatch, sc.Size)
+	}
+	if err := c2sp.VerifyConsistency(cur.Size, sc.Size, cur.Root, sc.Hash, req.Proof); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInconsistent, err)
 	}
 	if w.beforeSwap != nil {

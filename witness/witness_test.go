@@ -158,14 +158,16 @@ func TestStatusMatrix(t *testing.T) {
 			if err != nil || st.Size != 10 || st.Root != e.log.Root(10) {
 				t.Fatalf("state after rejections: %+v %v", st, err)
 			}
-			// Same size, same root: cosigned again. Same size, other root: 422.
+			// Same size, same root: cosigned again. Same size, other root:
+			// 409 Conflict (tlog-witness), without a text/x.tlog.size body
+			// (which would send a client round again with the same size).
 			if code, _, body := e.add(t, 10, nil, cp10); code != 200 {
 				t.Errorf("re-cosign same checkpoint: %d %s", code, body)
 			}
 			forkSame := e.log.Fork(9)
 			forkSame.AppendN("evil", 1)
-			if code, _, body := e.add(t, 10, nil, forkSame.Checkpoint(t, 10)); code != 422 {
-				t.Errorf("same size other root: %d %s", code, body)
+			if code, ctype, body := e.add(t, 10, nil, forkSame.Checkpoint(t, 10)); code != 409 || ctype == c2sp.ContentTypeTreeSize {
+				t.Errorf("same size other root: %d %s %q, want 409 without %s", code, ctype, body, c2sp.ContentTypeTreeSize)
 			}
 			// Non-empty proof from 0 and size 0 with a non-empty root: 422.
 			e2 := newEnv(t, newStore(t), false)

@@ -186,12 +186,12 @@ func TestCrashNeverRollsBack(t *testing.T) {
 		if code != 409 {
 			t.Fatalf("round %d: rollback to %d got %d %q, want 409", round, acked-1, code, body)
 		}
-		// A fork at the kept size is refused.
+		// A fork at the kept size is refused (409 Conflict, tlog-witness).
 		fork := log.Fork(got - 1)
 		fork.AppendN("evil", 1)
 		code, body, _ = post(d.url, c2sp.AddCheckpointRequest{OldSize: got, Checkpoint: fork.Checkpoint(t, got)}.Marshal())
-		if code != 422 {
-			t.Fatalf("round %d: fork at %d got %d %q, want 422", round, got, code, body)
+		if code != 409 {
+			t.Fatalf("round %d: fork at %d got %d %q, want 409", round, got, code, body)
 		}
 		t.Logf("round %d: killed after acknowledging size %d; restarted at %d", round, acked, got)
 		d.kill()

@@ -70,6 +70,11 @@ func (c *witnessClient) cosign(ctx context.Context, signed []byte, size uint64, 
 			c.mu.Unlock()
 			return respBody, nil
 		case http.StatusConflict:
+			if !strings.HasPrefix(resp.Header.Get("Content-Type"), c2sp.ContentTypeTreeSize) {
+				// tlog-witness: the witness cosigned another root at this size.
+				return nil, fmt.Errorf("%w: %s answered 409 without %s (it holds another root at this size: a possible split view): %s",
+					errWitness, c.w.Name, c2sp.ContentTypeTreeSize, firstLine(respBody))
+			}
 			n, err := strconv.ParseUint(strings.TrimSpace(string(respBody)), 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s answered 409 without a size", errWitness, c.w.Name)
