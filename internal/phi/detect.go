@@ -145,14 +145,15 @@ func (sc *scanner) phone() Kind {
 		}
 		// National forms with a trunk 0: 020 7946 0958, 07700 900123.
 		if sc.isDigits(i, 3, 5) && sc.text(i)[0] == '0' {
-			n, j := 0, i
-			for ; j < len(sc.t) && sc.isDigits(j, 3, 8); j++ {
+			n, groups := 0, 0
+			for j := i; j < len(sc.t) && sc.isDigits(j, 3, 8); j++ {
 				n += sc.t[j].end - sc.t[j].start
+				groups++
 				if sep := sc.sep(j); sep != " " && sep != "-" {
 					break
 				}
 			}
-			if j > i+1 && n >= 10 && n <= 11 && !sc.allowed(i) {
+			if groups > 1 && n >= 10 && n <= 11 && !sc.allowed(i) {
 				return Phone
 			}
 		}
@@ -514,6 +515,18 @@ func (sc *scanner) allowed(i int) bool {
 	trimmed := strings.Clone(strings.TrimRight(word, ".:"))
 	if ident.TrialID(trimmed) || ident.TrialID(strings.ToUpper(trimmed)) || trialIDFold(trimmed) {
 		return true
+	}
+	// A terminology code right after its system's name: SNOMED CT 44054006.
+	if sc.t[i].digits {
+		for k, words := i-1, 0; k >= 0 && words < 2 && onlyOf(s[sc.t[k].end:sc.t[k+1].start], " :#=-/", 4); k-- {
+			if sc.t[k].digits {
+				break
+			}
+			if sc.t[k].class&cCode != 0 {
+				return true
+			}
+			words++
+		}
 	}
 	// A GS1 key right after "gtin", "gln" or "sscc".
 	if ident.GS1(trimmed) {

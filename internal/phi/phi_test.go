@@ -100,6 +100,8 @@ var planted = []struct {
 	{"Müller", Name},
 	{"O'Brien", Name},
 	{"roe-jane", Name},
+	{"Johnson", Name},
+	{"patient 44054006", RecordNumber},
 }
 
 // combined strings must be refused, whatever kind is reported first.
@@ -237,6 +239,25 @@ var clean = []string{
 	"Q2 2025",
 	"Version 2.3.1",
 	"Protocol Amendment 4",
+	"NASH",
+	"SNOMED CT 44054006",
+	"http://snomed.info/sct/44054006",
+	"MD Anderson Cancer Center",
+	"Memorial Sloan Kettering Cancer Center",
+	"Dana-Farber Cancer Institute",
+	"St. George's Respiratory Questionnaire total score",
+	"Unified Parkinson's Disease Rating Scale Part III",
+	"Harvey-Bradshaw Index",
+	"Mayo Score",
+	"New York Heart Association class",
+	"Ginger extract",
+	"Six-minute walk distance",
+	"Blood pressure 120/80 mmHg",
+	"LOINC 2345-7",
+	"NDC 0002-7597-01",
+	"HL7 v2.5.1 ORU^R01",
+	"Sponsor: Boehringer Ingelheim",
+	"Sponsor: Novo Nordisk A/S",
 }
 
 func TestScanPlanted(t *testing.T) {

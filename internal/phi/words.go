@@ -27,6 +27,7 @@ const (
 	cGS1                           // gtin, gln, sscc: a GS1 key follows
 	cBox                           // box, after po
 	cPO                            // po
+	cCode                          // snomed, loinc ...: a terminology code follows
 	monthShift  = 24
 )
 
@@ -76,6 +77,7 @@ func buildClasses() map[string]uint32 {
 		neuroma node nodes triad model plot regression equilibrium encephalopathy neuropathy cyst thyroiditis rating
 		checklist instrument interview profile battery exam examination tube shunt pouch anastomosis repair technique
 		interval exact weighted hazards distribution approximation correction adjustment mental u
+		institute university college foundation center centre
 		pharma pharmaceutical pharmaceuticals laboratories company corporation inc ltd gmbh llc plc squibb lilly roche`)
 	for i, mo := range []string{"jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july",
 		"aug august", "sep sept september", "oct october", "nov november", "dec december"} {
@@ -93,6 +95,7 @@ func buildClasses() map[string]uint32 {
 	add(cOrdinal, "st nd rd th")
 	add(cUnit, "apt apartment suite")
 	add(cGS1, "gtin gln sscc ean upc")
+	add(cCode, "snomed sct snomedct loinc rxnorm rxcui ndc cvx cpt icd atc umls cui hcpcs mesh")
 	add(cBox, "box")
 	add(cPO, "po")
 	return m
