@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"time"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 func TestAgainstStack(t *testing.T) {
 	s := testonly.StartStack(t)
 	c := &client.Client{URL: s.URL, Policy: s.Policy, Origin: s.Origin}
-	tag := event.Tag([]byte("patient key"), "MRN-7")
+	tag := event.PatientTag([]byte("patient key"), s.Org)
 	withTag := func(kind, name string) []byte {
 		var m map[string]any
 		json.Unmarshal(testonly.Example(t, kind, name), &m)
@@ -25,8 +26,8 @@ func TestAgainstStack(t *testing.T) {
 		return b
 	}
 	envs := [][]byte{
-		s.Envelope(t, "consent", withTag("consent", "valid-treatment-grant.json"), "2026-02-01T09:00:00Z"),
-		s.Envelope(t, "access", withTag("access", "valid-routine-read.json"), "2026-02-02T09:00:00Z"),
+		s.Envelope(t, "consent", withTag("consent", "valid-treatment-grant.json"), testonly.Minute(-2*time.Hour)),
+		s.Envelope(t, "access", withTag("access", "valid-routine-read.json"), testonly.Minute(-time.Hour)),
 	}
 	k, err := client.NewKeeper(c, filepath.Join(t.TempDir(), "state"))
 	if err != nil {
@@ -63,7 +64,7 @@ func TestAgainstStack(t *testing.T) {
 	if len(found) != 2 || found[0].Event.Kind != "consent" || found[1].Event.Kind != "access" || len(found[1].Checkpoint.Witnesses) < 2 {
 		t.Fatalf("lookup found %d events", len(found))
 	}
-	bad := s.Envelope(t, "access", []byte(`{"patient":"MRN-7"}`), "2026-02-02T09:00:00Z")
+	bad := s.Envelope(t, "access", []byte(`{"patient":"MRN-7"}`), testonly.Minute(-time.Hour))
 	var he *client.HTTPError
 	if _, err := c.Submit(ctx(t), bad); !errors.As(err, &he) || he.Status != 400 {
 		t.Errorf("invalid body: %v", err)

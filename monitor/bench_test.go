@@ -5,14 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/htlog/htlog/internal/registry"
 	"math/rand/v2"
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/monitor"
-	"github.com/htlog/htlog/monitor/entrycheck"
 	"github.com/htlog/htlog/monitor/internal/montest"
 	"github.com/htlog/htlog/monitor/store"
 )
@@ -78,7 +77,7 @@ func fillMixed(t testing.TB, e *env, n int) {
 	t.Helper()
 	p256 := montest.NewECDSASubmitter(t, "gln:0614141000005")
 	reg := montest.Registry(t, e.sub, p256)
-	e.cfg.Registry = func() entrycheck.Registry { return reg }
+	e.cfg.Registry = func() *registry.Registry { return reg }
 	bodies := validExamples(t)
 	subs := []*montest.Submitter{e.sub, p256}
 	for i := range n {
@@ -105,10 +104,8 @@ type example struct {
 func validExamples(t testing.TB) []example {
 	t.Helper()
 	var out []example
-	for _, kind := range event.Kinds {
-		for _, body := range testonly.Examples(t, kind, "valid-") {
-			out = append(out, example{kind, body})
-		}
+	for _, ex := range testonly.ValidExamples(t) {
+		out = append(out, example{ex.Kind, ex.Body})
 	}
 	return out
 }

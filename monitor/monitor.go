@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/htlog/htlog/internal/registry"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -31,11 +32,16 @@ type Config struct {
 	// before the monitor follows them; its witnesses' cosignatures are
 	// tracked to catch a witness cosigning both sides of a split view.
 	Policy *c2sp.Policy
-	// Registry returns the current submitter registry; nil skips submitter
-	// and signature checks of entries.
-	Registry func() entrycheck.Registry
-	// Validator validates event bodies; nil skips schema validation.
+	// Registry returns the current submitter registry.
+	Registry func() *registry.Registry
+	// Validator validates event bodies.
 	Validator *schemas.Validator
+	// MaxAhead is how far an entry's occurred_at may lie ahead of the
+	// monitor's clock (default: the log's default, 5m); URLPrefixes is the
+	// log's URL allow list (default: the log's default). Both must match
+	// the log's admission settings.
+	MaxAhead    time.Duration
+	URLPrefixes []string
 	// Witnesses are witness base URLs whose monitoring checkpoints are read.
 	Witnesses []string
 	// Peers are other monitors (or witnesses) our latest checkpoint is
@@ -138,9 +144,14 @@ func New(ctx context.Context, cfg Config) (*Monitor, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
+	checker, err := entrycheck.New(entrycheck.Config{Registry: cfg.Registry, Validator: cfg.Validator,
+		MaxAhead: cfg.MaxAhead, URLPrefixes: cfg.URLPrefixes})
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
 	m := &Monitor{
 		cfg: cfg, origin: cfg.LogVerifier.Name(), client: tlogclient.New(cfg.LogURL, cfg.HTTPClient),
-		checker: &entrycheck.Checker{Registry: cfg.Registry, Validator: cfg.Validator},
+		checker: checker,
 		log:     cfg.Logger.With("origin", cfg.LogVerifier.Name()), m: cfg.Metrics,
 	}
 	if err := m.load(ctx); err != nil {

@@ -3,6 +3,7 @@ package monitor_test
 import (
 	"bytes"
 	"context"
+	"github.com/htlog/htlog/internal/registry"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -50,7 +51,7 @@ func newEnvTB(t testing.TB, st store.Store, mod ...func(*monitor.Config)) *env {
 		t.Fatal(err)
 	}
 	e.cfg = monitor.Config{LogURL: e.log.URL(t), LogVerifier: e.log.Verifier, Store: st,
-		Registry: func() entrycheck.Registry { return reg }, Validator: v, EvidenceDir: t.TempDir()}
+		Registry: func() *registry.Registry { return reg }, Validator: v, EvidenceDir: t.TempDir()}
 	for _, f := range mod {
 		f(&e.cfg)
 	}
@@ -70,7 +71,7 @@ func (e *env) restart(t testing.TB) {
 // appendAccesses logs n valid TREAT accesses (no consent needed).
 func (e *env) appendAccesses(t testing.TB, n int) {
 	for i := range n {
-		raw, _ := e.sub.Sign(t, "access", t0.Add(time.Duration(i)*time.Second),
+		raw, _ := e.sub.Sign(t, "access", t0.Add(time.Duration(i)*time.Minute),
 			montest.Access("npi:1234567893", "dr-"+string(rune('a'+i%20)), "p", "TREAT", ""))
 		e.log.Append(raw)
 	}

@@ -90,6 +90,14 @@ func describe(e *jsonschema.ValidationError) *ValidationError {
 		case FormatCommitment:
 			return &ValidationError{field, "is not an htlog commitment"}
 		}
+		if set, ok := strings.CutPrefix(k.Want, FormatCodePrefix); ok {
+			return &ValidationError{field, "is not a code of value set " + set}
+		}
+		for _, f := range identifierFormats {
+			if f.name == k.Want {
+				return &ValidationError{field, "is not " + f.what}
+			}
+		}
 		return &ValidationError{field, "is not a valid " + k.Want}
 	case *kind.Pattern:
 		return &ValidationError{field, fmt.Sprintf("does not match pattern %s", k.Want)}

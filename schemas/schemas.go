@@ -112,6 +112,12 @@ func NewValidator() (*Validator, error) {
 	c.AssertFormat()
 	c.RegisterFormat(&jsonschema.Format{Name: FormatTag, Validate: stringFormat(IsTag)})
 	c.RegisterFormat(&jsonschema.Format{Name: FormatCommitment, Validate: stringFormat(IsCommitment)})
+	for _, f := range identifierFormats {
+		c.RegisterFormat(&jsonschema.Format{Name: f.name, Validate: stringFormat(f.ok)})
+	}
+	for name, vs := range valueSets {
+		c.RegisterFormat(&jsonschema.Format{Name: FormatCodePrefix + name, Validate: codeFormat(vs)})
+	}
 	c.UseLoader(noLoader{}) // never fetch anything over the network
 	v := &Validator{compiled: map[string]map[int]*jsonschema.Schema{}}
 	for kind, versions := range raw {

@@ -97,7 +97,7 @@ func TestErrors(t *testing.T) {
 		{"unknown kind", "billing", 1, string(valid), schemas.ErrUnknownKind},
 		{"empty kind", "", 1, string(valid), schemas.ErrUnknownKind},
 		{"version 0", "access", 0, string(valid), schemas.ErrUnknownVersion},
-		{"version 2", "access", 2, string(valid), schemas.ErrUnknownVersion},
+		{"version 3", "access", 3, string(valid), schemas.ErrUnknownVersion},
 		{"too large", "access", 1, string(huge), schemas.ErrBodyTooLarge},
 		{"empty", "access", 1, "", schemas.ErrMalformedBody},
 		{"array", "access", 1, "[]", schemas.ErrMalformedBody},
@@ -143,7 +143,7 @@ func TestValidationErrorField(t *testing.T) {
 		{"custody/invalid-serial-in-clear.json", "/products/0/serial: is not an htlog tag"},
 	}
 	for _, tc := range tests {
-		body, err := os.ReadFile(filepath.Join("examples", tc.file))
+		body, err := os.ReadFile(filepath.Join("examples", "v1", tc.file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,25 +156,27 @@ func TestValidationErrorField(t *testing.T) {
 
 func TestSchemaAndLatest(t *testing.T) {
 	for _, kind := range schemas.Kinds {
-		if got := schemas.Latest(kind); got != 1 {
-			t.Errorf("Latest(%q) = %d, want 1", kind, got)
+		if got := schemas.Latest(kind); got != 2 {
+			t.Errorf("Latest(%q) = %d, want 2", kind, got)
 		}
-		b, ok := schemas.Schema(kind, 1)
-		if !ok {
-			t.Fatalf("Schema(%q, 1) missing", kind)
-		}
-		var doc struct {
-			ID string `json:"$id"`
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			t.Fatal(err)
-		}
-		if want := fmt.Sprintf("https://htlog.dev/schemas/%s/v1.json", kind); doc.ID != want {
-			t.Errorf("%s: $id %q, want %q", kind, doc.ID, want)
+		for _, n := range []int{1, 2} {
+			b, ok := schemas.Schema(kind, n)
+			if !ok {
+				t.Fatalf("Schema(%q, %d) missing", kind, n)
+			}
+			var doc struct {
+				ID string `json:"$id"`
+			}
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("https://htlog.dev/schemas/%s/v%d.json", kind, n); doc.ID != want {
+				t.Errorf("%s: $id %q, want %q", kind, doc.ID, want)
+			}
 		}
 	}
-	if _, ok := schemas.Schema("access", 2); ok {
-		t.Error("Schema(access, 2) exists")
+	if _, ok := schemas.Schema("access", 3); ok {
+		t.Error("Schema(access, 3) exists")
 	}
 	if _, ok := schemas.Schema("billing", 1); ok {
 		t.Error("Schema(billing, 1) exists")

@@ -3,7 +3,7 @@
 // served under (<log>/patient/).
 //
 // For bookmarks and headless tests the page also reads its inputs from the
-// URL fragment, #key=<hex>&id=<identifier>&policy=<base64 policy>: browsers
+// URL fragment, #key=<hex>&id=<provider id>&policy=<base64 policy>: browsers
 // never send the fragment to the server. The page removes it from the
 // address bar and history once read, and then runs the lookup.
 "use strict";
@@ -31,7 +31,9 @@ async function run() {
       cpLine.textContent = "✗ The log's latest checkpoint does not verify against your policy: " + e.message;
       cpLine.className = "bad";
     }
-    const t = await tag($("key").value, $("id").value);
+    // Your key is yours alone; the provider's id makes the tag differ from
+    // provider to provider (event.PatientTag).
+    const t = await tag($("key").value, "patient:" + $("id").value.trim());
     status.textContent = "Looking up " + t + " …";
     const results = await lookup(log, t, policy);
     for (const r of results) {
@@ -43,7 +45,7 @@ async function run() {
     }
     table.hidden = results.length === 0;
     const bad = results.filter((r) => !r.ok).length;
-    status.textContent = results.length === 0 ? "No published events carry this tag (a wrong key or identifier finds nothing too)."
+    status.textContent = results.length === 0 ? "No published events carry this tag (a wrong key or provider id finds nothing too)."
       : `${results.length} events, ${results.length - bad} verified` + (bad ? `, ${bad} NOT verified` : "") + ".";
     status.className = bad ? "bad" : "ok";
   } catch (e) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/schemas"
 )
 
 // htlogTarget submits signed events to htlog-server.
@@ -101,8 +102,21 @@ func (t *htlogTarget) envelope(i int) ([]byte, error) {
 		rand.Read(b[:])
 		return "tag:v1:" + hex.EncodeToString(b[:])
 	})
-	payload, err := json.Marshal(event.Event{Kind: tpl.kind, Version: 1, Submitter: event.Submitter{Org: s.org, KeyID: s.keyID},
-		OccurredAt: time.Now().UTC().Format(time.RFC3339Nano), Body: json.RawMessage(body)})
+	return t.sign(s, tpl.kind, body)
+}
+
+// sign signs body as the latest schema version of kind, occurring now:
+// to the minute for the kinds whose times must be whole minutes, to the
+// nanosecond for trials (their bodies have no tags, so the time is what
+// keeps two generated events apart).
+func (t *htlogTarget) sign(s submitter, kind, body string) ([]byte, error) {
+	now := time.Now().UTC()
+	occurred := now.Truncate(time.Minute).Format(time.RFC3339)
+	if kind == "trial" {
+		occurred = now.Format(time.RFC3339Nano)
+	}
+	payload, err := json.Marshal(event.Event{Kind: kind, Version: schemas.Latest(kind), Submitter: event.Submitter{Org: s.org, KeyID: s.keyID},
+		OccurredAt: occurred, Body: json.RawMessage(body)})
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +125,32 @@ func (t *htlogTarget) envelope(i int) ([]byte, error) {
 		return nil, err
 	}
 	return env.Marshal(), nil
+}
+
+// prime registers the example trial before the load, so that the trial
+// examples that follow a registration (amendments, results) are admitted
+// whichever worker sends them first.
+func (t *htlogTarget) prime(ctx context.Context) error {
+	for _, tpl := range t.bodies {
+		if tpl.kind != "trial" || !strings.Contains(tpl.body, `"subtype":"registration"`) {
+			continue
+		}
+		env, err := t.sign(t.submitters[0], tpl.kind, tpl.body)
+		if err != nil {
+			return err
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.url+"/add-event?async=1", bytes.NewReader(env))
+		resp, err := t.client.Do(req)
+		if err != nil {
+			return fmt.Errorf("couldn't register the example trial: %w", err)
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("couldn't register the example trial: %s: %s", resp.Status, bytes.TrimSpace(msg))
+		}
+	}
+	return nil
 }
 
 func (t *htlogTarget) send(ctx context.Context, _, i int) result {

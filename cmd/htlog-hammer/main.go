@@ -106,6 +106,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
 			os.Exit(2)
 		}
+		if err := h.prime(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
+			os.Exit(1)
+		}
 		h.ready = pregenerated(*pregenerate, h.envelope)
 		send = h.send
 		if *mode == "async" && *mergeSample > 0 {

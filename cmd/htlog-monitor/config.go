@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/htlog/htlog/cmd/internal/config"
@@ -35,6 +36,13 @@ type Config struct {
 	// PolicyFile, if set, is a C2SP tlog-policy the log's checkpoints must
 	// satisfy (witness quorum) before the monitor follows them.
 	PolicyFile string `mapstructure:"policy_file"`
+	// Admission mirrors the log's admission settings the monitor needs on
+	// replay: max_ahead (default 5m) and url_prefixes (default: the log's
+	// default allow list).
+	Admission struct {
+		MaxAhead    time.Duration `mapstructure:"max_ahead"`
+		URLPrefixes []string      `mapstructure:"url_prefixes"`
+	} `mapstructure:"admission"`
 	// SubmittersFile is the submitter registry YAML entries are checked against.
 	SubmittersFile string `mapstructure:"submitters_file"`
 	// Witnesses are witness base URLs whose monitoring checkpoints
@@ -95,6 +103,14 @@ func (c *Config) Validate() error {
 	}
 	if c.reportOnly {
 		return nil
+	}
+	if c.Admission.MaxAhead < 0 {
+		return errors.New("admission.max_ahead: must not be negative")
+	}
+	for i, p := range c.Admission.URLPrefixes {
+		if !strings.HasPrefix(p, "https://") || strings.Count(p, "/") < 3 {
+			return fmt.Errorf("admission.url_prefixes[%d]: %q must be https://<host>/ followed by an optional path", i, p)
+		}
 	}
 	if err := config.CheckListen("listen", c.Listen); err != nil {
 		return err

@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +28,6 @@ import (
 	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/monitor"
-	"github.com/htlog/htlog/monitor/entrycheck"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/report"
 	"github.com/htlog/htlog/monitor/store"
@@ -92,7 +90,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := monitor.New(ctx, monitor.Config{
 		LogURL: cfg.Log.URL, LogVerifier: logVerifier, Policy: cfg.policy,
-		Registry:  func() entrycheck.Registry { return registryOf{cfg} },
+		Registry: cfg.registry.Current, MaxAhead: cfg.Admission.MaxAhead, URLPrefixes: cfg.Admission.URLPrefixes,
 		Validator: validator, Witnesses: cfg.Witnesses, Peers: cfg.Peers, Webhooks: cfg.Webhooks,
 		EvidenceDir: cfg.EvidenceDir, PollInterval: cfg.PollInterval, Rules: cfg.ruleOptions(), Store: st,
 		HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: logger, Metrics: monitor.NewMetrics(reg),
@@ -134,13 +132,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	}
 	logger.Info("htlog-monitor stopped cleanly")
 	return nil
-}
-
-// registryOf reads the registry the watcher holds now.
-type registryOf struct{ cfg *Config }
-
-func (r registryOf) Lookup(org, keyID, kind string, at time.Time) (crypto.PublicKey, error) {
-	return r.cfg.registry.Current().Lookup(org, keyID, kind, at)
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {

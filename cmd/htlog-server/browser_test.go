@@ -72,8 +72,8 @@ func TestPatientPageInBrowser(t *testing.T) {
 	s := testonly.StartStack(t)
 
 	key := bytes.Repeat([]byte{0x42}, 32)
-	const mrn = "MRN-0042"
-	patient := event.Tag(key, mrn)
+	patient := event.PatientTag(key, s.Org)
+	consentAt, accessAt, otherAt := testonly.Minute(-3*time.Hour), testonly.Minute(-90*time.Minute), testonly.Minute(-time.Hour)
 	withPatient := func(kind, name string, fields ...string) []byte {
 		var m map[string]any
 		if err := json.Unmarshal(testonly.Example(t, kind, name), &m); err != nil {
@@ -86,10 +86,10 @@ func TestPatientPageInBrowser(t *testing.T) {
 		return b
 	}
 	for _, env := range [][]byte{
-		s.Envelope(t, "consent", withPatient("consent", "valid-treatment-grant.json", "patient", "grantor"), "2026-11-23T09:00:00Z"),
-		s.Envelope(t, "access", withPatient("access", "valid-routine-read.json", "patient"), "2026-11-23T10:30:00Z"),
+		s.Envelope(t, "consent", withPatient("consent", "valid-treatment-grant.json", "patient", "grantor"), consentAt),
+		s.Envelope(t, "access", withPatient("access", "valid-routine-read.json", "patient"), accessAt),
 		// Another patient's event, which must not show up.
-		s.Envelope(t, "access", testonly.Example(t, "access", "valid-break-glass.json"), "2026-11-23T11:00:00Z"),
+		s.Envelope(t, "access", testonly.Example(t, "access", "valid-break-glass.json"), otherAt),
 	} {
 		if code, body, _ := post(t, s, "/add-event", env); code != http.StatusOK {
 			t.Fatalf("add-event: %d %s", code, body)
@@ -103,7 +103,7 @@ func TestPatientPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	pageURL := func(policy []byte) string {
-		return s.URL + "/patient/#" + url.Values{"key": {hex.EncodeToString(key)}, "id": {mrn},
+		return s.URL + "/patient/#" + url.Values{"key": {hex.EncodeToString(key)}, "id": {s.Org},
 			"policy": {base64.StdEncoding.EncodeToString(policy)}}.Encode()
 	}
 
@@ -113,8 +113,8 @@ func TestPatientPageInBrowser(t *testing.T) {
 		t.Fatalf("the page shows %d rows, want 2\n%s", len(rows), dom)
 	}
 	for i, want := range []struct{ when, kind, purpose string }{
-		{"2026-11-23T09:00:00Z", "consent", "patient-privacy (TREAT, CAREMGT, HRESCH)"},
-		{"2026-11-23T10:30:00Z", "access", "TREAT"},
+		{consentAt, "consent", "patient-privacy (TREAT, CAREMGT, HRESCH)"},
+		{accessAt, "access", "TREAT"},
 	} {
 		r := rows[i]
 		if r.class != "verified" || len(r.cells) != 6 || r.cells[0] != want.when || r.cells[1] != want.kind ||

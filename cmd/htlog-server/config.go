@@ -1,8 +1,11 @@
 package main
 
 import (
+	"strings"
+
 	"errors"
 	"fmt"
+	"github.com/htlog/htlog/internal/admission"
 	"os"
 	"time"
 
@@ -46,6 +49,18 @@ type Config struct {
 		PerSubmitter float64 `mapstructure:"per_submitter"`
 		Burst        int     `mapstructure:"burst"`
 	} `mapstructure:"rate_limit"`
+	// Admission tunes the admission check (package admission).
+	Admission struct {
+		// MaxAhead bounds how far occurred_at may lie after the log's
+		// clock (default 5m).
+		MaxAhead time.Duration `mapstructure:"max_ahead"`
+		// MaxBehind bounds how far occurred_at may lie before it (default
+		// 72h): the late window for batched uploads.
+		MaxBehind time.Duration `mapstructure:"max_behind"`
+		// URLPrefixes is the allow list of URL prefixes a body may carry
+		// (default: the public trial registries and doi.org).
+		URLPrefixes []string `mapstructure:"url_prefixes"`
+	} `mapstructure:"admission"`
 	// MaxBacklog bounds submissions in flight per replica.
 	MaxBacklog int `mapstructure:"max_backlog"`
 	// MaxMergeDelay is promised in 202 answers: the longest an accepted
@@ -69,6 +84,8 @@ func defaults() *Config {
 	c.Trillian.Address = "127.0.0.1:8090"
 	c.RateLimit.PerSubmitter = 1000
 	c.RateLimit.Burst = 2000
+	c.Admission.MaxAhead = admission.DefaultMaxAhead
+	c.Admission.MaxBehind = admission.DefaultMaxBehind
 	return c
 }
 
@@ -127,6 +144,16 @@ func (c *Config) Validate() error {
 	}
 	if !c.ReadOnly && c.SubmittersFile == "" {
 		return errors.New("submitters_file: required unless read_only (the submitter registry)")
+	}
+	for key, d := range map[string]time.Duration{"admission.max_ahead": c.Admission.MaxAhead, "admission.max_behind": c.Admission.MaxBehind} {
+		if err := config.CheckPositive(key, d); err != nil {
+			return err
+		}
+	}
+	for i, p := range c.Admission.URLPrefixes {
+		if !strings.HasPrefix(p, "https://") || strings.Count(p, "/") < 3 {
+			return fmt.Errorf("admission.url_prefixes[%d]: %q must be https://<host>/ followed by an optional path", i, p)
+		}
 	}
 	if c.RateLimit.PerSubmitter < 0 || c.RateLimit.Burst < 0 || c.MaxBacklog < 1 {
 		return errors.New("rate_limit and max_backlog: must not be negative; max_backlog at least 1")

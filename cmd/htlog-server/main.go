@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/htlog/htlog/internal/admission"
 	"log/slog"
 	"net/http"
 	"os"
@@ -100,7 +101,12 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		sub = submit.New(submit.Config{Registry: watch.Current, Validator: validator, Log: log,
+		checker, err := admission.New(admission.Config{Registry: watch.Current, Validator: validator,
+			MaxAhead: cfg.Admission.MaxAhead, MaxBehind: cfg.Admission.MaxBehind, URLPrefixes: cfg.Admission.URLPrefixes})
+		if err != nil {
+			return err
+		}
+		sub = submit.New(submit.Config{Admission: checker, Trials: store, Logged: store.LoggedEntry, Log: log,
 			PerSubmitter: cfg.RateLimit.PerSubmitter, Burst: cfg.RateLimit.Burst, MaxBacklog: cfg.MaxBacklog})
 	}
 	pub, err := checkpoint.New(checkpoint.Config{Signer: signer, Verifier: verifier, Log: log, Store: store,

@@ -73,14 +73,15 @@ func checkpointSize(t *testing.T, s *testonly.Stack) uint64 {
 // tlog-tiles client (Tessera's) reads the tiles and verifies proofs.
 func TestSubmitReceiptsAndReads(t *testing.T) {
 	s := startStack(t)
-	when := "2026-11-23T10:00:00Z"
+	when := testonly.Minute(-2 * time.Hour)
 	type accepted struct {
 		leaf  []byte
 		index uint64
 	}
 	var logged []accepted
-	for _, kind := range event.Kinds {
-		for name, body := range testonly.Examples(t, kind, "valid-") {
+	for _, ex := range testonly.ValidExamples(t) {
+		kind, name, body := ex.Kind, ex.Name, ex.Body
+		{
 			env := s.EnvelopeAs(t, "npi:1234567893", kind, body, when)
 			code, receipt, hdr := post(t, s, "/add-event", env)
 			if code != 200 {
@@ -112,11 +113,12 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 
 	// Every bad input: its status, a one-line reason, and nothing logged.
 	valid := testonly.Examples(t, "access", "valid-")["valid-routine-read.json"]
-	good := s.EnvelopeAs(t, "npi:1234567893", "access", valid, "2026-11-23T11:00:00Z")
+	goodAt := testonly.Minute(-time.Hour)
+	good := s.EnvelopeAs(t, "npi:1234567893", "access", valid, goodAt)
 	var env event.Envelope
 	json.Unmarshal(good, &env)
 	tampered := env
-	tampered.Payload = bytes.Replace(env.Payload, []byte("11:00:00Z"), []byte("11:00:01Z"), 1)
+	tampered.Payload = bytes.Replace(env.Payload, []byte(goodAt), []byte(testonly.Minute(-2*time.Hour)), 1)
 	bad := []struct {
 		name string
 		body []byte
@@ -125,8 +127,8 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	}{
 		{"not json", []byte("hello"), 400, "malformed"},
 		{"bad signature", tampered.Marshal(), 403, "signature"},
-		{"unknown submitter", s.EnvelopeAs(t, "npi:9999999999", "access", valid, "2026-11-23T11:00:00Z"), 401, "unknown submitter"},
-		{"kind not allowed", s.EnvelopeAs(t, testonly.CustodyOnlyOrg, "access", valid, "2026-11-23T11:00:00Z"), 403, "may not submit"},
+		{"unknown submitter", s.EnvelopeAs(t, "npi:9999999995", "access", valid, goodAt), 401, "unknown submitter"},
+		{"kind not allowed", s.EnvelopeAs(t, testonly.CustodyOnlyOrg, "access", valid, goodAt), 403, "may not submit"},
 		{"oversized", bytes.Repeat([]byte("x"), event.MaxEnvelopeSize+1), 413, "larger than"},
 	}
 	for _, kind := range event.Kinds {
@@ -136,7 +138,7 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 				body []byte
 				code int
 				want string
-			}{kind + "/" + name, s.EnvelopeAs(t, "npi:1234567893", kind, body, "2026-11-23T11:00:00Z"), 400, "body/"})
+			}{kind + "/" + name, s.EnvelopeAs(t, "npi:1234567893", kind, body, goodAt), 400, "body/"})
 		}
 	}
 	for _, tc := range bad {
@@ -203,13 +205,13 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	// Witnesses down: with one of three the quorum (2) still holds; with two
 	// down nothing is published, and submissions get 202 instead of a receipt.
 	s.WitnessDown[0].Store(true)
-	env2 := s.EnvelopeAs(t, "npi:1234567893", "access", valid, "2026-11-23T12:00:00Z")
+	env2 := s.EnvelopeAs(t, "npi:1234567893", "access", valid, testonly.Minute(-30*time.Minute))
 	if code, msg, _ := post(t, s, "/add-event", env2); code != 200 {
 		t.Fatalf("with one witness down: %d %s", code, msg)
 	}
 	s.WitnessDown[1].Store(true)
 	before := checkpointSize(t, s)
-	env3 := s.EnvelopeAs(t, "npi:1234567893", "access", valid, "2026-11-23T12:30:00Z")
+	env3 := s.EnvelopeAs(t, "npi:1234567893", "access", valid, testonly.Minute(-20*time.Minute))
 	code, msg, hdr := post(t, s, "/add-event", env3)
 	if code != 202 || hdr.Get("Location") == "" {
 		t.Fatalf("with two witnesses down: %d %s, want 202 with a Location", code, msg)
@@ -247,7 +249,7 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 					return
 				default:
 				}
-				env := s.Envelope(t, "access", body, fmt.Sprintf("2026-11-23T10:%02d:%02d.%06dZ", c, i%60, i))
+				env := s.Envelope(t, "access", testonly.FreshTags(body), testonly.Minute(-time.Duration(c)*time.Minute))
 				resp, err := http.Post(s.URL+"/add-event?async=1", "application/json", bytes.NewReader(env))
 				if err != nil {
 					return // the process died
@@ -322,7 +324,7 @@ func TestReadOnlyRefusesSubmissions(t *testing.T) {
 	go func() { stopped <- run(ctx, []string{"--config", s.ConfigFile}) }()
 	defer func() { cancel(); <-stopped }()
 	s.WaitHealthy(t)
-	env := s.Envelope(t, "access", testonly.Example(t, "access", "valid-routine-read.json"), "2026-11-23T10:00:00Z")
+	env := s.Envelope(t, "access", testonly.Example(t, "access", "valid-routine-read.json"), testonly.Minute(0))
 	code, msg, _ := post(t, s, "/add-event", env)
 	if code != http.StatusServiceUnavailable || !strings.Contains(msg, "frozen") {
 		t.Fatalf("submission to a frozen log: %d %q, want 503 naming the freeze", code, msg)
@@ -347,7 +349,7 @@ func TestMergeGuardWhileTheSignerIsDown(t *testing.T) {
 	n := 0
 	submit := func() (int, string, http.Header) {
 		n++
-		return post(t, s, "/add-event?async=1", s.Envelope(t, "access", body, fmt.Sprintf("2026-11-23T11:00:%02d.%06dZ", n%60, n)))
+		return post(t, s, "/add-event?async=1", s.Envelope(t, "access", testonly.FreshTags(body), testonly.Minute(0)))
 	}
 	s.Trillian.KillSigner()
 	var acked int

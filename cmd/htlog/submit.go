@@ -17,6 +17,7 @@ import (
 
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/schemas"
 )
 
 func init() {
@@ -27,7 +28,7 @@ func init() {
 }
 
 const submitHelp = `
-Signs BODY.json (the kind-specific body, schemas/<kind>/v1.json) as an event
+Signs BODY.json (the kind-specific body, schemas/<kind>/v2.json) as an event
 of --kind by --org with --key, submits it, waits (about a second) for the
 event to be in a witness-cosigned checkpoint and prints the receipt: a C2SP
 tlog-proof that verifies offline with htlog verify. Keep the envelope too
@@ -54,7 +55,7 @@ func submitCmd(args []string, stdout, stderr io.Writer) error {
 	keyFile := fs.String("key", "", "submitter private key (PEM, from htlog keygen --kind submitter)")
 	org := fs.String("org", "", "submitting organisation id, such as npi:1234567893")
 	kind := fs.String("kind", "", "access | consent | custody | trial")
-	version := fs.Int("version", 1, "schema version of the body")
+	version := fs.Int("version", 0, "schema version of the body (default: the latest, schemas/<kind>/v<N>.json)")
 	occurred := fs.String("occurred-at", "", "RFC 3339 time the event happened (default now)")
 	supersedes := fs.StringSlice("supersedes", nil, "event ids this event corrects or revokes")
 	out := fs.String("out", "", "write the receipt here instead of stdout")
@@ -160,7 +161,12 @@ func signEvent(signer crypto.Signer, org, kind string, version int, occurred str
 		return nil, err
 	}
 	if occurred == "" {
-		occurred = time.Now().UTC().Format(time.RFC3339)
+		// Whole minutes: the log refuses more precise ACCESS, CONSENT and
+		// CUSTODY times (a precise time helps single a person out).
+		occurred = time.Now().UTC().Truncate(time.Minute).Format(time.RFC3339)
+	}
+	if version == 0 {
+		version = schemas.Latest(kind)
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, body); err != nil {

@@ -60,14 +60,20 @@ witness w3 $(cat "$keys/witness3.key.pub") http://127.0.0.1:8183
 group quorum 2 w1 w2 w3
 quorum quorum
 POLICY
+# Every submitter may act for the organisations, source systems and GS1
+# locations that the schemas' examples name (the hammer submits them).
+rights='    acts_for: [gln:0614141123452]
+    source_systems: [ehr-fhir, ed-triage-01, elr-gateway]
+    gs1_company_prefixes: ["0361414", "0614141"]'
 cat >"$conf/submitters.yaml" <<YAML
 submitters:
   - org: npi:1234567893
     name: General Hospital
     kinds: [access, consent, custody, trial]
+$rights
     keys:
       - public_key_file: $keys/hospital.key.pub
-$(for i in 1 2 3 4 5 6 7 8; do printf '  - org: npi:900000000%s\n    name: load test %s\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: %s}]\n' "$i" "$i" "$keys/hammer$i.key.pub"; done)
+$(for n in 9000000015 9000000023 9000000031 9000000049 9000000056 9000000064 9000000072 9000000080; do printf '  - org: npi:%s\n    name: load test %s\n    kinds: [access, consent, custody, trial]\n    acts_for: [npi:1234567893, gln:0614141123452]\n    source_systems: [ehr-fhir, ed-triage-01, elr-gateway]\n    gs1_company_prefixes: ["0361414", "0614141"]\n    keys: [{public_key_file: %s}]\n' "$n" "${n: -2:1}" "$keys/hammer${n: -2:1}.key.pub"; done)
 YAML
 cat >"$conf/server.yaml" <<YAML
 listen: 127.0.0.1:8080

@@ -24,6 +24,34 @@ var (
 	commitPattern = regexp.MustCompile(`^commit:v1:[0-9a-f]{64}$`)
 )
 
+// A patient's tag key belongs to that patient alone: a custodian makes one
+// per patient (NewTagKey), keeps it with the patient's record and hands it
+// to the patient, and tags the patient in its events with PatientTag. A
+// key holder can thus find its own patient's events and no one else's, and
+// a key that several custodians use for the same patient still gives each
+// custodian different tags (PatientTag binds the custodian), so one event
+// that leaks who it is about links that patient's history at one
+// custodian only. Workforce identifiers and package serials stay tags under
+// the custodian's own keys (Tag), which are never handed out.
+
+// TagKeySize is the size of a tag key in bytes.
+const TagKeySize = 32
+
+// NewTagKey returns a fresh random tag key.
+func NewTagKey() []byte {
+	k := make([]byte, TagKeySize)
+	rand.Read(k)
+	return k
+}
+
+// PatientTag returns the tag of the patient whose own key is patientKey,
+// in the events of custodian (its organisation id, such as
+// "npi:1234567893"). It is Tag(patientKey, "patient:"+custodian), so any
+// client that computes Tag computes it too.
+func PatientTag(patientKey []byte, custodian string) string {
+	return Tag(patientKey, "patient:"+custodian)
+}
+
 // Tag returns the pseudonymous tag of identifier under key.
 func Tag(key []byte, identifier string) string {
 	m := hmac.New(sha256.New, key)

@@ -516,6 +516,19 @@ func (sc *scanner) allowed(i int) bool {
 	if ident.TrialID(trimmed) || ident.TrialID(strings.ToUpper(trimmed)) || trialIDFold(trimmed) {
 		return true
 	}
+	// A trial id as one segment of a URL path or query (a results page).
+	if strings.ContainsAny(word, "/?&#") {
+		c, d := pos, pos
+		for c > a && strings.IndexByte("/?&#=", s[c-1]) < 0 {
+			c--
+		}
+		for d < b && strings.IndexByte("/?&#", s[d]) < 0 {
+			d++
+		}
+		if seg := strings.Clone(s[c:d]); ident.TrialID(seg) || ident.TrialID(strings.ToUpper(seg)) {
+			return true
+		}
+	}
 	// A terminology code right after its system's name: SNOMED CT 44054006.
 	if sc.t[i].digits {
 		for k, words := i-1, 0; k >= 0 && words < 2 && onlyOf(s[sc.t[k].end:sc.t[k+1].start], " :#=-/", 4); k-- {

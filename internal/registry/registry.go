@@ -9,12 +9,17 @@
 //	  - org: npi:1234567893
 //	    name: General Hospital
 //	    kinds: [access, consent]
+//	    acts_for: [gln:0614141000012]     # optional: organisations it may name as the actor
+//	    source_systems: [ehr-fhir]        # optional: systems whose audit records it logs
+//	    gs1_company_prefixes: ["0614141"] # optional: custody locations under these prefixes are its own
 //	    keys:
 //	      - public_key_file: keys/general-hospital.pub   # or public_key: <PEM>
 //	        not_before: 2026-01-01T00:00:00Z              # optional
 //	        not_after: 2027-01-01T00:00:00Z               # optional
 //
 // Relative key file paths are resolved against the registry file's folder.
+// Organisation ids (org and acts_for) must carry valid check digits (NPI
+// Luhn, GS1 mod 10): what an event names as its actor is bound to them.
 package registry
 
 import (
@@ -24,12 +29,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/internal/ident"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -57,6 +65,44 @@ type Submitter struct {
 	Name  string
 	Kinds []string
 	Keys  []Key
+	// ActsFor lists the other organisations this submitter may name as
+	// the acting organisation of an event (affiliates, a sponsor for its
+	// contract research organisation).
+	ActsFor []string
+	// SourceSystems lists the ids of the systems whose observations the
+	// submitter logs (an ACCESS event's source_system).
+	SourceSystems []string
+	// CompanyPrefixes lists GS1 company prefixes whose locations (sgln,
+	// pgln) are the submitter's own.
+	CompanyPrefixes []string
+}
+
+// SpeaksFor reports whether the submitter may name org as the organisation
+// acting in an event: org is its own id or one it is registered to act for.
+func (s *Submitter) SpeaksFor(org string) bool {
+	return org == s.Org || slices.Contains(s.ActsFor, org)
+}
+
+// OwnsLocation reports whether the EPC location or party URI (urn:epc:id:sgln
+// or pgln) belongs to the submitter: its GLN is one the submitter speaks
+// for, or its company prefix, as the URI splits it, is registered to it.
+func (s *Submitter) OwnsLocation(epc string) bool {
+	gln, ok := ident.GLNOfEPC(epc)
+	if !ok {
+		return false
+	}
+	if s.SpeaksFor("gln:" + gln) {
+		return true
+	}
+	rest := epc[len("urn:epc:id:sgln:"):] // sgln and pgln prefixes have the same length
+	prefix, _, _ := strings.Cut(rest, ".")
+	return slices.Contains(s.CompanyPrefixes, prefix)
+}
+
+// HasSourceSystem reports whether id is one of the submitter's declared
+// source systems.
+func (s *Submitter) HasSourceSystem(id string) bool {
+	return slices.Contains(s.SourceSystems, id)
 }
 
 // Registry is an immutable, parsed registry.
@@ -66,10 +112,13 @@ type Registry struct {
 
 type fileFormat struct {
 	Submitters []struct {
-		Org   string   `yaml:"org"`
-		Name  string   `yaml:"name"`
-		Kinds []string `yaml:"kinds"`
-		Keys  []struct {
+		Org             string   `yaml:"org"`
+		Name            string   `yaml:"name"`
+		Kinds           []string `yaml:"kinds"`
+		ActsFor         []string `yaml:"acts_for"`
+		SourceSystems   []string `yaml:"source_systems"`
+		CompanyPrefixes []string `yaml:"gs1_company_prefixes"`
+		Keys            []struct {
 			PublicKey     string    `yaml:"public_key"`
 			PublicKeyFile string    `yaml:"public_key_file"`
 			NotBefore     time.Time `yaml:"not_before"`
@@ -92,6 +141,9 @@ func Parse(data []byte, dir string) (*Registry, error) {
 		if s.Org == "" {
 			return nil, fmt.Errorf("%s.org: required", where)
 		}
+		if !ident.OrgID(s.Org) {
+			return nil, fmt.Errorf("%s.org: %q is not gln:<13 digits>, npi:<10 digits> or urn:oid:<OID> with a valid check digit", where, s.Org)
+		}
 		if _, dup := r.byOrg[s.Org]; dup {
 			return nil, fmt.Errorf("%s.org: %q is listed twice", where, s.Org)
 		}
@@ -103,7 +155,22 @@ func Parse(data []byte, dir string) (*Registry, error) {
 				return nil, fmt.Errorf("%s.kinds: unknown kind %q", where, k)
 			}
 		}
-		sub := &Submitter{Org: s.Org, Name: s.Name, Kinds: s.Kinds}
+		for j, o := range s.ActsFor {
+			if !ident.OrgID(o) {
+				return nil, fmt.Errorf("%s.acts_for[%d]: %q is not an organisation id with a valid check digit", where, j, o)
+			}
+		}
+		for j, id := range s.SourceSystems {
+			if !sourceSystemPattern.MatchString(id) {
+				return nil, fmt.Errorf("%s.source_systems[%d]: %q must be 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit", where, j, id)
+			}
+		}
+		for j, p := range s.CompanyPrefixes {
+			if !companyPrefixPattern.MatchString(p) {
+				return nil, fmt.Errorf("%s.gs1_company_prefixes[%d]: %q must be 6 to 12 digits", where, j, p)
+			}
+		}
+		sub := &Submitter{Org: s.Org, Name: s.Name, Kinds: s.Kinds, ActsFor: s.ActsFor, SourceSystems: s.SourceSystems, CompanyPrefixes: s.CompanyPrefixes}
 		for j, k := range s.Keys {
 			kw := fmt.Sprintf("%s.keys[%d]", where, j)
 			text := []byte(k.PublicKey)
@@ -137,6 +204,17 @@ func Parse(data []byte, dir string) (*Registry, error) {
 		r.byOrg[s.Org] = sub
 	}
 	return r, nil
+}
+
+var (
+	sourceSystemPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+	companyPrefixPattern = regexp.MustCompile(`^[0-9]{6,12}$`)
+)
+
+// Submitter returns the registered organisation org.
+func (r *Registry) Submitter(org string) (*Submitter, bool) {
+	s, ok := r.byOrg[org]
+	return s, ok
 }
 
 // Load reads and parses a registry file.

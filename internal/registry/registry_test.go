@@ -64,7 +64,7 @@ func TestLookup(t *testing.T) {
 		{"npi:1234567893", oldID, "access", july, registry.ErrKeyNotValid},
 		{"npi:1234567893", newID, "access", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), registry.ErrKeyNotValid},
 		{"npi:1234567893", newID, "custody", may, registry.ErrKindNotAllowed},
-		{"npi:9999999999", newID, "access", may, registry.ErrUnknownSubmitter},
+		{"npi:9999999995", newID, "access", may, registry.ErrUnknownSubmitter},
 		{"npi:1234567893", strings.Repeat("0", 64), "access", may, registry.ErrUnknownSubmitter},
 	} {
 		_, err := r.Lookup(tc.org, tc.id, tc.kind, tc.at)
@@ -81,12 +81,12 @@ func TestLookup(t *testing.T) {
 		t.Fatal("a broken reload replaced the registry")
 	}
 	// A good edit takes effect without a restart.
-	os.WriteFile(path, []byte(strings.Replace(yml, "npi:1234567893", "npi:1111111116", 1)), 0o644)
+	os.WriteFile(path, []byte(strings.Replace(yml, "npi:1234567893", "npi:1111111112", 1)), 0o644)
 	os.Chtimes(path, time.Now().Add(time.Minute), time.Now().Add(time.Minute))
 	if err := w.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Current().Lookup("npi:1111111116", newID, "access", may); err != nil {
+	if _, err := w.Current().Lookup("npi:1111111112", newID, "access", may); err != nil {
 		t.Fatalf("after reload: %v", err)
 	}
 }

@@ -155,7 +155,8 @@ func PrepareStack(t testing.TB) *Stack {
 	s.KeyFile = write("hospital.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})), 0o600)
 	// A second organisation with the same key may submit custody events only.
 	s.RegistryFile = write("submitters.yaml", "submitters:\n  - org: "+s.Org+"\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: "+pub+"}]\n"+
-		"  - org: "+CustodyOnlyOrg+"\n    kinds: [custody]\n    keys: [{public_key_file: "+pub+"}]\n", 0o644)
+		ExampleRights(s.Org)+
+		"  - org: "+CustodyOnlyOrg+"\n    kinds: [custody]\n    keys: [{public_key_file: "+pub+"}]\n"+ExampleRights(CustodyOnlyOrg), 0o644)
 	s.logKeyFile, s.trillianAddr, s.dir = write("log.key", skey, 0o600), tr.LogAddr, dir
 	s.ConfigFile = s.writeConfig(t, "server.yaml", addr, "")
 	return s
@@ -282,7 +283,7 @@ func (s *Stack) EnvelopeAs(t testing.TB, org, kind string, body []byte, occurred
 		t.Fatal(err)
 	}
 	keyID, _ := event.KeyID(s.Key.Public())
-	payload, _ := json.Marshal(event.Event{Kind: kind, Version: 1, Submitter: event.Submitter{Org: org, KeyID: keyID}, OccurredAt: occurredAt, Body: compact.Bytes()})
+	payload, _ := json.Marshal(event.Event{Kind: kind, Version: Version(kind), Submitter: event.Submitter{Org: org, KeyID: keyID}, OccurredAt: occurredAt, Body: compact.Bytes()})
 	env, err := event.Sign(payload, s.Key)
 	if err != nil {
 		t.Fatal(err)

@@ -65,6 +65,7 @@ type Access struct {
 		Flag        bool   `json:"flag"`
 		Recipient   string `json:"recipient"`
 		Description string `json:"description"`
+		Basis       string `json:"basis"`
 	} `json:"disclosure"`
 }
 
@@ -125,8 +126,11 @@ type Party struct {
 
 // Trial is the body of a TRIAL event.
 type Trial struct {
-	RegistryID       string `json:"registry_id"`
-	Subtype          string `json:"subtype"`
+	RegistryID string `json:"registry_id"`
+	Subtype    string `json:"subtype"`
+	// Sponsor is the sponsor's organisation id (version 2; free text in
+	// version 1).
+	Sponsor          string `json:"sponsor"`
 	RegistrationDate string `json:"registration_date"`
 	FirstEnrollment  *struct {
 		Date string `json:"date"`

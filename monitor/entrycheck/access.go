@@ -113,6 +113,7 @@ func disclosureFrom(a *entry.Access, v any) bool {
 		Flag        bool   `json:"flag"`
 		Recipient   string `json:"recipient"`
 		Description string `json:"description"`
+		Basis       string `json:"basis"`
 	})
 	for k, v := range obj {
 		switch k {
@@ -122,6 +123,8 @@ func disclosureFrom(a *entry.Access, v any) bool {
 			(*d).Recipient, ok = v.(string)
 		case "description":
 			(*d).Description, ok = v.(string)
+		case "basis":
+			(*d).Basis, ok = v.(string)
 		default:
 			ok = false
 		}

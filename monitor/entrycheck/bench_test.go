@@ -4,9 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/monitor/entrycheck"
 	"github.com/htlog/htlog/monitor/internal/montest"
-	"github.com/htlog/htlog/schemas"
 )
 
 // BenchmarkCheck measures the per-entry verification the monitor runs on
@@ -16,17 +14,13 @@ import (
 func BenchmarkCheck(b *testing.B) {
 	sub := montest.NewSubmitter(b, "npi:1234567893")
 	reg := montest.Registry(b, sub)
-	v, err := schemas.NewValidator()
-	if err != nil {
-		b.Fatal(err)
-	}
 	var entries [][]byte
 	for i := range 256 {
 		raw, _ := sub.Sign(b, "access", time.Unix(1e9+int64(i), 0),
 			montest.Access("npi:1234567893", "dr-"+string(rune('a'+i%20)), "p", "TREAT", ""))
 		entries = append(entries, raw)
 	}
-	c := &entrycheck.Checker{Registry: func() entrycheck.Registry { return reg }, Validator: v}
+	c := montest.Checker(b, reg)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

@@ -1,19 +1,18 @@
-// Package entrycheck verifies one logged entry the way the log should have
-// before accepting it: a canonical DSSE envelope, a well-formed event, a
-// submitter and key the registry knows for that kind at that time, a valid
-// signature, a body its schema accepts, and no identifier in clear. Anything
-// the log should have rejected becomes a finding. Checker is safe for
-// concurrent use, so the monitor checks a bundle's entries in parallel.
+// Package entrycheck judges one logged entry with the log's own admission
+// check (package admission, the code htlog-server runs before accepting an
+// event): anything an honest, current log would have refused becomes a
+// finding, and only entries it would have admitted reach the compliance
+// rules, so no entry, however hostile, can stop the rules or move their
+// clock. Checker is safe for concurrent use, so the monitor checks a
+// bundle's entries in parallel.
 package entrycheck
 
 import (
 	"bytes"
-	"crypto"
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/internal/admission"
+	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/monitor/entry"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/schemas"
@@ -27,26 +26,64 @@ const (
 	RuleSignature    = "bad_signature"
 	RuleSchema       = "schema_invalid"
 	RulePrivacy      = "privacy_violation"
+	RuleIdentity     = "identity_violation"
+	RuleTime         = "time_out_of_window"
 )
 
-// Registry is the part of the submitter registry the checker needs.
-type Registry interface {
-	Lookup(org, keyID, kind string, at time.Time) (crypto.PublicKey, error)
+// ruleOf maps an admission refusal code to the finding rule.
+var ruleOf = map[string]string{
+	admission.CodeMalformed:    RuleMalformed,
+	admission.CodeNotCanonical: RuleNotCanonical,
+	admission.CodeSubmitter:    RuleSubmitter,
+	admission.CodeForbidden:    RuleSubmitter,
+	admission.CodeSignature:    RuleSignature,
+	admission.CodeSchema:       RuleSchema,
+	admission.CodePrivacy:      RulePrivacy,
+	admission.CodeIdentity:     RuleIdentity,
+	admission.CodeTime:         RuleTime,
 }
 
-// Checker checks entries against a submitter registry and the schemas.
+// RuleOf returns the finding rule of an admission refusal code.
+func RuleOf(code string) string { return ruleOf[code] }
+
+// Checker checks entries with the admission check.
 type Checker struct {
-	// Registry returns the current submitter registry; nil skips the
-	// submitter and signature checks.
-	Registry func() Registry
-	// Validator validates bodies; nil skips schema validation.
+	// Admission is the log's admission check, configured for replay
+	// (every schema version a log ever admitted, no late bound).
+	Admission *admission.Checker
+	// Now is the clock entries must not lie ahead of (time.Now if nil).
+	Now func() time.Time
+}
+
+// Config configures New.
+type Config struct {
+	// Registry returns the submitter registry in force.
+	Registry func() *registry.Registry
+	// Validator validates bodies.
 	Validator *schemas.Validator
+	// MaxAhead and URLPrefixes must match the log's admission settings;
+	// zero values take the log's defaults.
+	MaxAhead    time.Duration
+	URLPrefixes []string
+}
+
+// New returns a Checker running the log's admission check configured for
+// replay: every schema version a log ever admitted, the log's bound on
+// times ahead of the clock, and no late bound (replay cannot know when an
+// entry was admitted).
+func New(cfg Config) (*Checker, error) {
+	adm, err := admission.New(admission.Config{Registry: cfg.Registry, Validator: cfg.Validator, MinVersion: 1,
+		MaxAhead: cfg.MaxAhead, MaxBehind: -1, URLPrefixes: cfg.URLPrefixes})
+	if err != nil {
+		return nil, err
+	}
+	return &Checker{Admission: adm}, nil
 }
 
 // Result is what Check learned about one entry.
 type Result struct {
-	// Entry is the decoded entry, nil when the entry could not be decoded
-	// or its signature did not verify (the rules must not trust it).
+	// Entry is the decoded entry, nil unless the log should have admitted
+	// it (the rules must not act on anything else).
 	Entry *entry.Entry
 	// Findings are the problems found, in order.
 	Findings []finding.Finding
@@ -55,81 +92,41 @@ type Result struct {
 // Check verifies the entry at index.
 func (c *Checker) Check(index uint64, raw []byte) Result {
 	var res Result
-	fire := func(rule string, sev finding.Severity, id, org, detail string) {
-		f := finding.Finding{Rule: rule, Severity: sev, Index: int64(index), Submitter: org, Detail: detail}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	v := c.Admission.Check(raw, now(), true)
+	id, org := v.ID, ""
+	if v.Event != nil {
+		org = v.Event.Submitter.Org
+	}
+	fire := func(rule, detail string) {
+		f := finding.Finding{Rule: rule, Severity: finding.High, Index: int64(index), Submitter: org, Detail: detail}
 		if id != "" {
 			f.EventIDs = []string{id}
 		}
 		res.Findings = append(res.Findings, f)
 	}
-	env, canonical, err := event.ParseEnvelopeCanonical(raw)
-	if err != nil {
-		fire(RuleMalformed, finding.High, "", "", oneLine(err))
+	if v.Envelope != nil && !v.Canonical {
+		fire(RuleNotCanonical, "the logged envelope is not in canonical form")
+	}
+	for _, r := range v.Refusals {
+		fire(ruleOf[r.Code], oneLine(r.Reason))
+	}
+	if !v.OK() || !v.Authentic {
 		return res
 	}
-	id := env.ID()
-	if !canonical {
-		fire(RuleNotCanonical, finding.High, id, "", "the logged envelope is not in canonical form")
-	}
-	ev, err := event.ParseEvent(env.Payload)
+	e, err := decodeEntry(index, id, v.Event, v.Event.Time(), v.Body)
 	if err != nil {
-		fire(RuleMalformed, finding.High, id, "", oneLine(err))
-		return res
-	}
-	org := ev.Submitter.Org
-	at := ev.Time()
-	trusted := true
-	if env.Signatures[0].KeyID != ev.Submitter.KeyID {
-		fire(RuleSignature, finding.High, id, org, "the signature's keyid differs from submitter.key_id")
-		trusted = false
-	}
-	if c.Registry != nil && trusted {
-		pub, err := c.Registry().Lookup(org, ev.Submitter.KeyID, ev.Kind, at)
-		switch {
-		case err != nil:
-			fire(RuleSubmitter, finding.High, id, org, oneLine(err))
-			trusted = false
-		case env.Verify(pub) != nil:
-			fire(RuleSignature, finding.High, id, org, "the submitter's signature does not verify")
-			trusted = false
-		}
-	}
-	schemaOK := true
-	var body map[string]any // the body as validated, nil if it was not
-	if c.Validator != nil {
-		if body, err = c.Validator.ValidateDecoded(ev.Kind, ev.Version, ev.Body); err != nil {
-			fire(RuleSchema, finding.High, id, org, schemaDetail(err))
-			schemaOK = false
-		}
-	}
-	for _, p := range privacyProblems(ev.Body) {
-		fire(RulePrivacy, finding.High, id, org, p)
-	}
-	if !trusted {
-		return res
-	}
-	e, err := decodeEntry(index, id, ev, at, body)
-	if err != nil {
-		if schemaOK {
-			fire(RuleMalformed, finding.High, id, org, oneLine(err))
-		}
+		fire(RuleMalformed, oneLine(err.Error()))
 		return res
 	}
 	res.Entry = e
 	return res
 }
 
-// schemaDetail names the field at fault without quoting its value.
-func schemaDetail(err error) string {
-	var ve *schemas.ValidationError
-	if errors.As(err, &ve) {
-		return fmt.Sprintf("body field %s: %s", ve.Field, oneLine(errors.New(ve.Reason)))
-	}
-	return oneLine(err)
-}
-
-func oneLine(err error) string {
-	s := err.Error()
+func oneLine(s string) string {
 	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
 		s = s[:i]
 	}

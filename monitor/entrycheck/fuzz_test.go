@@ -6,7 +6,6 @@ import (
 
 	"github.com/htlog/htlog/monitor/entrycheck"
 	"github.com/htlog/htlog/monitor/internal/montest"
-	"github.com/htlog/htlog/schemas"
 )
 
 // FuzzCheck feeds arbitrary log entries to the checker: it must never
@@ -15,14 +14,10 @@ import (
 func FuzzCheck(f *testing.F) {
 	sub := montest.NewSubmitter(f, "npi:1234567893")
 	reg := montest.Registry(f, sub)
-	v, err := schemas.NewValidator()
-	if err != nil {
-		f.Fatal(err)
-	}
 	raw, _ := sub.Sign(f, "access", time.Unix(1e9, 0), montest.Access("npi:1234567893", "a", "p", "TREAT", ""))
 	f.Add(raw)
 	f.Add([]byte(`{"payloadType":"x"}`))
-	c := &entrycheck.Checker{Registry: func() entrycheck.Registry { return reg }, Validator: v}
+	c := montest.Checker(f, reg)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res := c.Check(7, data)
 		if res.Entry != nil && res.Entry.Index != 7 {

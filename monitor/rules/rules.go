@@ -114,6 +114,7 @@ func All(o Options) []Rule {
 		newCustodyChain(s),
 		newReturnVerification(s),
 		newLateRegistration(s),
+		newTrialAuthority(),
 		newOutcomeSwitching(),
 		newMissingResults(s),
 	}

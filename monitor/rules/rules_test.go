@@ -10,7 +10,6 @@ import (
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/internal/montest"
 	"github.com/htlog/htlog/monitor/rules"
-	"github.com/htlog/htlog/schemas"
 )
 
 const hospital = "npi:1234567893"
@@ -37,12 +36,8 @@ func newScenario(t *testing.T, opts ...rules.Options) *scenario {
 	}
 	sub := montest.NewSubmitter(t, hospital)
 	reg := montest.Registry(t, sub)
-	v, err := schemas.NewValidator()
-	if err != nil {
-		t.Fatal(err)
-	}
 	return &scenario{t: t, sub: sub, fired: map[string][]uint64{},
-		checker: &entrycheck.Checker{Registry: func() entrycheck.Registry { return reg }, Validator: v},
+		checker: montest.Checker(t, reg),
 		engine:  rules.NewEngine(rules.All(o))}
 }
 

@@ -1,9 +1,11 @@
-// Package submit is the write path's checks: an envelope is parsed, its
-// submitter and key looked up in the registry, its signature verified, its
-// body validated against the schema of its kind and version, the
-// per-submitter rate limit applied, and only then queued in Trillian. Every
-// rejection is a *Rejection carrying the HTTP status and a one-line reason;
-// nothing rejected reaches the log.
+// Package submit is the write path: an envelope passes the admission check
+// (package admission: envelope, registry, signature, schema, privacy,
+// identity and time, the same code the monitor runs on replay), a trial
+// event is checked against the sponsor that registered its trial, an event
+// already logged is answered from the dedup path without charging anyone's
+// rate limit, the per-submitter rate limit is applied, and only then is the
+// event queued in Trillian. Every rejection is a *Rejection carrying the
+// HTTP status and a one-line reason; nothing rejected reaches the log.
 package submit
 
 import (
@@ -14,10 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/htlog/htlog/internal/admission"
 	"github.com/htlog/htlog/internal/event"
-	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/personality/logbackend"
-	"github.com/htlog/htlog/schemas"
 	"golang.org/x/time/rate"
 )
 
@@ -36,12 +37,31 @@ func reject(status int, outcome, format string, args ...any) *Rejection {
 	return &Rejection{Status: status, Outcome: outcome, Reason: fmt.Sprintf(format, args...)}
 }
 
+// TrialClaims records which sponsor registered each trial on this log.
+// Implementations are safe for concurrent use and durable before they
+// return.
+type TrialClaims interface {
+	// Claim returns the sponsor that registered registryID, "" if none
+	// has. When none has and sponsor is not empty, it first records
+	// sponsor as the owner; of concurrent claims exactly one wins and every
+	// caller gets the winner.
+	Claim(ctx context.Context, registryID, sponsor string) (owner string, err error)
+}
+
+// Logged answers whether an event is already logged (integrated), so that
+// a resubmission is answered without charging its submitter; it returns
+// the logged entry, or nil when the event is not logged.
+type Logged func(ctx context.Context, id [32]byte) (leaf []byte, err error)
+
 // Config configures a Submitter.
 type Config struct {
-	// Registry is the submitter registry in force.
-	Registry func() *registry.Registry
-	// Validator validates bodies against the schemas.
-	Validator *schemas.Validator
+	// Admission is the admission check.
+	Admission *admission.Checker
+	// Trials holds the trials' registering sponsors.
+	Trials TrialClaims
+	// Logged finds already logged events; nil sends every event to the
+	// rate limit and to Trillian's dedup.
+	Logged Logged
 	// Log queues leaves.
 	Log logbackend.Log
 	// PerSubmitter is each organisation's sustained rate (events/s) and
@@ -99,40 +119,36 @@ func (s *Submitter) Acquire() (release func(), err error) {
 // Submit checks body and queues it. A *Rejection is the submitter's fault or
 // a limit; any other error is the server's (500/503).
 func (s *Submitter) Submit(ctx context.Context, body []byte) (*Accepted, error) {
-	env, err := event.ParseEnvelope(body)
-	if err != nil {
-		return nil, reject(http.StatusBadRequest, "malformed", "%v", err)
+	v := s.cfg.Admission.Check(body, s.cfg.Now(), false)
+	if r := v.First(); r != nil {
+		return nil, &Rejection{Status: r.Status, Outcome: r.Code, Reason: r.Reason}
 	}
-	ev, err := event.ParseEvent(env.Payload)
-	if err != nil {
-		return nil, reject(http.StatusBadRequest, "malformed", "%v", err)
-	}
-	if ev.Submitter.KeyID != env.Signatures[0].KeyID {
-		return nil, reject(http.StatusBadRequest, "malformed", "submitter.key_id does not match the envelope signature's keyid")
-	}
-	pub, err := s.cfg.Registry().Lookup(ev.Submitter.Org, ev.Submitter.KeyID, ev.Kind, s.cfg.Now())
-	switch {
-	case errors.Is(err, registry.ErrUnknownSubmitter):
-		return nil, reject(http.StatusUnauthorized, "unknown_submitter", "%v", err)
-	case errors.Is(err, registry.ErrKeyNotValid), errors.Is(err, registry.ErrKindNotAllowed):
-		return nil, reject(http.StatusForbidden, "forbidden", "%v", err)
-	case err != nil:
-		return nil, err
-	}
-	if err := env.Verify(pub); err != nil {
-		return nil, reject(http.StatusForbidden, "bad_signature", "the envelope signature does not verify with key %s… of %s", ev.Submitter.KeyID[:12], ev.Submitter.Org)
-	}
-	if err := s.cfg.Validator.Validate(ev.Kind, ev.Version, ev.Body); err != nil {
-		var ve *schemas.ValidationError
-		switch {
-		case errors.As(err, &ve):
-			return nil, reject(http.StatusBadRequest, "schema", "body%s: %s", ve.Field, ve.Reason)
-		case errors.Is(err, schemas.ErrUnknownVersion):
-			return nil, reject(http.StatusBadRequest, "schema", "version: %s has no schema version %d", ev.Kind, ev.Version)
-		default:
-			return nil, reject(http.StatusBadRequest, "schema", "body: %v", err)
+	env, ev := v.Envelope, v.Event
+	if s.cfg.Logged != nil {
+		// A resubmission of a logged event (anyone may replay the public
+		// entries) costs its submitter nothing.
+		leaf, err := s.cfg.Logged(ctx, env.IdentityHash())
+		if err != nil {
+			return nil, fmt.Errorf("couldn't look the event up: %w", err)
+		}
+		if leaf != nil {
+			return &Accepted{Envelope: env, Event: ev, Leaf: leaf, Duplicate: true}, nil
 		}
 	}
+	if registryID, subtype, sponsor, ok := admission.TrialRef(ev, v.Body); ok {
+		claim := ""
+		if subtype == "registration" {
+			claim = sponsor
+		}
+		owner, err := s.cfg.Trials.Claim(ctx, registryID, claim)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read the trial's registration: %w", err)
+		}
+		if r := admission.CheckTrialOwner(subtype, sponsor, admission.TrialClaim{Owner: owner}); r != nil {
+			return nil, &Rejection{Status: r.Status, Outcome: r.Code, Reason: r.Reason}
+		}
+	}
+	var reservation *rate.Reservation
 	if r := s.limiter(ev.Submitter.Org); r != nil {
 		res := r.ReserveN(s.cfg.Now(), 1)
 		if d := res.DelayFrom(s.cfg.Now()); d > 0 {
@@ -140,6 +156,7 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*Accepted, error) 
 			return nil, &Rejection{Status: http.StatusTooManyRequests, Outcome: "rate_limited",
 				Reason: fmt.Sprintf("%s is over its rate limit of %g events/s", ev.Submitter.Org, s.cfg.PerSubmitter), RetryAfter: d}
 		}
+		reservation = res
 	}
 	leaf := env.Marshal()
 	existing, dup, err := s.cfg.Log.QueueLeaf(ctx, leaf, env.IdentityHash())
@@ -150,6 +167,10 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*Accepted, error) 
 		return nil, fmt.Errorf("couldn't queue the event: %w", err)
 	}
 	if dup {
+		// Queued before, not integrated yet: give the token back.
+		if reservation != nil {
+			reservation.CancelAt(s.cfg.Now())
+		}
 		leaf = existing
 	}
 	return &Accepted{Envelope: env, Event: ev, Leaf: leaf, Duplicate: dup}, nil

@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/htlog/htlog/internal/admission"
+	"github.com/htlog/htlog/internal/testonly"
 	"net/http"
 	"os"
 	"testing"
@@ -34,9 +36,9 @@ func newFixture(t testing.TB, perSubmitter float64, burst, backlog int) *fixture
 	der, _ := x509.MarshalPKIXPublicKey(key.Public())
 	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	yml := ""
-	for _, org := range []string{"npi:1111111116", "npi:2222222222"} {
+	for _, org := range []string{"npi:1111111112", "npi:2222222228"} {
 		b, _ := json.Marshal(pub)
-		yml += fmt.Sprintf("  - org: %s\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key: %s}]\n", org, b)
+		yml += fmt.Sprintf("  - org: %s\n    kinds: [access, consent, custody, trial]\n%s    keys: [{public_key: %s}]\n", org, testonly.ExampleRights(org), b)
 	}
 	reg, err := registry.Parse([]byte("submitters:\n"+yml), ".")
 	if err != nil {
@@ -47,7 +49,11 @@ func newFixture(t testing.TB, perSubmitter float64, burst, backlog int) *fixture
 		t.Fatal(err)
 	}
 	f := &fixture{log: logbackend.NewMemory(), key: key, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	f.sub = submit.New(submit.Config{Registry: func() *registry.Registry { return reg }, Validator: v, Log: f.log,
+	checker, err := admission.New(admission.Config{Registry: func() *registry.Registry { return reg }, Validator: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sub = submit.New(submit.Config{Admission: checker, Trials: &submit.MemoryTrialClaims{}, Log: f.log,
 		PerSubmitter: perSubmitter, Burst: burst, MaxBacklog: backlog, Now: func() time.Time { return f.now }})
 	return f
 }
@@ -61,7 +67,7 @@ func (f *fixture) envelope(t testing.TB, org string, i int) []byte {
 	var compact bytes.Buffer
 	json.Compact(&compact, body)
 	consentBody := compact.String()
-	payload := fmt.Appendf(nil, `{"kind":"consent","version":1,"submitter":{"org":%q,"key_id":%q},"occurred_at":"2026-11-23T10:00:%02dZ","body":%s}`, org, id, i%60, consentBody)
+	payload := fmt.Appendf(nil, `{"kind":"consent","version":2,"submitter":{"org":%q,"key_id":%q},"occurred_at":"2026-11-23T10:%02d:00Z","body":%s}`, org, id, i%60, consentBody)
 	env, err := event.Sign(payload, f.key)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +88,7 @@ func status(err error) int {
 
 func TestValidEventQueuedOnceDeduplicated(t *testing.T) {
 	f := newFixture(t, 0, 0, 10)
-	env := f.envelope(t, "npi:1111111116", 0)
+	env := f.envelope(t, "npi:1111111112", 0)
 	a, err := f.sub.Submit(context.Background(), env)
 	if err != nil {
 		t.Fatalf("valid consent rejected: %v", err)
@@ -103,22 +109,22 @@ func TestRateLimitPerSubmitter(t *testing.T) {
 	f := newFixture(t, 2, 3, 100)
 	ctx := context.Background()
 	for i := range 3 {
-		if err := func() error { _, err := f.sub.Submit(ctx, f.envelope(t, "npi:1111111116", i)); return err }(); err != nil {
+		if err := func() error { _, err := f.sub.Submit(ctx, f.envelope(t, "npi:1111111112", i)); return err }(); err != nil {
 			t.Fatalf("within burst: %v", err)
 		}
 	}
-	_, err := f.sub.Submit(ctx, f.envelope(t, "npi:1111111116", 3))
+	_, err := f.sub.Submit(ctx, f.envelope(t, "npi:1111111112", 3))
 	var r *submit.Rejection
 	if !errors.As(err, &r) || r.Status != http.StatusTooManyRequests || r.RetryAfter <= 0 {
 		t.Fatalf("over the limit: %v, want 429 with Retry-After", err)
 	}
 	// The flooding submitter does not starve another one.
-	if _, err := f.sub.Submit(ctx, f.envelope(t, "npi:2222222222", 0)); err != nil {
+	if _, err := f.sub.Submit(ctx, f.envelope(t, "npi:2222222228", 0)); err != nil {
 		t.Fatalf("other submitter limited: %v", err)
 	}
 	// Time refills the bucket.
 	f.now = f.now.Add(time.Second)
-	if _, err := f.sub.Submit(ctx, f.envelope(t, "npi:1111111116", 4)); err != nil {
+	if _, err := f.sub.Submit(ctx, f.envelope(t, "npi:1111111112", 4)); err != nil {
 		t.Fatalf("after a second: %v", err)
 	}
 }
@@ -136,7 +142,7 @@ func TestBacklogAndPushback(t *testing.T) {
 	r1()
 	r2()
 	f.log.Failing = fmt.Errorf("%w: busy", logbackend.ErrPushback)
-	if _, err := f.sub.Submit(context.Background(), f.envelope(t, "npi:1111111116", 0)); status(err) != http.StatusServiceUnavailable {
+	if _, err := f.sub.Submit(context.Background(), f.envelope(t, "npi:1111111112", 0)); status(err) != http.StatusServiceUnavailable {
 		t.Fatalf("Trillian pushback: %v, want 503", err)
 	}
 }
@@ -148,7 +154,7 @@ func BenchmarkSubmit(b *testing.B) {
 	f := newFixture(b, 0, 0, 10)
 	envs := make([][]byte, b.N)
 	for i := range envs {
-		envs[i] = f.envelope(b, "npi:1111111116", i)
+		envs[i] = f.envelope(b, "npi:1111111112", i)
 	}
 	b.ResetTimer()
 	for i := range envs {

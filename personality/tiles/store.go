@@ -33,6 +33,8 @@ var schema = []string{
 		event_id BINARY(32) PRIMARY KEY, idx BIGINT NOT NULL, kind VARCHAR(16) NOT NULL,
 		org VARCHAR(96) NOT NULL, occurred_at VARCHAR(40) NOT NULL, UNIQUE KEY (idx))`,
 	`CREATE TABLE IF NOT EXISTS htlog_tags (tag BINARY(32) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (tag, idx))`,
+	`CREATE TABLE IF NOT EXISTS htlog_trials (
+		registry_id VARCHAR(64) PRIMARY KEY, sponsor VARCHAR(128) NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS htlog_checkpoints (
 		size BIGINT PRIMARY KEY, note BLOB NOT NULL, published_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))`,
 }

@@ -22,6 +22,9 @@ import (
 
 	"github.com/htlog/htlog/internal/event"
 	"github.com/htlog/htlog/internal/registry"
+	"github.com/htlog/htlog/internal/testonly"
+	"github.com/htlog/htlog/monitor/entrycheck"
+	"github.com/htlog/htlog/schemas"
 )
 
 // Submitter is a registered organisation with its signing key.
@@ -74,7 +77,7 @@ func RegistryFile(t testing.TB, subs ...*Submitter) string {
 			t.Fatal(err)
 		}
 		p := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-		fmt.Fprintf(&b, "  - org: %q\n    name: test\n    kinds: [%s]\n    keys:\n      - public_key: |\n", s.Org, strings.Join(s.Kinds, ", "))
+		fmt.Fprintf(&b, "  - org: %q\n    name: test\n    kinds: [%s]\n%s    keys:\n      - public_key: |\n", s.Org, strings.Join(s.Kinds, ", "), testonly.ExampleRights(s.Org))
 		for _, l := range strings.Split(strings.TrimSpace(string(p)), "\n") {
 			b.WriteString("          " + l + "\n")
 		}
@@ -97,14 +100,18 @@ func Registry(t testing.TB, subs ...*Submitter) *registry.Registry {
 }
 
 // Sign returns the canonical envelope of an event of kind with body,
-// occurring at at, superseding supersedes; and its event id.
+// occurring at at (truncated to the minute, as the log requires, except
+// for trials), superseding supersedes; and its event id.
 func (s *Submitter) Sign(t testing.TB, kind string, at time.Time, body any, supersedes ...string) ([]byte, string) {
 	t.Helper()
 	raw, err := json.Marshal(body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := event.Event{Kind: kind, Version: 1, Submitter: event.Submitter{Org: s.Org, KeyID: s.KeyID},
+	if kind != "trial" {
+		at = at.Truncate(time.Minute) // whole minutes, as the log requires
+	}
+	ev := event.Event{Kind: kind, Version: testonly.Version(kind), Submitter: event.Submitter{Org: s.Org, KeyID: s.KeyID},
 		OccurredAt: at.UTC().Format(time.RFC3339), Supersedes: supersedes, Body: raw}
 	payload, err := json.Marshal(ev)
 	if err != nil {
@@ -135,11 +142,11 @@ func Access(org, agent, patient, purpose, consent string) map[string]any {
 		"outcome":        "0",
 		"purpose_of_use": purpose,
 		"agent": map[string]any{
-			"role":         map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "PCP"},
+			"role":         map[string]any{"system": "http://terminology.hl7.org/CodeSystem/practitioner-role", "code": "doctor"},
 			"organization": org,
 			"who":          Tag(agent),
 		},
-		"source_system": "ehr.example/fhir",
+		"source_system": "ehr-fhir",
 		"patient":       Tag(patient),
 	}
 	if consent != "" {
@@ -192,6 +199,10 @@ func uuidLike(s string) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
+// Sponsor is the sponsor of the trials the helpers below build: one of the
+// organisations every montest submitter may act for.
+const Sponsor = "gln:0614141123452"
+
 // TrialRegistration returns a valid registration of trial id registered on
 // regDate with first enrollment (actual) on enrollDate.
 func TrialRegistration(id, regDate, enrollDate string, n int, outcomes ...string) map[string]any {
@@ -201,7 +212,7 @@ func TrialRegistration(id, regDate, enrollDate string, n int, outcomes ...string
 	}
 	return map[string]any{
 		"registry_id": id, "subtype": "registration", "registration_date": regDate,
-		"protocol_version": "1", "protocol_hash": "sha256:" + strings.Repeat("ab", 32), "sponsor": "Example Pharma",
+		"protocol_version": "1", "protocol_hash": "sha256:" + strings.Repeat("ab", 32), "sponsor": Sponsor,
 		"study_type": "interventional", "phase": "phase_3",
 		"first_enrollment":   map[string]any{"date": enrollDate, "type": "actual"},
 		"target_sample_size": map[string]any{"n": n, "type": "estimated"},
@@ -217,10 +228,25 @@ func TrialAmendment(id string, n int, outcomes ...string) map[string]any {
 		os = append(os, map[string]any{"measure": o, "time_frame": "12 months"})
 	}
 	return map[string]any{
-		"registry_id": id, "subtype": "amendment", "protocol_version": "2",
+		"registry_id": id, "subtype": "amendment", "protocol_version": "2", "sponsor": Sponsor,
 		"protocol_hash":      "sha256:" + strings.Repeat("cd", 32),
 		"target_sample_size": map[string]any{"n": n, "type": "estimated"},
 		"primary_outcomes":   os,
-		"amendment":          map[string]any{"changed_fields": []string{"primary_outcomes", "target_sample_size"}, "reason": "r", "ethics_approval": "IRB-1"},
+		"amendment":          map[string]any{"changed_fields": []string{"primary_outcomes", "target_sample_size"}, "reason": "recruitment", "ethics_approval": Commit("IRB-1")},
 	}
+}
+
+// Checker returns the monitor's entry checker (the log's admission check,
+// configured for replay) on reg.
+func Checker(t testing.TB, reg *registry.Registry) *entrycheck.Checker {
+	t.Helper()
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := entrycheck.New(entrycheck.Config{Registry: func() *registry.Registry { return reg }, Validator: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

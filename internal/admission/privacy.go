@@ -1,0 +1,102 @@
+package admission
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/internal/ident"
+	"github.com/htlog/htlog/internal/phi"
+	"github.com/htlog/htlog/schemas"
+)
+
+// checkPrivacy scans every string of the body for personal identifiers and
+// checks every URL against the allow list. Strings whose whole shape is a
+// value the log allows in clear (a tag, a commitment, an event id, a time,
+// a checked identifier) are not scanned: a GTIN is a run of digits, not a
+// record number. It runs on every version, so a monitor finds identifiers
+// in entries logged before version 2 too.
+func (c *Checker) checkPrivacy(ev *event.Event) *Refusal {
+	var found *Refusal
+	err := event.WalkStrings(ev.Body, func(path, value []byte) {
+		if found != nil {
+			return
+		}
+		s := string(value)
+		if bytes.HasSuffix(path, []byte("/code")) && isNumericCode(s) {
+			return // SNOMED CT, LOINC, DICOM codes (value sets check them in version 2)
+		}
+		if isURL(s) && ev.Version >= 2 && !c.allowedURL(s) && !schemas.IsCodeSystem(s) {
+			found = refuse(CodePrivacy, http.StatusBadRequest, "body%s: a URL whose prefix is not on the log's allow list", path)
+			return
+		}
+		if epc, ok := strings.CutPrefix(s, "urn:epc:id:"); ok {
+			// A location's extension is free-form: scan it alone (the
+			// company prefix and reference are digits by design).
+			if _, ok := ident.GLNOfEPC(s); ok {
+				s = epc[strings.LastIndexByte(epc, '.')+1:]
+			}
+		} else if allowedInClear(s) {
+			return
+		}
+		if kind, ok := phi.Scan(s); ok {
+			found = refuse(CodePrivacy, http.StatusBadRequest, "body%s: holds what looks like %s in clear", path, kind)
+		}
+	})
+	if err != nil && found == nil {
+		// The schema step reports a body that is not JSON.
+		return nil
+	}
+	return found
+}
+
+// isNumericCode reports whether s looks like a terminology code: digits,
+// with a hyphen before a LOINC check digit.
+func isNumericCode(s string) bool {
+	if len(s) == 0 || len(s) > 18 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || c == '-' && i > 0 && i == len(s)-2) {
+			return false
+		}
+	}
+	return true
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
+}
+
+func (c *Checker) allowedURL(s string) bool {
+	for _, p := range c.cfg.URLPrefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedInClear reports whether s, as a whole, is a value the log carries
+// in clear by design.
+func allowedInClear(s string) bool {
+	switch {
+	case event.IsTag(s), event.IsCommitment(s), strings.HasPrefix(s, "sha256:") && len(s) == 71:
+		return true
+	case ident.OrgID(s), ident.GS1(s), ident.TrialID(s):
+		return true
+	case strings.HasPrefix(s, "ni:///sha-256;") && len(s) <= 100, strings.HasPrefix(s, "urn:uuid:") && len(s) == 45:
+		return !strings.ContainsFunc(s[9:], func(r rune) bool { return r == '@' || r == ' ' })
+	}
+	if len(s) == len(time.DateOnly) {
+		_, err := time.Parse(time.DateOnly, s)
+		return err == nil
+	}
+	if len(s) >= len("2006-01-02T15:04:05Z") && len(s) <= 40 && s[4] == '-' && s[10] == 'T' {
+		_, err := time.Parse(time.RFC3339Nano, s)
+		return err == nil
+	}
+	return false
+}
