@@ -51,8 +51,8 @@ func post(t *testing.T, url string, body []byte) (int, string) {
 func TestHTTPFindings(t *testing.T) {
 	e := newEnv(t, store.NewMem())
 	e.appendAccesses(t, 5)
-	other := montest.NewSubmitter(t, "npi:9999999999") // not registered
-	raw, _ := other.Sign(t, "access", t0, montest.Access("npi:9999999999", "x", "p", "TREAT", ""))
+	other := montest.NewSubmitter(t, "npi:1999999992") // not registered
+	raw, _ := other.Sign(t, "access", t0, montest.Access("npi:1999999992", "x", "p", "TREAT", ""))
 	e.log.Append(raw, []byte("not an envelope"), []byte("nor this"))
 	if err := e.mon.Step(e.ctx); err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func TestHTTPFindings(t *testing.T) {
 	if fs := findings("?rule=" + entrycheck.RuleMalformed); len(fs) != 2 || fs[0].Rule != entrycheck.RuleMalformed {
 		t.Fatalf("by rule: %+v", fs)
 	}
-	if fs := findings("?submitter=npi:9999999999"); len(fs) != 1 || fs[0].Rule != entrycheck.RuleSubmitter || fs[0].Index != 5 {
+	if fs := findings("?submitter=npi:1999999992"); len(fs) != 1 || fs[0].Rule != entrycheck.RuleSubmitter || fs[0].Index != 5 {
 		t.Fatalf("by submitter: %+v", fs)
 	}
 	if fs := findings("?limit=1"); len(fs) != 1 {
@@ -188,8 +188,8 @@ func TestHTTPProof(t *testing.T) {
 func TestDashboard(t *testing.T) {
 	e := newEnv(t, store.NewMem())
 	forked := splitView(t, e)
-	other := montest.NewSubmitter(t, "npi:9999999999")
-	raw, _ := other.Sign(t, "access", t0, montest.Access("npi:9999999999", "x", "secret-patient", "TREAT", ""))
+	other := montest.NewSubmitter(t, "npi:1999999992")
+	raw, _ := other.Sign(t, "access", t0, montest.Access("npi:1999999992", "x", "secret-patient", "TREAT", ""))
 	e.log.Append(raw)
 	if err := e.mon.Step(e.ctx); err != nil {
 		t.Fatal(err)
@@ -209,7 +209,7 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("dashboard: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	ids, _ := e.st.EvidenceIDs(e.ctx)
-	for _, want := range []string{origin, "<b>21</b>", entrycheck.RuleSubmitter, "npi:9999999999", monitor.RuleSplitView,
+	for _, want := range []string{origin, "<b>21</b>", entrycheck.RuleSubmitter, "npi:1999999992", monitor.RuleSplitView,
 		"/evidence/" + ids[0], "pollinate", "log"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("dashboard lacks %q", want)

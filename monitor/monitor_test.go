@@ -89,8 +89,8 @@ func (e *env) findings(t *testing.T, rule string) []finding.Finding {
 func TestFollowVerifiesEntries(t *testing.T) {
 	e := newEnv(t, store.NewMem())
 	e.appendAccesses(t, 300)
-	other := montest.NewSubmitter(t, "npi:9999999999") // not registered
-	raw, _ := other.Sign(t, "access", t0, montest.Access("npi:9999999999", "x", "p", "TREAT", ""))
+	other := montest.NewSubmitter(t, "npi:1999999992") // not registered
+	raw, _ := other.Sign(t, "access", t0, montest.Access("npi:1999999992", "x", "p", "TREAT", ""))
 	e.log.Append(raw, []byte("not an envelope"))
 	e.appendAccesses(t, 10)
 	if err := e.mon.Step(e.ctx); err != nil {

@@ -239,7 +239,12 @@ func proofServer(t *testing.T, e *env, honest bool) string {
 				http.Error(w, err.Error(), 500)
 				return
 			}
-			json.NewEncoder(w).Encode(map[string]any{"index": idx, "tree_size": size, "proof": p})
+			// The documented wire form (docs/api.md): base64 strings.
+			proof := make([]string, len(p))
+			for i, h := range p {
+				proof[i] = h.String()
+			}
+			json.NewEncoder(w).Encode(map[string]any{"index": idx, "tree_size": size, "proof": proof})
 			return
 		}
 		http.Error(w, "no such event", http.StatusNotFound)

@@ -127,7 +127,7 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	}{
 		{"not json", []byte("hello"), 400, "malformed"},
 		{"bad signature", tampered.Marshal(), 403, "signature"},
-		{"unknown submitter", s.EnvelopeAs(t, "npi:9999999995", "access", valid, goodAt), 401, "unknown submitter"},
+		{"unknown submitter", s.EnvelopeAs(t, "npi:1999999992", "access", valid, goodAt), 401, "unknown submitter"},
 		{"kind not allowed", s.EnvelopeAs(t, testonly.CustodyOnlyOrg, "access", valid, goodAt), 403, "may not submit"},
 		{"oversized", bytes.Repeat([]byte("x"), event.MaxEnvelopeSize+1), 413, "larger than"},
 	}

@@ -28,6 +28,11 @@ func (c *Checker) checkPrivacy(ev *event.Event) *Refusal {
 		if bytes.HasSuffix(path, []byte("/code")) && isNumericCode(s) {
 			return // SNOMED CT, LOINC, DICOM codes (value sets check them in version 2)
 		}
+		if ev.Version < 2 && isDigits(s) {
+			// Version 1 checked GS1 keys by length only: an all-digit value
+			// is one of them, whatever its check digit.
+			return
+		}
 		if isURL(s) && ev.Version >= 2 && !c.allowedURL(s) && !schemas.IsCodeSystem(s) {
 			found = refuse(CodePrivacy, http.StatusBadRequest, "body%s: a URL whose prefix is not on the log's allow list", path)
 			return
@@ -64,6 +69,15 @@ func isNumericCode(s string) bool {
 		}
 	}
 	return true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return len(s) > 0
 }
 
 func isURL(s string) bool {

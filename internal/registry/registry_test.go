@@ -64,7 +64,7 @@ func TestLookup(t *testing.T) {
 		{"npi:1234567893", oldID, "access", july, registry.ErrKeyNotValid},
 		{"npi:1234567893", newID, "access", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), registry.ErrKeyNotValid},
 		{"npi:1234567893", newID, "custody", may, registry.ErrKindNotAllowed},
-		{"npi:9999999995", newID, "access", may, registry.ErrUnknownSubmitter},
+		{"npi:1999999992", newID, "access", may, registry.ErrUnknownSubmitter},
 		{"npi:1234567893", strings.Repeat("0", 64), "access", may, registry.ErrUnknownSubmitter},
 	} {
 		_, err := r.Lookup(tc.org, tc.id, tc.kind, tc.at)

@@ -276,17 +276,23 @@ func TestRegistrationLoggedLate(t *testing.T) {
 	enrollment := func(id string) map[string]any {
 		return trialEvent(id, "enrollment", map[string]any{"target_sample_size": map[string]any{"n": 10, "type": "actual"}})
 	}
+	// The log refuses an enrollment of a trial it has no registration of
+	// (trial_authority); a log that admitted one anyway is also judged on
+	// the registration it logs late.
 	s := newScenario(t)
-	s.add("trial", t0.Add(5*time.Hour), enrollment("NCT00000011"))                                                            // 0
+	s.add("trial", t0.Add(5*time.Hour), enrollment("NCT00000011")) // 0
+	s.want("trial_authority", 0)
 	s.add("trial", t0.Add(time.Hour), montest.TrialRegistration("NCT00000011", "2026-01-01", "2026-02-01", 100, "mortality")) // settles 0
 	s.wantNothingElse()
-	s.add("trial", t0.Add(5*time.Hour), enrollment("NCT00000012"))                                                                     // 2
+	s.add("trial", t0.Add(5*time.Hour), enrollment("NCT00000012")) // 2
+	s.want("trial_authority", 2)
 	reg := s.add("trial", t0.Add(6*time.Hour), montest.TrialRegistration("NCT00000012", "2026-01-01", "2026-02-01", 100, "mortality")) // 3
 	s.want("late_trial_registration", 2)
 	if f := s.all[len(s.all)-1]; len(f.EventIDs) != 2 || f.EventIDs[1] != reg || !strings.Contains(f.Detail, "at index 3") {
 		t.Errorf("finding %v: %s", f.EventIDs, f.Detail)
 	}
 	s.add("trial", t0.Add(5*time.Hour), enrollment("NCT00000013")) // 4: never registered
+	s.want("trial_authority", 4)
 	s.wantNothingElse()
 	s.add("trial", t0.Add(40*time.Hour), enrollment("NCT00000011"))
 	s.want("late_trial_registration", 4)
