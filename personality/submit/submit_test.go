@@ -25,10 +25,12 @@ import (
 )
 
 type fixture struct {
-	sub *submit.Submitter
-	log *logbackend.Memory
-	key ed25519.PrivateKey
-	now time.Time
+	// logged maps an envelope to its logged entry, as the tree store would.
+	logged map[string][]byte
+	sub    *submit.Submitter
+	log    *logbackend.Memory
+	key    ed25519.PrivateKey
+	now    time.Time
 }
 
 func newFixture(t testing.TB, perSubmitter float64, burst, backlog int) *fixture {
@@ -54,6 +56,15 @@ func newFixture(t testing.TB, perSubmitter float64, burst, backlog int) *fixture
 		t.Fatal(err)
 	}
 	f.sub = submit.New(submit.Config{Admission: checker, Trials: &submit.MemoryTrialClaims{}, Log: f.log,
+		Logged: func(_ context.Context, id [32]byte) ([]byte, error) {
+			for env, leaf := range f.logged {
+				var e event.Envelope
+				if json.Unmarshal([]byte(env), &e) == nil && e.IdentityHash() == id {
+					return leaf, nil
+				}
+			}
+			return nil, nil
+		},
 		PerSubmitter: perSubmitter, Burst: burst, MaxBacklog: backlog, Now: func() time.Time { return f.now }})
 	return f
 }
@@ -68,6 +79,19 @@ func (f *fixture) envelope(t testing.TB, org string, i int) []byte {
 	json.Compact(&compact, body)
 	consentBody := compact.String()
 	payload := fmt.Appendf(nil, `{"kind":"consent","version":2,"submitter":{"org":%q,"key_id":%q},"occurred_at":"2026-11-23T10:%02d:00Z","body":%s}`, org, id, i%60, consentBody)
+	env, err := event.Sign(payload, f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.Marshal()
+}
+
+// signed signs body as the i-th event of kind by org.
+func (f *fixture) signed(t testing.TB, org, kind string, i int, body []byte) []byte {
+	id, _ := event.KeyID(f.key.Public())
+	var compact bytes.Buffer
+	json.Compact(&compact, body)
+	payload := fmt.Appendf(nil, `{"kind":%q,"version":2,"submitter":{"org":%q,"key_id":%q},"occurred_at":"2026-11-23T10:%02d:00Z","body":%s}`, kind, org, id, i%60, compact.String())
 	env, err := event.Sign(payload, f.key)
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +128,81 @@ func TestValidEventQueuedOnceDeduplicated(t *testing.T) {
 		t.Fatalf("log size %d, want 1", r.Size)
 	}
 }
+
+// TestReplaysCostTheSubmitterNothing: anyone can replay an organisation's
+// logged envelopes from /entries; a replay is answered from the dedup path
+// (logged: no charge; queued, not yet integrated: the token comes back),
+// so it never spends the organisation's rate limit (issue 18).
+func TestReplaysCostTheSubmitterNothing(t *testing.T) {
+	f := newFixture(t, 1, 2, 100)
+	ctx := context.Background()
+	first := f.envelope(t, "npi:1111111112", 0)
+	a, err := f.sub.Submit(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Queued but not integrated: Trillian's dedup answers, the token is
+	// given back.
+	for range 10 {
+		if b, err := f.sub.Submit(ctx, first); err != nil || !b.Duplicate {
+			t.Fatalf("replay of a queued event: %+v %v", b, err)
+		}
+	}
+	// Integrated: the logged entry is found before any charge.
+	f.logged = map[string][]byte{string(first): a.Leaf}
+	for range 10 {
+		if b, err := f.sub.Submit(ctx, first); err != nil || !b.Duplicate || string(b.Leaf) != string(a.Leaf) {
+			t.Fatalf("replay of a logged event: %+v %v", b, err)
+		}
+	}
+	// The organisation's second token is still there.
+	if _, err := f.sub.Submit(ctx, f.envelope(t, "npi:1111111112", 1)); err != nil {
+		t.Fatalf("a fresh event after the replays: %v, want it admitted", err)
+	}
+	if _, err := f.sub.Submit(ctx, f.envelope(t, "npi:1111111112", 2)); status(err) != http.StatusTooManyRequests {
+		t.Fatalf("a third fresh event: %v, want 429 (the limit itself still holds)", err)
+	}
+}
+
+// TestTrialEventsOnlyFromTheRegisteringSponsor: the first registration
+// claims the trial for its sponsor; another sponsor's registration and
+// any later event of an unregistered trial are refused.
+func TestTrialEventsOnlyFromTheRegisteringSponsor(t *testing.T) {
+	f := newFixture(t, 0, 0, 100)
+	ctx := context.Background()
+	body := func(name string, edit func(m map[string]any)) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(testonly.Example(t, "trial", name), &m); err != nil {
+			t.Fatal(err)
+		}
+		if edit != nil {
+			edit(m)
+		}
+		b, _ := json.Marshal(m)
+		return b
+	}
+	other := func(m map[string]any) { m["sponsor"] = "npi:1234567893" } // the other example organisation
+	cases := []struct {
+		name   string
+		body   []byte
+		status int
+	}{
+		{"amendment before any registration", body("valid-amendment.json", nil), http.StatusConflict},
+		{"registration", body("valid-registration.json", nil), http.StatusOK},
+		{"registration again, same sponsor", body("valid-registration.json", func(m map[string]any) { m["protocol_version"] = "1.1" }), http.StatusOK},
+		{"registration by another sponsor", body("valid-registration.json", other), http.StatusConflict},
+		{"amendment", body("valid-amendment.json", nil), http.StatusOK},
+		{"results by another sponsor", body("valid-results.json", other), http.StatusForbidden},
+		{"results of an unregistered trial", body("valid-results.json", func(m map[string]any) { m["registry_id"] = "NCT09999999" }), http.StatusConflict},
+	}
+	for i, tc := range cases {
+		if got := status2(f.sub.Submit(ctx, f.signed(t, "npi:1111111112", "trial", i, tc.body))); got != tc.status {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.status)
+		}
+	}
+}
+
+func status2(_ *submit.Accepted, err error) int { return status(err) }
 
 func TestRateLimitPerSubmitter(t *testing.T) {
 	f := newFixture(t, 2, 3, 100)
