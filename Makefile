@@ -7,7 +7,7 @@ TRILLIAN_TOOLS := github.com/google/trillian/cmd/trillian_log_server \
 	github.com/google/trillian/cmd/createtree
 CMDS := $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go)))
 
-.PHONY: all build trillian db up down test test-unit check fuzz bench bench-witness clean
+.PHONY: all build trillian db up down test test-unit check fuzz bench bench-witness corpus clean
 
 all: build
 
@@ -70,6 +70,15 @@ fuzz:
 # docs/performance.md.
 bench: build
 	@deployment/local/bench.sh
+
+# The whole privacy probe corpus (100,000 events, one personal identifier
+# planted in each) against htlog-server on real Trillian and MariaDB: every
+# probe must be refused and the tree must not grow (docs/privacy.md).
+CORPUS ?= 100000
+corpus: trillian
+	@dsn=$$(deployment/local/ensure-db.sh) && \
+	HTLOG_INTEGRATION=1 HTLOG_TEST_DSN="$$dsn" HTLOG_BIN=$(BIN) HTLOG_CORPUS=$(CORPUS) \
+	$(GO) test -count=1 -timeout 30m -run '^TestCorpusOnTrillian$$' -v ./cmd/htlog-server/ | grep -E 'probes|^(---|ok|FAIL)'
 
 # add-checkpoint latency on MariaDB, p50/p99 (docs/performance.md).
 bench-witness:
