@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
@@ -48,10 +49,13 @@ func TestCLIAgainstStack(t *testing.T) {
 		return out, errOut
 	}
 
-	patientKey := filepath.Join(dir, "patient.key")
-	must(t, 0, "tag", "--new-key", patientKey)
-	out, _ := must(t, 0, "tag", "--key-file", patientKey, "MRN-0042")
+	// The hospital keeps one key per patient and hands MRN-0042 theirs.
+	store, patientKey := filepath.Join(dir, "keys"), filepath.Join(dir, "patient.key")
+	out, _ := must(t, 0, "patient-key", "--store", store, "--patient", "MRN-0042", "--custodian", s.Org, "--export", patientKey)
 	tag := strings.TrimSpace(out)
+	if again, _ := must(t, 0, "patient-key", "--store", store, "--patient", "MRN-0042", "--custodian", s.Org); strings.TrimSpace(again) != tag {
+		t.Fatalf("the stored key gave another tag: %s, want %s", again, tag)
+	}
 
 	consentReceipt, consentEnv := filepath.Join(dir, "consent.proof"), filepath.Join(dir, "consent.json")
 	t.Run("submit", func(t *testing.T) {
@@ -60,11 +64,11 @@ func TestCLIAgainstStack(t *testing.T) {
 			"--out", consentReceipt, "--envelope-out", consentEnv, body}, logArgs...)...)
 	})
 	t.Run("submit-async", func(t *testing.T) {
-		other, _ := must(t, 0, "tag", "--key-file", patientKey, "MRN-0099") // another patient: lookup below counts MRN-0042's
+		other, _ := must(t, 0, "patient-key", "--store", store, "--patient", "MRN-0099", "--custodian", s.Org) // another patient: lookup below counts MRN-0042's
 		body := file("async-body.json", withPatient(t, "access", "valid-routine-read.json", strings.TrimSpace(other)))
 		promise := filepath.Join(dir, "access.promise")
 		out, _ := must(t, 0, append([]string{"submit", "--async", "--promise-out", promise, "--key", s.KeyFile, "--org", s.Org,
-			"--kind", "access", "--occurred-at", "2026-03-05T10:00:00Z", body}, logArgs...)...)
+			"--kind", "access", "--occurred-at", testonly.Minute(-time.Hour), body}, logArgs...)...)
 		signed, err := os.ReadFile(promise)
 		if err != nil {
 			t.Fatal(err)
@@ -83,7 +87,7 @@ func TestCLIAgainstStack(t *testing.T) {
 	t.Run("submit-batch", func(t *testing.T) {
 		var lines bytes.Buffer
 		for i, name := range []string{"valid-routine-read.json", "valid-break-glass.json"} {
-			fmt.Fprintf(&lines, `{"kind":"access","occurred_at":"2026-03-0%dT10:00:00Z","body":%s}`+"\n", i+1, withPatient(t, "access", name, tag))
+			fmt.Fprintf(&lines, `{"kind":"access","occurred_at":%q,"body":%s}`+"\n", testonly.Minute(-time.Duration(i+2)*time.Hour), withPatient(t, "access", name, tag))
 		}
 		lines.WriteString("\n") // blank lines are skipped
 		events := file("events.jsonl", lines.Bytes())
@@ -121,7 +125,7 @@ func TestCLIAgainstStack(t *testing.T) {
 		}
 	})
 	t.Run("lookup", func(t *testing.T) {
-		out, _ := must(t, 0, append([]string{"lookup", "--key-file", patientKey, "MRN-0042", "--save-dir", filepath.Join(dir, "mine")}, logArgs...)...)
+		out, _ := must(t, 0, append([]string{"lookup", "--key-file", patientKey, "--custodian", s.Org, "--save-dir", filepath.Join(dir, "mine")}, logArgs...)...)
 		if !strings.Contains(out, "consent") || strings.Count(out, "access") != 2 || !strings.Contains(out, "ETREAT") || !strings.Contains(out, "3 events, each verified") {
 			t.Errorf("lookup output:\n%s", out)
 		}
@@ -134,10 +138,12 @@ func TestCLIAgainstStack(t *testing.T) {
 			t.Errorf("--json: %s", out)
 		}
 		other := filepath.Join(dir, "other.key")
-		must(t, 0, "tag", "--new-key", other)
-		_, errOut := must(t, 0, append([]string{"lookup", "--key-file", other, "MRN-0042"}, logArgs...)...)
-		if !strings.Contains(errOut, "no published events") {
-			t.Errorf("wrong key: %s", errOut)
+		must(t, 0, "patient-key", "--store", store, "--patient", "MRN-0099", "--custodian", s.Org, "--export", other)
+		// Another patient's key finds that patient's one event, at any
+		// number of providers, and none of MRN-0042's.
+		out, _ = must(t, 0, append([]string{"lookup", "--key-file", other, "--custodian", s.Org, "--custodian", "npi:1245319599"}, logArgs...)...)
+		if !strings.Contains(out, "1 events, each verified") {
+			t.Errorf("another patient's key: %s", out)
 		}
 	})
 	t.Run("checkpoint", func(t *testing.T) {

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"cmp"
+	"slices"
+
 	"encoding/json"
 	"fmt"
+	"github.com/htlog/htlog/client"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,41 +24,60 @@ func init() {
 }
 
 const lookupHelp = `
-For patients: computes the tag of IDENTIFIER under your tag key (the key never
-leaves this machine; the log only learns the tag), asks the log for every
-event carrying it, and verifies each one's proof against --policy (log
+For patients: with your own tag key (the file your provider gave you) and
+--custodian, the provider's organisation id (repeat it for every provider
+that has your key), computes your tag at each (the key never leaves this
+machine; the log only learns the tags), asks the log for every event
+carrying them, and verifies each one's proof against --policy (log
 signature, witness quorum, inclusion of exactly that entry). Lists when,
 kind, organisation and purpose. --save-dir keeps each event's envelope and
 receipt so htlog verify can check them again later, offline.
+
+With IDENTIFIER instead of --custodian it looks up the tag of IDENTIFIER
+under the key (a custodian's own workforce or package keys); --tag looks up
+one tag as given.
 
 What it cannot check: that the log returned every event about you (monitors
 replay the whole log for that), and the hospital's signature (that needs the
 submitter registry).`
 
 func lookupCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("lookup", "--policy FILE [--log URL] ((--key-file FILE | --key-hex HEX) IDENTIFIER | --tag TAG) [--json]", lookupHelp, stderr)
+	fs := newFlags("lookup", "--policy FILE [--log URL] ((--key-file FILE | --key-hex HEX) (--custodian ORG... | IDENTIFIER) | --tag TAG) [--json]", lookupHelp, stderr)
 	lf := addLogFlags(fs, true)
 	keyFile := fs.String("key-file", "", "your tag key file (64 hex digits)")
 	keyHex := fs.String("key-hex", "", "your tag key as hex")
 	tag := fs.String("tag", "", "look up this tag instead of computing one")
+	custodians := fs.StringSlice("custodian", nil, "a provider's organisation id: look up your patient tag there (repeatable)")
 	saveDir := fs.String("save-dir", "", "write <event id hex>.envelope.json and .proof for each event here")
 	asJSON := fs.Bool("json", false, "print one JSON object per event")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	var tags []string
 	switch {
-	case *tag != "" && fs.NArg() == 0 && *keyFile == "" && *keyHex == "":
-	case *tag == "" && fs.NArg() == 1:
+	case *tag != "" && fs.NArg() == 0 && *keyFile == "" && *keyHex == "" && len(*custodians) == 0:
+		tags = []string{*tag}
+	case *tag == "" && fs.NArg() == 0 && len(*custodians) > 0:
 		key, err := loadTagKey(*keyFile, *keyHex)
 		if err != nil {
 			return err
 		}
-		*tag = event.Tag(key, fs.Arg(0))
+		for _, org := range *custodians {
+			tags = append(tags, event.PatientTag(key, org))
+		}
+	case *tag == "" && fs.NArg() == 1 && len(*custodians) == 0:
+		key, err := loadTagKey(*keyFile, *keyHex)
+		if err != nil {
+			return err
+		}
+		tags = []string{event.Tag(key, fs.Arg(0))}
 	default:
-		return usageError{"give --key-file FILE (or --key-hex) and one IDENTIFIER, or --tag TAG"}
+		return usageError{"give --key-file FILE (or --key-hex) with --custodian ORG (your providers) or one IDENTIFIER, or --tag TAG"}
 	}
-	if !event.IsTag(*tag) {
-		return usageError{"--tag must be tag:v1:<64 lowercase hex digits>"}
+	for _, t := range tags {
+		if !event.IsTag(t) {
+			return usageError{"--tag must be tag:v1:<64 lowercase hex digits>"}
+		}
 	}
 	c, err := lf.client(true)
 	if err != nil {
@@ -62,10 +85,15 @@ func lookupCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := lf.context()
 	defer cancel()
-	events, err := c.Lookup(ctx, *tag)
-	if err != nil {
-		return classify(err)
+	var events []client.Event
+	for _, t := range tags {
+		found, err := c.Lookup(ctx, t)
+		if err != nil {
+			return classify(err)
+		}
+		events = append(events, found...)
 	}
+	slices.SortFunc(events, func(a, b client.Event) int { return cmp.Compare(a.Index, b.Index) })
 	if *saveDir != "" {
 		if err := os.MkdirAll(*saveDir, 0o700); err != nil {
 			return err
@@ -91,7 +119,7 @@ func lookupCmd(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if len(events) == 0 {
-		fmt.Fprintln(stderr, "no published events carry this tag (a wrong key or identifier finds nothing too)")
+		fmt.Fprintln(stderr, "no published events carry your tags (a wrong key, provider or identifier finds nothing too)")
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

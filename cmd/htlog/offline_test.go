@@ -70,3 +70,44 @@ func TestRegister(t *testing.T) {
 		t.Errorf("unknown kind: exit %d", code)
 	}
 }
+
+// TestPatientKey: one key per patient, kept in the custodian's store;
+// export, import, refusal to replace, bad input.
+func TestPatientKey(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, append([]string{"patient-key", "--store", store}, args...)...)
+		if code != want {
+			t.Fatalf("patient-key %v: exit %d, want %d: %s", args, code, want, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	a := run(0, "--patient", "MRN-1", "--custodian", "npi:1234567893", "--export", filepath.Join(dir, "a.key"))
+	if !event.IsTag(a) || run(0, "--patient", "MRN-1", "--custodian", "npi:1234567893") != a {
+		t.Fatal("the stored key does not give the same tag")
+	}
+	if b := run(0, "--patient", "MRN-2", "--custodian", "npi:1234567893"); b == a {
+		t.Fatal("two patients share a tag")
+	}
+	exported, _ := os.ReadFile(filepath.Join(dir, "a.key"))
+	key, _ := loadTagKey(filepath.Join(dir, "a.key"), "")
+	if event.PatientTag(key, "npi:1234567893") != a || len(strings.TrimSpace(string(exported))) != 64 {
+		t.Fatal("the exported key is not the patient's")
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "a.key")); st.Mode().Perm() != 0o600 {
+		t.Errorf("exported key mode %v", st.Mode())
+	}
+	// The patient brings the same key to a second provider: another tag.
+	store2 := filepath.Join(dir, "store2")
+	code, out, _ := runCLI(t, "patient-key", "--store", store2, "--patient", "P-77", "--custodian", "gln:0614141000012", "--import", filepath.Join(dir, "a.key"))
+	if code != 0 || strings.TrimSpace(out) != event.PatientTag(key, "gln:0614141000012") || strings.TrimSpace(out) == a {
+		t.Fatalf("import: exit %d, %q", code, out)
+	}
+	if code, _, _ := runCLI(t, "patient-key", "--store", store2, "--patient", "P-77", "--custodian", "gln:0614141000012", "--import", filepath.Join(dir, "a.key")); code == 0 {
+		t.Error("importing over a stored key succeeded")
+	}
+	run(exitUsage, "--patient", "MRN-1", "--custodian", "npi:1234567890") // check digit
+	run(exitUsage, "--patient", "MRN-1")
+}

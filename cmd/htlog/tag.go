@@ -19,14 +19,18 @@ func init() {
 }
 
 const tagHelp = `
-A tag is how an identifier (a medical record number, a workforce id, a
-package serial) appears on the log: tag:v1:<hex HMAC-SHA-256>, computable only
-by whoever holds the tag key. Hospitals tag identifiers before submitting;
-a patient holding the same key computes the tag to look their events up.
+A tag is how an identifier appears on the log: tag:v1:<hex HMAC-SHA-256>,
+computable only by whoever holds the tag key. Custodians tag their own
+workforce ids and package serials under keys they never hand out.
+
+Patients are different: each patient has a key of their own (htlog
+patient-key keeps one per patient and exports it for them), and their tag at
+a provider binds the provider's id (--patient-at ORG). Never tag several
+patients' record numbers under one key: whoever holds it could tag every
+candidate number and find every one of those patients on the public log.
 
 A tag key is 32 random bytes, stored as 64 hex digits on one line.
---new-key FILE creates one (mode 0600). Keep it secret: anyone holding it can
-link the tags back to the identifiers they guess.`
+--new-key FILE creates one (mode 0600). Keep it secret.`
 
 func tagCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("tag", "(--key-file FILE | --key-hex HEX) [--json] IDENTIFIER...\n       htlog tag --new-key FILE", tagHelp, stderr)
@@ -34,6 +38,7 @@ func tagCmd(args []string, stdout, stderr io.Writer) error {
 	keyHex := fs.String("key-hex", "", "the tag key as 64 hex digits (visible to other users of this machine: prefer --key-file)")
 	newKey := fs.String("new-key", "", "create a new random tag key in this file and exit")
 	asJSON := fs.Bool("json", false, `print {"identifier","tag"} per line`)
+	patientAt := fs.String("patient-at", "", "print the key holder's patient tag at this provider (npi:..., gln:...) instead of tagging identifiers")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,6 +50,13 @@ func tagCmd(args []string, stdout, stderr io.Writer) error {
 	key, err := loadTagKey(*keyFile, *keyHex)
 	if err != nil {
 		return err
+	}
+	if *patientAt != "" {
+		if fs.NArg() != 0 {
+			return usageError{"--patient-at takes no identifier: the key is the patient's own"}
+		}
+		fmt.Fprintln(stdout, event.PatientTag(key, *patientAt))
+		return nil
 	}
 	if fs.NArg() == 0 {
 		return usageError{"give at least one identifier"}
