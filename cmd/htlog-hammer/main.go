@@ -8,7 +8,7 @@
 // QueueLeaf of same-sized leaves straight to Trillian's log server, on a
 // fresh tree, with no htlog in the path.
 //
-//	htlog-hammer --submitter npi:9000000001=var/keys/hammer1.key --duration 20s --mode async
+//	htlog-hammer --submitter npi:1900000013=var/keys/hammer1.key --duration 20s --mode async
 //	htlog-hammer --raw --trillian 127.0.0.1:8090 --duration 20s
 //
 // It exits 1 if more than --max-errors of the requests failed, 2 on bad flags.

@@ -17,7 +17,7 @@ if [ -f var/run/htlog-monitor.pid ] && kill -0 "$(cat var/run/htlog-monitor.pid)
 	kill -STOP "$monitor_pid"
 fi
 subs=()
-for n in 9000000015 9000000023 9000000031 9000000049 9000000056 9000000064 9000000072 9000000080; do subs+=(--submitter "npi:$n=var/keys/hammer${n: -2:1}.key"); done
+for n in 1900000013 1900000021 1900000039 1900000047 1900000054 1900000062 1900000070 1900000088; do subs+=(--submitter "npi:$n=var/keys/hammer${n: -2:1}.key"); done
 PREGEN=${PREGEN:-30000}
 
 # drain waits until the log has published everything queued so far (its

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh shows the local stack working, the way a new user would use it: a
 # registered hospital submits a consent and an access event, the receipt is
-# verified offline, the patient finds both events with their own tag key, the
+# verified offline, the patient finds both events with their own tag key, an
+# event carrying a name in clear is refused before it reaches the log, the
 # monitor has no finding about them; then an access that cites no valid
 # consent is submitted and the monitor reports it. up.sh runs it at the end.
 set -euo pipefail
@@ -15,11 +16,11 @@ org=npi:1234567893
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "demo: $*" >&2; exit 1; }
 
-step "The patient's tag key stays with the patient (and the hospital that tags their records)"
-[ -f "$keys/patient.tagkey" ] || "$bin/htlog" tag --new-key "$keys/patient.tagkey" >/dev/null
+step "The patient's tag key is theirs alone: the hospital keeps one per patient and hands it over"
 mrn="MRN-DEMO-$(date +%s)"
-tag=$("$bin/htlog" tag --key-file "$keys/patient.tagkey" "$mrn")
-echo "patient $mrn appears on the log only as $tag"
+rm -f "$keys/patient.tagkey"
+tag=$("$bin/htlog" patient-key --store "$keys/patients" --patient "$mrn" --custodian "$org" --export "$keys/patient.tagkey" 2>/dev/null)
+echo "patient $mrn appears on the log only as $tag (key for the patient: $keys/patient.tagkey)"
 
 example_tag="tag:v1:cb1ac7aefbcbd74882a4d5f4f99da0a63ae94801d8dd27b0a9bb149fe6b6f274"
 sed -e "s/$example_tag/$tag/g" -e 's/"end": "2026-03-14T00:00:00+01:00"/"end": "2099-01-01T00:00:00Z"/' \
@@ -46,7 +47,15 @@ step "Anyone verifies the receipt offline, against the witness policy"
 "$bin/htlog" verify --policy "$conf/policy.txt" --entry "$work/access.envelope.json" "$work/access.proof"
 
 step "The patient looks up their record with their own key"
-"$bin/htlog" lookup --policy "$conf/policy.txt" --key-file "$keys/patient.tagkey" "$mrn"
+"$bin/htlog" lookup --policy "$conf/policy.txt" --key-file "$keys/patient.tagkey" --custodian "$org"
+
+step "The log refuses health information in clear: a name in a free-text field never reaches it"
+sed -e 's/"code": "doctor"/"code": "doctor", "display": "Dr Smith, Jane Roe chart"/' "$work/access.json" >"$work/phi-access.json"
+if "$bin/htlog" submit --key "$keys/hospital.key" --org "$org" --kind access --policy "$conf/policy.txt" \
+	"$work/phi-access.json" >/dev/null 2>"$work/phi-access.err"; then
+	fail "an event with a name in clear was accepted"
+fi
+grep -v '^event ' "$work/phi-access.err"
 
 if curl -fsS -o /dev/null http://127.0.0.1:8280/healthz 2>/dev/null; then
 	findings_for() { curl -fsS "http://127.0.0.1:8280/findings?limit=1000" | grep -o "\"rule\":\"[a-z_]*\",[^}]*$1" | grep -o '"rule":"[a-z_]*"' || true; }
@@ -65,7 +74,7 @@ if curl -fsS -o /dev/null http://127.0.0.1:8280/healthz 2>/dev/null; then
 	[ -z "$f" ] && echo "no findings for $access_id" || echo "findings: $f"
 
 	step "An access that cites the consent of another patient..."
-	other_tag=$("$bin/htlog" tag --key-file "$keys/patient.tagkey" "$mrn-other")
+	other_tag=$("$bin/htlog" patient-key --store "$keys/patients" --patient "$mrn-other" --custodian "$org" 2>/dev/null)
 	sed -e "s/$tag/$other_tag/g" "$work/access.json" >"$work/bad-access.json"
 	"$bin/htlog" submit --key "$keys/hospital.key" --org "$org" --kind access --policy "$conf/policy.txt" \
 		--out "$work/bad-access.proof" "$work/bad-access.json" 2>"$work/bad-access.err" ||

@@ -73,7 +73,7 @@ submitters:
 $rights
     keys:
       - public_key_file: $keys/hospital.key.pub
-$(for n in 9000000015 9000000023 9000000031 9000000049 9000000056 9000000064 9000000072 9000000080; do printf '  - org: npi:%s\n    name: load test %s\n    kinds: [access, consent, custody, trial]\n    acts_for: [npi:1234567893, gln:0614141123452]\n    source_systems: [ehr-fhir, ed-triage-01, elr-gateway]\n    gs1_company_prefixes: ["0361414", "0614141"]\n    keys: [{public_key_file: %s}]\n' "$n" "${n: -2:1}" "$keys/hammer${n: -2:1}.key.pub"; done)
+$(for n in 1900000013 1900000021 1900000039 1900000047 1900000054 1900000062 1900000070 1900000088; do printf '  - org: npi:%s\n    name: load test %s\n    kinds: [access, consent, custody, trial]\n    acts_for: [npi:1234567893, gln:0614141123452]\n    source_systems: [ehr-fhir, ed-triage-01, elr-gateway]\n    gs1_company_prefixes: ["0361414", "0614141"]\n    keys: [{public_key_file: %s}]\n' "$n" "${n: -2:1}" "$keys/hammer${n: -2:1}.key.pub"; done)
 YAML
 cat >"$conf/server.yaml" <<YAML
 listen: 127.0.0.1:8080
