@@ -602,6 +602,7 @@ var daemonSchemas = map[string]schema{
 		"checkpoint_interval": nil, "policy_file": nil, "witness_timeout": nil, "fail_open": nil,
 		"submitters_file": nil,
 		"rate_limit":      schema{"per_submitter": nil, "burst": nil},
+		"admission":       schema{"max_ahead": nil, "max_behind": nil, "url_prefixes": nil},
 		"max_backlog":     nil, "receipt_timeout": nil, "max_checkpoint_age": nil, "read_only": nil,
 	},
 	"htlog-witness": {
@@ -614,6 +615,7 @@ var daemonSchemas = map[string]schema{
 		"log":         schema{"url": nil, "vkey_file": nil},
 		"policy_file": nil, "submitters_file": nil, "witnesses": nil, "peers": nil,
 		"poll_interval": nil, "evidence_dir": nil, "webhooks": nil,
+		"admission": schema{"max_ahead": nil, "url_prefixes": nil},
 		"rules": schema{
 			"break_glass_max": nil, "break_glass_window": nil, "volume_max": nil, "volume_window": nil,
 			"consent_purposes": nil, "settle_window": nil, "settle_max": nil,

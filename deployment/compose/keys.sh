@@ -62,6 +62,11 @@ submitters:
   - org: npi:1234567893
     name: Demo Hospital
     kinds: [access, consent, custody, trial]
+    # What its events may name (see internal/registry): the organisations it
+    # acts for, the systems whose audit records it logs, its GS1 locations.
+    acts_for: [gln:0614141123452]
+    source_systems: [ehr-fhir, ed-triage-01, elr-gateway]
+    gs1_company_prefixes: ["0361414", "0614141"]
     keys:
       - public_key_file: submitter-demo.key.pub
 YAML
