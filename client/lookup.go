@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -101,7 +100,7 @@ func (c *Client) verifyFound(tag string, index uint64, envelope json.RawMessage,
 	}
 	entry := env.Marshal()
 	res, err := VerifyProofFile(c.Policy, proof, entry)
-	if err != nil && !errors.Is(err, ErrUnknownSignature) {
+	if err != nil {
 		return nil, err
 	}
 	if res.Index != index {

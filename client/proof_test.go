@@ -3,11 +3,13 @@ package client_test
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/internal/testonly"
 )
 
 // proofFixture is a valid proof of entry 5 of 11, cosigned by all three witnesses.
@@ -41,19 +43,36 @@ func TestVerifyProofFile(t *testing.T) {
 
 // TestVerifyProofFileDetectsTampering changes every byte of a valid proof
 // (several ways), deletes and duplicates every line, and expects every
-// result to fail verification: no field of a receipt can be altered. The one
-// change that keeps a proof valid is dropping a witness's cosignature while
-// the rest still meet the quorum: what remains is still true, and the
-// result then names only the witnesses left.
+// result to fail strict verification: no field of a receipt can be altered.
+// The one change that keeps a proof valid is dropping a witness's
+// cosignature while the rest still meet the quorum: what remains is still
+// true, and the result then names only the witnesses left. Without --strict,
+// a change that turns a cosignature into one from an unknown key, or adds an
+// extra line, verifies as the specs require (the unknown signature and the
+// extra data count for nothing), but the result never claims more than the
+// untouched proof: same entry, same checkpoint, fewer or as many witnesses.
 func TestVerifyProofFileDetectsTampering(t *testing.T) {
 	l, proof, entry := proofFixture(t)
+	orig, err := client.VerifyProofFile(l.policy, proof, entry)
+	if err != nil {
+		t.Fatal(err)
+	}
 	try := func(what string, tampered []byte) {
 		t.Helper()
 		if bytes.Equal(tampered, proof) {
 			return
 		}
-		if _, err := client.VerifyProofFile(l.policy, tampered, entry); err == nil {
-			t.Errorf("%s: the tampered proof verified:\n%s", what, tampered)
+		res, err := client.VerifyProofFile(l.policy, tampered, entry)
+		if err != nil {
+			return
+		}
+		if serr := res.Strict(); serr == nil {
+			t.Errorf("%s: the tampered proof verified strictly:\n%s", what, tampered)
+		}
+		if res.Index != orig.Index || res.Checkpoint.Size != orig.Checkpoint.Size || res.Checkpoint.Hash != orig.Checkpoint.Hash ||
+			len(res.Checkpoint.Witnesses) > len(orig.Checkpoint.Witnesses) {
+			t.Errorf("%s: the tampered proof verified as something else (index %d, size %d, witnesses %v):\n%s",
+				what, res.Index, res.Checkpoint.Size, res.Checkpoint.Witnesses, tampered)
 		}
 	}
 	for i := range proof {
@@ -89,4 +108,77 @@ func TestVerifyProofFileDetectsTampering(t *testing.T) {
 	}
 	try("trailing newline", append(bytes.Clone(proof), '\n'))
 	try("extra line", bytes.Replace(proof, []byte("index"), []byte("extra AAAA\nindex"), 1))
+}
+
+// TestVerifyProofFileIgnoresUnknownSignatures: signed-note, tlog-checkpoint
+// and tlog-witness tell verifiers to ignore signatures from keys they do not
+// know, so a "quorum none" policy, or one naming only some of the witnesses,
+// accepts a receipt cosigned by more; Strict refuses it.
+func TestVerifyProofFileIgnoresUnknownSignatures(t *testing.T) {
+	l, proof, entry := proofFixture(t)
+	lines := strings.SplitAfter(l.text, "\n")
+	policies := map[string]string{
+		"quorum none":      lines[0] + "quorum none\n",
+		"two of three":     lines[0] + lines[1] + lines[2] + "group g all w0 w1\nquorum g\n",
+		"one of the three": lines[0] + lines[3] + "quorum w2\n",
+	}
+	for name, text := range policies {
+		policy, err := c2sp.ParsePolicy([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := client.VerifyProofFile(policy, proof, entry)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if res.Index != 5 || len(res.Checkpoint.Witnesses)+len(res.Checkpoint.UnknownSigners) != 3 {
+			t.Errorf("%s: index %d, witnesses %v, ignored %v", name, res.Index, res.Checkpoint.Witnesses, res.Checkpoint.UnknownSigners)
+		}
+		if err := res.Strict(); !errors.Is(err, client.ErrUnknownSignature) || !errors.Is(err, client.ErrNotVerified) {
+			t.Errorf("%s: Strict() = %v, want ErrUnknownSignature", name, err)
+		}
+	}
+	// A cosignature from a stranger is ignored under the full policy too.
+	stranger, _ := testonly.NewWitnessKey(t, "stranger.example")
+	p, _ := c2sp.ParseProof(proof)
+	p.Checkpoint = l.Checkpoint(t, 11, append(l.witnesses, stranger)...)
+	res, err := client.VerifyProofFile(l.policy, p.Marshal(), entry)
+	if err != nil || strings.Join(res.Checkpoint.Witnesses, ",") != "w0,w1,w2" || strings.Join(res.Checkpoint.UnknownSigners, ",") != "stranger.example" {
+		t.Fatalf("stranger's cosignature: %v %+v", err, res)
+	}
+	// A known key's line repeated with another signature is refused:
+	// note.Open verifies only the first line of a key.
+	marshalled := p.Marshal()
+	start := bytes.Index(marshalled, []byte("\n— w1.example ")) + 1
+	line := bytes.Clone(marshalled[start : start+bytes.IndexByte(marshalled[start:], '\n')+1])
+	forged := bytes.Clone(line)
+	forged[len("— w1.example ")+20] ^= 1 // in the signature, past the key ID
+	for _, tampered := range [][]byte{
+		slices.Concat(marshalled[:start], line, forged, marshalled[start+len(line):]),
+		slices.Concat(marshalled[:start], line, line, marshalled[start+len(line):]),
+	} {
+		if _, err := client.VerifyProofFile(l.policy, tampered, entry); !errors.Is(err, client.ErrNotVerified) {
+			t.Errorf("a second line for w1's key: %v\n%s", err, tampered)
+		}
+	}
+}
+
+// TestVerifyProofFileExtra: tlog-proof allows an "extra" line of opaque,
+// unauthenticated data; it is returned and trusted for nothing, and Strict
+// refuses it.
+func TestVerifyProofFileExtra(t *testing.T) {
+	l, proof, entry := proofFixture(t)
+	p, _ := c2sp.ParseProof(proof)
+	p.Extra = []byte("out-of-band context")
+	res, err := client.VerifyProofFile(l.policy, p.Marshal(), entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Extra) != "out-of-band context" || res.Index != 5 {
+		t.Errorf("extra %q index %d", res.Extra, res.Index)
+	}
+	if err := res.Strict(); !errors.Is(err, client.ErrNotVerified) {
+		t.Errorf("Strict() = %v", err)
+	}
 }

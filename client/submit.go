@@ -46,7 +46,7 @@ func (c *Client) Submit(ctx context.Context, envelope []byte) (*c2sp.Proof, erro
 		return nil, notVerified("the log's receipt does not parse: %v", err)
 	}
 	if c.Policy != nil {
-		if _, err := VerifyProofFile(c.Policy, receipt, env.Marshal()); err != nil && !errors.Is(err, ErrUnknownSignature) {
+		if _, err := VerifyProofFile(c.Policy, receipt, env.Marshal()); err != nil {
 			return nil, fmt.Errorf("the log's receipt for %s: %w", env.ID(), err)
 		}
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -28,17 +27,21 @@ Prints which witnesses vouched. Exits 0 only if everything verifies.
 ENTRY is the logged entry: an event envelope (re-encoded canonically, as the
 log does) or, with --raw, any bytes taken as they are.
 
-A signature from a key the policy does not list cannot be checked, so by
-default it fails verification (exit 5): the proof was altered, or a witness
-your policy does not name cosigned it; --allow-unknown-signatures accepts it.`
+As signed-note, tlog-checkpoint and tlog-witness require, signatures from keys
+the policy does not list are ignored (a witness your policy does not name may
+have cosigned too), and the proof's optional "extra" line is accepted but
+trusted for nothing (tlog-proof). --strict refuses both (exit 5): htlog's own
+receipts carry neither when the policy names every witness of the log.`
 
 func verifyCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("verify", "--policy FILE --entry FILE [--json] PROOF", verifyHelp, stderr)
+	fs := newFlags("verify", "--policy FILE --entry FILE [--strict] [--json] PROOF", verifyHelp, stderr)
 	policyFile := fs.String("policy", "", "tlog-policy file (required)")
 	entryFile := fs.String("entry", "", "the logged entry: the event envelope the receipt is for (required)")
 	raw := fs.Bool("raw", false, "take the entry's bytes as they are, not as an event envelope")
-	allowUnknown := fs.Bool("allow-unknown-signatures", false, "accept signatures from keys the policy does not list")
-	asJSON := fs.Bool("json", false, `print {"verified","origin","index","tree_size","witnesses","error"}`)
+	strict := fs.Bool("strict", false, "refuse signatures from keys the policy does not list, and an extra line")
+	fs.Bool("allow-unknown-signatures", false, "")
+	fs.MarkDeprecated("allow-unknown-signatures", "unknown signatures are now ignored by default, as the specs require; --strict refuses them")
+	asJSON := fs.Bool("json", false, `print {"verified","origin","index","tree_size","witnesses","ignored_signers","error"}`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -65,13 +68,16 @@ func verifyCmd(args []string, stdout, stderr io.Writer) error {
 		entry = env.Marshal()
 	}
 	res, err := client.VerifyProofFile(policy, proof, entry)
-	if err != nil && *allowUnknown && errors.Is(err, client.ErrUnknownSignature) {
-		err = nil
+	if err == nil && *strict {
+		err = res.Strict()
 	}
 	if *asJSON {
 		out := map[string]any{"verified": err == nil}
 		if res != nil {
 			out["origin"], out["index"], out["tree_size"], out["witnesses"] = res.Checkpoint.Origin, res.Index, res.Checkpoint.Size, res.Checkpoint.Witnesses
+			if len(res.Checkpoint.UnknownSigners) > 0 {
+				out["ignored_signers"] = res.Checkpoint.UnknownSigners
+			}
 		}
 		if err != nil {
 			out["error"] = err.Error()
@@ -82,6 +88,9 @@ func verifyCmd(args []string, stdout, stderr io.Writer) error {
 	} else if err == nil {
 		fmt.Fprintf(stdout, "verified: entry %d of %s, in the checkpoint of size %d\nwitnesses that vouched: %s\n",
 			res.Index, res.Checkpoint.Origin, res.Checkpoint.Size, strings.Join(res.Checkpoint.Witnesses, ", "))
+		if len(res.Checkpoint.UnknownSigners) > 0 {
+			fmt.Fprintf(stdout, "ignored signatures from keys the policy does not list: %s\n", strings.Join(res.Checkpoint.UnknownSigners, ", "))
+		}
 	}
 	return classify(err)
 }
