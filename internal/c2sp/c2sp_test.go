@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -437,5 +438,32 @@ func TestPromiseRoundTrip(t *testing.T) {
 	tampered := bytes.Replace(signed, []byte("\n60\n"), []byte("\n6000\n"), 1)
 	if _, err := OpenPromise(tampered, v); err == nil {
 		t.Fatal("tampered promise verified")
+	}
+}
+
+// TestHashJSON: hashes are base64 strings in JSON (docs/api.md), read back
+// strictly; an array of numbers, a short hash or non-canonical base64 is
+// refused.
+func TestHashJSON(t *testing.T) {
+	hs := leafHashes(2)
+	b, err := json.Marshal(map[string][]Hash{"proof": hs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"proof":["` + hs[0].String() + `","` + hs[1].String() + `"]}`
+	if string(b) != want {
+		t.Fatalf("got %s, want %s", b, want)
+	}
+	var back struct{ Proof []Hash }
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Proof) != 2 || back.Proof[0] != hs[0] || back.Proof[1] != hs[1] {
+		t.Fatalf("round trip: %v %v", back.Proof, err)
+	}
+	numbers, _ := json.Marshal(map[string][][32]byte{"proof": {hs[0]}})
+	short := `{"proof":["AAAA"]}`
+	loose := `{"proof":["` + hs[0].String()[:42] + `B="]}` // non-zero padding bits
+	for _, bad := range []string{string(numbers), short, loose} {
+		if err := json.Unmarshal([]byte(bad), &back); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
 	}
 }

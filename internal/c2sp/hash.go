@@ -14,6 +14,21 @@ type Hash [HashSize]byte
 // String returns the standard base64 form used on every C2SP wire.
 func (h Hash) String() string { return base64.StdEncoding.EncodeToString(h[:]) }
 
+// MarshalText returns the standard base64 form, so that a Hash (and a
+// []Hash) is a base64 string in JSON, as every htlog JSON answer documents,
+// not an array of 32 numbers.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText parses the standard base64 form strictly (see ParseHash).
+func (h *Hash) UnmarshalText(text []byte) error {
+	p, err := ParseHash(string(text))
+	if err != nil {
+		return err
+	}
+	*h = p
+	return nil
+}
+
 // ParseHash decodes a standard-base64 hash and insists on exactly 32 bytes in
 // canonical padding.
 func ParseHash(s string) (Hash, error) {
