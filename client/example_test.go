@@ -60,7 +60,7 @@ func ExampleClient_Submit() {
 	} else if err != nil {
 		log.Fatal(err)
 	}
-	os.WriteFile(strings.TrimPrefix(env.ID(), "sha256:")+".proof", receipt.Marshal(), 0o644)
+	os.WriteFile(strings.TrimPrefix(env.ID(), "sha256:")+".tlog-proof", receipt.Marshal(), 0o644)
 }
 
 // A Keeper follows the log and proves every new checkpoint consistent with

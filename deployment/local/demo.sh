@@ -28,23 +28,23 @@ sed -e "s/$example_tag/$tag/g" -e 's/"end": "2026-03-14T00:00:00+01:00"/"end": "
 
 step "General Hospital ($org) submits the patient's consent and waits for the cosigned receipt"
 "$bin/htlog" submit --key "$keys/hospital.key" --org "$org" --kind consent --policy "$conf/policy.txt" \
-	--envelope-out "$work/consent.envelope.json" --out "$work/consent.proof" "$work/consent.json" 2>"$work/consent.err" ||
+	--envelope-out "$work/consent.envelope.json" --out "$work/consent.tlog-proof" "$work/consent.json" 2>"$work/consent.err" ||
 	{ cat "$work/consent.err" >&2; fail "consent submission failed"; }
 consent_id=$(grep -o 'sha256:[0-9a-f]\{64\}' "$work/consent.err" | head -1)
-[ -n "$consent_id" ] || consent_id=$(grep -o 'sha256:[0-9a-f]\{64\}' "$work/consent.proof" | head -1)
+[ -n "$consent_id" ] || consent_id=$(grep -o 'sha256:[0-9a-f]\{64\}' "$work/consent.tlog-proof" | head -1)
 echo "consent $consent_id logged"
 
 sed -e "s/$example_tag/$tag/g" -e "s/sha256:7595debe2435408958fee6bba916d06f76e7761c31947c4a1ce799950c9ab938/$consent_id/" \
 	schemas/examples/access/valid-routine-read.json >"$work/access.json"
 step "A clinician reads the record for treatment; the access event cites the consent"
 "$bin/htlog" submit --key "$keys/hospital.key" --org "$org" --kind access --policy "$conf/policy.txt" \
-	--envelope-out "$work/access.envelope.json" --out "$work/access.proof" "$work/access.json" 2>"$work/access.err" ||
+	--envelope-out "$work/access.envelope.json" --out "$work/access.tlog-proof" "$work/access.json" 2>"$work/access.err" ||
 	{ cat "$work/access.err" >&2; fail "access submission failed"; }
 access_id=$(grep -o 'sha256:[0-9a-f]\{64\}' "$work/access.err" | head -1)
 echo "access $access_id logged"
 
 step "Anyone verifies the receipt offline, against the witness policy"
-"$bin/htlog" verify --policy "$conf/policy.txt" --entry "$work/access.envelope.json" "$work/access.proof"
+"$bin/htlog" verify --policy "$conf/policy.txt" --entry "$work/access.envelope.json" "$work/access.tlog-proof"
 
 step "The patient looks up their record with their own key"
 "$bin/htlog" lookup --policy "$conf/policy.txt" --key-file "$keys/patient.tagkey" --custodian "$org"
@@ -77,7 +77,7 @@ if curl -fsS -o /dev/null http://127.0.0.1:8280/healthz 2>/dev/null; then
 	other_tag=$("$bin/htlog" patient-key --store "$keys/patients" --patient "$mrn-other" --custodian "$org" 2>/dev/null)
 	sed -e "s/$tag/$other_tag/g" "$work/access.json" >"$work/bad-access.json"
 	"$bin/htlog" submit --key "$keys/hospital.key" --org "$org" --kind access --policy "$conf/policy.txt" \
-		--out "$work/bad-access.proof" "$work/bad-access.json" 2>"$work/bad-access.err" ||
+		--out "$work/bad-access.tlog-proof" "$work/bad-access.json" 2>"$work/bad-access.err" ||
 		{ cat "$work/bad-access.err" >&2; fail "bad access submission failed"; }
 	bad_id=$(grep -o 'sha256:[0-9a-f]\{64\}' "$work/bad-access.err" | head -1)
 	wait_monitor
