@@ -66,8 +66,8 @@ func ParseEvidence(data []byte) (*Evidence, error) {
 		data = rest
 		return string(l[len(prefix):]), nil
 	}
-	if _, err := line(EvidenceHeader); err != nil {
-		return nil, err
+	if header, err := line(EvidenceHeader); err != nil || header != "" {
+		return nil, fmt.Errorf("evidence must start with the line %q", EvidenceHeader)
 	}
 	e := &Evidence{}
 	for _, dst := range []*[]byte{&e.First, &e.Second} {

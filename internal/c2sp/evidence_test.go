@@ -84,6 +84,7 @@ func TestEvidence(t *testing.T) {
 
 func FuzzParseEvidence(f *testing.F) {
 	f.Add([]byte(EvidenceHeader + "\ncheckpoint 2\nabcheckpoint 1\ncproof 1\n" + EmptyRoot().String() + "\n"))
+	f.Add([]byte(EvidenceHeader + "0\ncheckpoint 2\nabcheckpoint 1\ncproof 0\n")) // a header matched by prefix once passed
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := ParseEvidence(data)
 		if err != nil {
@@ -93,4 +94,18 @@ func FuzzParseEvidence(f *testing.F) {
 			t.Fatalf("accepted %q but it re-marshals as %q", data, e.Marshal())
 		}
 	})
+}
+
+// TestParseEvidenceHeader: the header is one exact line; a longer line that
+// starts with it (another version) is refused.
+func TestParseEvidenceHeader(t *testing.T) {
+	body := "\ncheckpoint 2\nabcheckpoint 1\ncproof 0\n"
+	if _, err := ParseEvidence([]byte(EvidenceHeader + body)); err != nil {
+		t.Fatal(err)
+	}
+	for _, header := range []string{EvidenceHeader + "0", EvidenceHeader + " ", EvidenceHeader + "/x", "x" + EvidenceHeader, ""} {
+		if _, err := ParseEvidence([]byte(header + body)); err == nil {
+			t.Errorf("header %q accepted", header)
+		}
+	}
 }
