@@ -57,14 +57,21 @@ check:
 	  cp /tmp/htlog-go.mod.bak go.mod; cp /tmp/htlog-go.sum.bak go.sum; exit 1; fi
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed: skipped"; fi
 
-# Runs every fuzz target in the repository for FUZZTIME each.
+# Runs every fuzz target in the repository for FUZZTIME each, then prints
+# the executions each reached (the last "fuzz: elapsed: ..., execs: N" line).
 FUZZTIME ?= 10s
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
+	@set -o pipefail; out=$$(mktemp); sum=$$(mktemp); trap 'rm -f $$out $$sum' EXIT; \
+	report() { echo "== executions per target in $(FUZZTIME)"; cat $$sum; }; \
+	for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tee $$out; rc=$$?; \
+	    n=$$(sed -n 's/^fuzz: elapsed: .*, execs: \([0-9]*\) .*/\1/p' $$out | tail -n 1); \
+	    printf '%-12s %-36s %s\n' "$${n:-?}" "$$f" "$$pkg" >> $$sum; \
+	    if [ $$rc -ne 0 ]; then report; echo "$$f failed"; exit 1; fi; \
 	  done; \
-	done
+	done; report
 
 # The hammer against the local stack beside a raw-Trillian baseline; writes
 # docs/performance.md.
