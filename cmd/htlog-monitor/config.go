@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/tlsconfig"
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/monitor/rules"
@@ -18,13 +19,20 @@ import (
 // environment variables (HTLOG_LOG_URL sets log.url) and flags, in that
 // order of precedence.
 type Config struct {
-	// Listen is the HTTP address of the dashboard and API.
+	// Listen is the HTTP address of the dashboard and API (HTTPS when TLS
+	// is set).
 	Listen string `mapstructure:"listen"`
+	// TLS, if set, makes the monitor serve HTTPS only, with HSTS; ca_file
+	// is trusted beside the system's roots when calling the log,
+	// witnesses, peers and webhooks.
+	TLS tlsconfig.Server `mapstructure:"tls"`
 	// Database holds the monitor's durable state.
 	Database struct {
 		// DSN is a go-sql-driver DSN, such as
 		// root@tcp(127.0.0.1:3306)/htlog_monitor; the database is created if missing.
 		DSN string `mapstructure:"dsn"`
+		// TLS, if set, encrypts the link to the database.
+		TLS tlsconfig.Client `mapstructure:"tls"`
 	} `mapstructure:"database"`
 	// Log names the monitored log.
 	Log struct {
@@ -101,8 +109,14 @@ func (c *Config) Validate() error {
 	if c.Database.DSN == "" {
 		return errors.New("database.dsn: required")
 	}
+	if err := c.Database.TLS.Validate("database.tls"); err != nil {
+		return err
+	}
 	if c.reportOnly {
 		return nil
+	}
+	if err := c.TLS.Validate("tls"); err != nil {
+		return err
 	}
 	if c.Admission.MaxAhead < 0 {
 		return errors.New("admission.max_ahead: must not be negative")

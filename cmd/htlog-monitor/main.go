@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/daemon"
 	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/monitor"
@@ -69,7 +69,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	db, err := dbopen.Open(ctx, cfg.Database.DSN)
+	dbTLS, err := cfg.Database.TLS.Config("database.tls", logger)
+	if err != nil {
+		return err
+	}
+	db, err := dbopen.Open(ctx, cfg.Database.DSN, dbTLS)
 	if err != nil {
 		return err
 	}
@@ -86,6 +90,15 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	client, err := cfg.TLS.HTTPClient()
+	if err != nil {
+		return fmt.Errorf("tls.ca_file: %w", err)
+	}
+	client.Timeout = 30 * time.Second
+	serverTLS, err := cfg.TLS.Config(logger)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := monitor.New(ctx, monitor.Config{
@@ -93,7 +106,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		Registry: cfg.registry.Current, MaxAhead: cfg.Admission.MaxAhead, URLPrefixes: cfg.Admission.URLPrefixes,
 		Validator: validator, Witnesses: cfg.Witnesses, Peers: cfg.Peers, Webhooks: cfg.Webhooks,
 		EvidenceDir: cfg.EvidenceDir, PollInterval: cfg.PollInterval, Rules: cfg.ruleOptions(), Store: st,
-		HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: logger, Metrics: monitor.NewMetrics(reg),
+		HTTPClient: client, Logger: logger, Metrics: monitor.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
@@ -114,24 +127,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	}()
 	go m.Run(ctx)
 	srv := &http.Server{
-		Addr: cfg.Listen, Handler: m.Handler(reg),
+		Addr: cfg.Listen, Handler: m.Handler(reg), TLSConfig: serverTLS,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("htlog-monitor listening", "addr", cfg.Listen, "log", cfg.Log.URL, "origin", m.Origin())
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	logger.Info("htlog-monitor stopped cleanly")
-	return nil
+	logger.Info("htlog-monitor listening", "addr", cfg.Listen, "https", serverTLS != nil, "log", cfg.Log.URL, "origin", m.Origin())
+	return daemon.ServeHTTP(ctx, logger, "htlog-monitor", srv, 10*time.Second)
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -181,7 +181,12 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "htlog-monitor report:", err)
 		return 2
 	}
-	db, err := dbopen.Open(ctx, cfg.Database.DSN)
+	dbTLS, err := cfg.Database.TLS.Config("database.tls", nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "htlog-monitor report:", err)
+		return 2
+	}
+	db, err := dbopen.Open(ctx, cfg.Database.DSN, dbTLS)
 	if err != nil {
 		fmt.Fprintln(stderr, "htlog-monitor report:", err)
 		return 1

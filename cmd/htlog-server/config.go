@@ -10,14 +10,18 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/tlsconfig"
 	"github.com/htlog/htlog/internal/c2sp"
 )
 
 // Config is htlog-server's configuration: a YAML file (--config), HTLOG_*
 // environment variables and flags. See deployment/local/server.yaml.
 type Config struct {
-	// Listen is the HTTP address.
+	// Listen is the HTTP address (HTTPS when TLS is set).
 	Listen string `mapstructure:"listen"`
+	// TLS, if set, makes the server serve HTTPS only, with HSTS; ca_file is
+	// trusted beside the system's roots when calling witnesses.
+	TLS tlsconfig.Server `mapstructure:"tls"`
 	// Origin is the log's checkpoint origin, such as htlog.example/log1. A
 	// new shard is a new origin and a new key, never a reused one.
 	Origin string `mapstructure:"origin"`
@@ -27,11 +31,17 @@ type Config struct {
 	Database struct {
 		// DSN names the database; it is created if missing.
 		DSN string `mapstructure:"dsn"`
+		// TLS, if set, encrypts the link to the database (a private CA, a
+		// server name, a client certificate); the DSN's tls=true works too.
+		TLS tlsconfig.Client `mapstructure:"tls"`
 	} `mapstructure:"database"`
 	// Trillian is the Trillian log server.
 	Trillian struct {
 		// Address is the log server's gRPC host:port.
 		Address string `mapstructure:"address"`
+		// TLS, if set, dials the log server over TLS (it runs with
+		// --tls_cert_file and --tls_key_file); unset, the link is in clear.
+		TLS tlsconfig.Client `mapstructure:"tls"`
 	} `mapstructure:"trillian"`
 	// CheckpointInterval is how often a checkpoint is published.
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
@@ -92,6 +102,15 @@ func defaults() *Config {
 // Validate checks every key, naming the one at fault.
 func (c *Config) Validate() error {
 	if err := config.CheckListen("listen", c.Listen); err != nil {
+		return err
+	}
+	if err := c.TLS.Validate("tls"); err != nil {
+		return err
+	}
+	if err := c.Database.TLS.Validate("database.tls"); err != nil {
+		return err
+	}
+	if err := c.Trillian.TLS.Validate("trillian.tls"); err != nil {
 		return err
 	}
 	if c.Origin == "" {

@@ -33,8 +33,6 @@ import (
 	"github.com/htlog/htlog/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 func main() {
@@ -51,14 +49,18 @@ func run(ctx context.Context, args []string) int {
 }
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	db, err := dbopen.Open(ctx, cfg.Database.DSN)
+	dbTLS, err := cfg.Database.TLS.Config("database.tls", logger)
+	if err != nil {
+		return err
+	}
+	db, err := dbopen.Open(ctx, cfg.Database.DSN, dbTLS)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	conn, err := grpc.NewClient(cfg.Trillian.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := dialTrillian(ctx, cfg, logger)
 	if err != nil {
-		return fmt.Errorf("trillian.address: %w", err)
+		return err
 	}
 	defer conn.Close()
 	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -87,6 +89,14 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	serverTLS, err := cfg.TLS.Config(logger)
+	if err != nil {
+		return err
+	}
+	witnessClient, err := cfg.TLS.HTTPClient()
+	if err != nil {
+		return fmt.Errorf("tls.ca_file: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -114,7 +124,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		// An idle log re-publishes well within max_checkpoint_age, so /healthz
 		// only fails when publishing really stalls.
 		Republish:  cfg.MaxCheckpointAge / 3,
-		HTTPClient: &http.Client{}, Logger: logger, Metrics: checkpoint.NewMetrics(reg)})
+		HTTPClient: witnessClient, Logger: logger, Metrics: checkpoint.NewMetrics(reg)})
 	if err != nil {
 		return err
 	}
@@ -126,9 +136,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	go pub.Run(bg, db, cfg.CheckpointInterval)
 	go srv.Run(bg)
 
-	httpSrv := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
+	httpSrv := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), TLSConfig: serverTLS, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: cfg.ReceiptTimeout + 30*time.Second}
-	logger.Info("htlog-server listening", "addr", cfg.Listen, "origin", cfg.Origin, "tree_id", treeID, "read_only", cfg.ReadOnly)
+	logger.Info("htlog-server listening", "addr", cfg.Listen, "https", serverTLS != nil, "origin", cfg.Origin, "tree_id", treeID, "read_only", cfg.ReadOnly)
 	// In-flight requests may finish: an event whose QueueLeaf returned is
 	// durable in Trillian, so nothing acknowledged is lost.
 	return daemon.ServeHTTP(ctx, logger, "htlog-server", httpSrv, cfg.ReceiptTimeout+5*time.Second)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/tlsconfig"
 	"github.com/htlog/htlog/internal/c2sp"
 )
 
@@ -15,13 +16,20 @@ import (
 // environment variables (HTLOG_DATABASE_DSN) and flags, in that order of
 // precedence. See deployment/local/witness1.yaml for an example.
 type Config struct {
-	// Listen is the HTTP address, such as 127.0.0.1:8181.
+	// Listen is the HTTP address, such as 127.0.0.1:8181 (HTTPS when TLS
+	// is set).
 	Listen string `mapstructure:"listen"`
+	// TLS, if set, makes the witness serve HTTPS only, with HSTS; ca_file
+	// is trusted beside the system's roots when pulling from logs and
+	// gossiping with peers.
+	TLS tlsconfig.Server `mapstructure:"tls"`
 	// Database holds the witness's durable state.
 	Database struct {
 		// DSN is a go-sql-driver DSN naming the database, such as
 		// root@tcp(127.0.0.1:3306)/htlog_witness1; it is created if missing.
 		DSN string `mapstructure:"dsn"`
+		// TLS, if set, encrypts the link to the database.
+		TLS tlsconfig.Client `mapstructure:"tls"`
 	} `mapstructure:"database"`
 	// KeyFile holds the witness's private key (htlog keygen --kind witness);
 	// it must be readable by its owner only.
@@ -69,6 +77,12 @@ func defaults() *Config {
 // Validate checks every key and reads the key files, naming the key at fault.
 func (c *Config) Validate() error {
 	if err := config.CheckListen("listen", c.Listen); err != nil {
+		return err
+	}
+	if err := c.TLS.Validate("tls"); err != nil {
+		return err
+	}
+	if err := c.Database.TLS.Validate("database.tls"); err != nil {
 		return err
 	}
 	if c.Database.DSN == "" {

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -41,7 +42,11 @@ func run(ctx context.Context, args []string) int {
 }
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	db, err := dbopen.Open(ctx, cfg.Database.DSN)
+	dbTLS, err := cfg.Database.TLS.Config("database.tls", logger)
+	if err != nil {
+		return err
+	}
+	db, err := dbopen.Open(ctx, cfg.Database.DSN, dbTLS)
 	if err != nil {
 		return err
 	}
@@ -74,7 +79,15 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	client, err := cfg.TLS.HTTPClient()
+	if err != nil {
+		return fmt.Errorf("tls.ca_file: %w", err)
+	}
+	client.Timeout = 30 * time.Second
+	serverTLS, err := cfg.TLS.Config(logger)
+	if err != nil {
+		return err
+	}
 	if cfg.PullInterval > 0 {
 		go w.RunPull(ctx, client, cfg.PullInterval)
 	}
@@ -82,9 +95,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		go w.RunGossip(ctx, client, cfg.Peers, cfg.GossipInterval)
 	}
 	srv := &http.Server{
-		Addr: cfg.Listen, Handler: w.Handler(reg),
+		Addr: cfg.Listen, Handler: w.Handler(reg), TLSConfig: serverTLS,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 	}
-	logger.Info("htlog-witness listening", "addr", cfg.Listen, "witness", signers[0].Name(), "keys", len(signers), "logs", len(logs))
+	logger.Info("htlog-witness listening", "addr", cfg.Listen, "https", serverTLS != nil, "witness", signers[0].Name(), "keys", len(signers), "logs", len(logs))
 	return daemon.ServeHTTP(ctx, logger, "htlog-witness", srv, 10*time.Second)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/client"
+	"github.com/htlog/htlog/cmd/internal/tlsconfig"
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/spf13/pflag"
 )
@@ -67,8 +68,8 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 
 // logFlags are the flags of every command that talks to a log.
 type logFlags struct {
-	url, policy *string
-	timeout     *time.Duration
+	url, policy, caFile *string
+	timeout             *time.Duration
 }
 
 func addLogFlags(fs *pflag.FlagSet, needPolicy bool) logFlags {
@@ -80,6 +81,7 @@ func addLogFlags(fs *pflag.FlagSet, needPolicy bool) logFlags {
 		url:     fs.String("log", "", "the log's base URL (default: the policy's log URL, else http://127.0.0.1:8080)"),
 		policy:  fs.String("policy", "", desc),
 		timeout: fs.Duration("timeout", 30*time.Second, "give up after this long (retrying while the log is unreachable or overloaded)"),
+		caFile:  fs.String("ca-file", os.Getenv("HTLOG_CA_FILE"), "PEM CA certificates trusted, beside the system's, for an https:// log (default $HTLOG_CA_FILE)"),
 	}
 }
 
@@ -100,6 +102,13 @@ func (f logFlags) client(needPolicy bool) (*client.Client, error) {
 	}
 	if c.URL == "" {
 		c.URL = "http://127.0.0.1:8080"
+	}
+	if *f.caFile != "" {
+		h, err := tlsconfig.HTTPClient(*f.caFile)
+		if err != nil {
+			return nil, usageError{"--ca-file: " + err.Error()}
+		}
+		c.HTTP = h
 	}
 	return c, nil
 }

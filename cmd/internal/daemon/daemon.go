@@ -1,8 +1,8 @@
 // Package daemon is the part of a daemon's main that htlog-server,
 // htlog-witness and htlog-monitor share: the command line (--config,
 // --listen), loading and validating the configuration, exit codes (2 for a
-// bad configuration, 1 for a runtime failure), and serving HTTP until
-// SIGINT/SIGTERM with a graceful shutdown.
+// bad configuration, 1 for a runtime failure), and serving HTTP or HTTPS
+// until SIGINT/SIGTERM with a graceful shutdown.
 package daemon
 
 import (
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/tlsconfig"
 	"github.com/spf13/pflag"
 )
 
@@ -53,10 +54,17 @@ func Main(ctx context.Context, name string, args []string, cfg config.Validator,
 }
 
 // ServeHTTP serves srv until ctx is done, then stops taking connections and
-// lets requests in flight finish within grace.
+// lets requests in flight finish within grace. With srv.TLSConfig set (see
+// tlsconfig.Server.Config) it serves HTTPS only, and every response carries
+// HSTS; otherwise plain HTTP.
 func ServeHTTP(ctx context.Context, logger *slog.Logger, name string, srv *http.Server, grace time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	if srv.TLSConfig != nil {
+		srv.Handler = tlsconfig.HSTS(srv.Handler)
+		go func() { errc <- srv.ListenAndServeTLS("", "") }()
+	} else {
+		go func() { errc <- srv.ListenAndServe() }()
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -1,11 +1,18 @@
 // Package dbopen opens a daemon's MySQL/MariaDB database from its DSN,
 // creating the database if the server has none of that name yet, so that a
 // fresh server needs no manual setup. The daemons then apply their own schema.
+//
+// The link is encrypted when the DSN says so (tls=true, skip-verify or
+// preferred, go-sql-driver's parameter) or when the daemon passes a
+// tls.Config (database.tls: a private CA, a server name, a client
+// certificate); a server without TLS is then refused, never used in clear.
 package dbopen
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -17,33 +24,31 @@ var dbName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 
 // Open parses dsn (go-sql-driver form, such as
 // "root@tcp(127.0.0.1:3306)/htlog_witness1"), creates the named database if
-// it is missing, and returns a pool that has answered a ping.
-func Open(ctx context.Context, dsn string) (*sql.DB, error) {
-	cfg, err := mysql.ParseDSN(dsn)
+// it is missing, and returns a pool that has answered a ping. A non-nil tc
+// (database.tls) makes every connection use TLS with it.
+func Open(ctx context.Context, dsn string, tc *tls.Config) (*sql.DB, error) {
+	cfg, err := Config(dsn, tc)
 	if err != nil {
-		return nil, fmt.Errorf("database.dsn: %v", err)
+		return nil, err
 	}
-	if !dbName.MatchString(cfg.DBName) {
-		return nil, fmt.Errorf("database.dsn: must name a database of letters, digits and _ (such as .../htlog), got %q", cfg.DBName)
-	}
-	cfg.ParseTime = true
-	cfg.MultiStatements = false
 	server := cfg.Clone()
 	server.DBName = ""
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	admin, err := sql.Open("mysql", server.FormatDSN())
+	admin, err := openDB(server)
 	if err != nil {
 		return nil, err
 	}
 	defer admin.Close()
-	if err := admin.PingContext(ctx); err != nil {
+	if err := admin.PingContext(ctx); errors.Is(err, mysql.ErrNoTLS) {
+		return nil, fmt.Errorf("the database server %s does not offer TLS, which database.tls or the DSN's tls parameter requires; enable TLS in MariaDB (ssl_cert, ssl_key) or drop the requirement", cfg.Addr)
+	} else if err != nil {
 		return nil, fmt.Errorf("couldn't reach the database server %s: %v; start MariaDB or fix database.dsn", cfg.Addr, err)
 	}
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+cfg.DBName+"`"); err != nil {
 		return nil, fmt.Errorf("couldn't create database %s: %w", cfg.DBName, err)
 	}
-	db, err := sql.Open("mysql", cfg.FormatDSN())
+	db, err := openDB(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -55,4 +60,35 @@ func Open(ctx context.Context, dsn string) (*sql.DB, error) {
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxLifetime(5 * time.Minute)
 	return db, nil
+}
+
+// Config parses dsn and applies tc, the database.tls section: a DSN that
+// names TLS settings of its own besides tc is refused as ambiguous.
+func Config(dsn string, tc *tls.Config) (*mysql.Config, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database.dsn: %v", err)
+	}
+	if !dbName.MatchString(cfg.DBName) {
+		return nil, fmt.Errorf("database.dsn: must name a database of letters, digits and _ (such as .../htlog), got %q", cfg.DBName)
+	}
+	if tc != nil {
+		if cfg.TLSConfig != "" && cfg.TLSConfig != "true" {
+			return nil, fmt.Errorf("database.tls: the DSN's tls=%s conflicts with database.tls; keep one of them", cfg.TLSConfig)
+		}
+		cfg.TLS = tc.Clone()
+		cfg.TLSConfig = "true"
+		cfg.AllowFallbackToPlaintext = false
+	}
+	cfg.ParseTime = true
+	cfg.MultiStatements = false
+	return cfg, nil
+}
+
+func openDB(cfg *mysql.Config) (*sql.DB, error) {
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("database.dsn: %v", err)
+	}
+	return sql.OpenDB(c), nil
 }

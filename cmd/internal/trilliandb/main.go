@@ -28,7 +28,7 @@ func main() {
 
 func run(dsn, schemaPath string) error {
 	ctx := context.Background()
-	db, err := dbopen.Open(ctx, dsn)
+	db, err := dbopen.Open(ctx, dsn, nil)
 	if err != nil {
 		return err
 	}
