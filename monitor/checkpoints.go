@@ -2,13 +2,18 @@ package monitor
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/monitor/store"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // ErrWrongOrigin is returned (wrapped) by Observe for a checkpoint of
@@ -16,7 +21,9 @@ import (
 var ErrWrongOrigin = errors.New("checkpoint is not from the monitored log")
 
 // Observe verifies a signed checkpoint heard of from source ("log",
-// "witness <url>", "pollinate", "proof"), records it and checks it against
+// "witness <url>", "pollinate", "proof"), records it (normalised: with only
+// the signatures that verified, one record per size and root hash, later
+// copies' cosignatures merged in) and checks it against
 // the replayed tree as far as the replay has got: a split view becomes
 // evidence. It returns the opened checkpoint; quorum is non-nil when a
 // policy is set and the checkpoint lacks witness quorum (it is still
@@ -26,6 +33,9 @@ var ErrWrongOrigin = errors.New("checkpoint is not from the monitored log")
 func (m *Monitor) Observe(ctx context.Context, signed []byte, source string) (sc *c2sp.SignedCheckpoint, quorum error, inconsistent bool, err error) {
 	sc, cosigners, quorum, err := m.open(signed)
 	if err != nil {
+		return nil, nil, false, err
+	}
+	if sc.Bytes, err = normalise(sc.Note, m.cfg.LogVerifier); err != nil {
 		return nil, nil, false, err
 	}
 	cp := store.Checkpoint{Size: sc.Size, Root: sc.Hash, Note: sc.Bytes, Source: source,
@@ -40,6 +50,38 @@ func (m *Monitor) Observe(ctx context.Context, signed []byte, source string) (sc
 	}
 	inconsistent = m.check(ctx, cp.ID(), sc)
 	return sc, quorum, inconsistent, nil
+}
+
+// normalise re-encodes an opened note with only its verified signatures
+// (the log's and the policy witnesses'), the log's first and the others in
+// key order, so that the byte-distinct copies anyone can make of one
+// checkpoint (signature lines of unknown keys, repeated lines, reordering)
+// record as one.
+func normalise(n *note.Note, logVerifier note.Verifier) ([]byte, error) {
+	sigs := slices.Clone(n.Sigs)
+	for i, s := range sigs {
+		// note.Open decodes leniently: write the canonical form.
+		raw, err := base64.StdEncoding.DecodeString(s.Base64)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't re-encode the checkpoint: %w", err)
+		}
+		sigs[i].Base64 = base64.StdEncoding.EncodeToString(raw)
+	}
+	isLog := func(s note.Signature) bool { return s.Name == logVerifier.Name() && s.Hash == logVerifier.KeyHash() }
+	slices.SortFunc(sigs, func(a, b note.Signature) int {
+		if isLog(a) != isLog(b) {
+			if isLog(a) {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Hash, b.Hash))
+	})
+	b, err := note.Sign(&note.Note{Text: n.Text, Sigs: sigs})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't re-encode the checkpoint: %w", err)
+	}
+	return b, nil
 }
 
 func sourceLabel(source string) string {

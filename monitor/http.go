@@ -1,10 +1,12 @@
 package monitor
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -24,7 +26,8 @@ import (
 //	GET  /findings          findings as JSON (?rule=&submitter=&limit=)
 //	GET  /evidence          evidence ids, one a line
 //	GET  /evidence/<id>     one evidence bundle
-//	POST /pollinate         a signed checkpoint from a peer: 200, or 409 on a split view
+//	POST /pollinate         a signed checkpoint from a peer: 200, or 409 on a split view;
+//	                        400 over 16 KiB or 64 signature lines, 429 over the rate per client
 //	POST /proof             a tlog-proof whose checkpoint is checked: 200, or 409
 //	GET  /healthz, /metrics
 func (m *Monitor) Handler(reg prometheus.Gatherer) http.Handler {
@@ -33,7 +36,14 @@ func (m *Monitor) Handler(reg prometheus.Gatherer) http.Handler {
 	mux.Handle("GET /findings", handle(m.handleFindings))
 	mux.Handle("GET /evidence", handle(m.handleEvidenceList))
 	mux.Handle("GET /evidence/{id}", handle(m.handleEvidence))
-	mux.Handle("POST /pollinate", handle(m.handlePollinate))
+	pollinate := newClientLimiter(m.cfg.PollinateLimit, m.cfg.PollinateBurst)
+	mux.Handle("POST /pollinate", handle(func(w http.ResponseWriter, r *http.Request) (int, error) {
+		if d := pollinate.wait(r, time.Now()); d > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+			return http.StatusTooManyRequests, errors.New("too many checkpoints from this address: try again later")
+		}
+		return m.handlePollinate(w, r)
+	}))
 	mux.Handle("POST /proof", handle(m.handleProof))
 	mux.Handle("POST /promise", handle(m.handlePromise))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
@@ -119,10 +129,17 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return b, nil
 }
 
+// maxPollinateSignatures bounds the signature lines of a pollinated
+// checkpoint: the log's, a policy's witnesses', and room for strangers'.
+const maxPollinateSignatures = 64
+
 func (m *Monitor) handlePollinate(w http.ResponseWriter, r *http.Request) (int, error) {
 	body, err := readBody(w, r, c2sp.MaxCheckpointSize)
 	if err != nil {
 		return http.StatusBadRequest, err
+	}
+	if i := bytes.LastIndex(body, []byte("\n\n")); i >= 0 && bytes.Count(body[i+2:], []byte("\n")) > maxPollinateSignatures {
+		return http.StatusBadRequest, fmt.Errorf("checkpoint has more than %d signature lines", maxPollinateSignatures)
 	}
 	return m.observeHTTP(w, r, body, "pollinate")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/htlog/htlog/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/time/rate"
 )
 
 // Config configures a Monitor. LogURL, LogVerifier and Store are required.
@@ -73,6 +74,11 @@ type Config struct {
 	RulesSmall    int
 	RulesEvery    uint64
 	RulesInterval time.Duration
+	// PollinateLimit and PollinateBurst rate-limit POST /pollinate per
+	// client IP address (default 1 a second, bursts of 10; rate.Inf turns
+	// the limit off). A client over it gets 429 with Retry-After.
+	PollinateLimit rate.Limit
+	PollinateBurst int
 	// Store holds the durable state.
 	Store store.Store
 	// HTTPClient is used for every outgoing request (default: 30s timeout).
@@ -134,6 +140,12 @@ func New(ctx context.Context, cfg Config) (*Monitor, error) {
 	}
 	if cfg.RulesInterval <= 0 {
 		cfg.RulesInterval = 5 * time.Minute
+	}
+	if cfg.PollinateLimit <= 0 {
+		cfg.PollinateLimit = 1
+	}
+	if cfg.PollinateBurst <= 0 {
+		cfg.PollinateBurst = 10
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}

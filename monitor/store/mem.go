@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"sort"
@@ -120,11 +121,14 @@ func (m *Mem) CountFindings(ctx context.Context) ([]Count, error) {
 func (m *Mem) AddCheckpoint(ctx context.Context, cp Checkpoint) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, c := range m.checkpoints {
-		if c.ID() == cp.ID() {
+	for i, c := range m.checkpoints {
+		if c.Size == cp.Size && c.Root == cp.Root {
+			m.checkpoints[i].Note, _ = MergeNotes(c.Note, cp.Note)
+			m.checkpoints[i].Cosigners = mergeCosigners(c.Cosigners, cp.Cosigners)
 			return false, nil
 		}
 	}
+	cp.Note, cp.Cosigners = bytes.Clone(cp.Note), slices.Clone(cp.Cosigners)
 	m.checkpoints = append(m.checkpoints, cp)
 	return true, nil
 }

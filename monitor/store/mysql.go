@@ -79,6 +79,9 @@ func NewMySQL(ctx context.Context, db *sql.DB) (*MySQL, error) {
 	if err := addMissingColumns(ctx, db); err != nil {
 		return nil, err
 	}
+	if err := upgradeCheckpoints(ctx, db); err != nil {
+		return nil, err
+	}
 	var maxPacket int64
 	if err := db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
 		return nil, fmt.Errorf("couldn't read max_allowed_packet: %w", err)
@@ -295,16 +298,126 @@ func (s *MySQL) CountFindings(ctx context.Context) ([]Count, error) {
 	return out, rows.Err()
 }
 
-// AddCheckpoint implements Store.
+// AddCheckpoint implements Store. A row, once inserted, is never deleted
+// (but by the upgrade in NewMySQL), so when the insert finds one the merge
+// updates it under a row lock.
 func (s *MySQL) AddCheckpoint(ctx context.Context, cp Checkpoint) (bool, error) {
+	id := cp.ID()
 	res, err := s.db.ExecContext(ctx, `INSERT IGNORE INTO monitor_checkpoints (id, tree_size, root, note, source, cosigners, seen, checked)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, cp.ID(), cp.Size, cp.Root[:], cp.Note, cp.Source,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, cp.Size, cp.Root[:], cp.Note, cp.Source,
 		strings.Join(cp.Cosigners, ","), cp.Seen.UTC(), cp.Checked)
 	if err != nil {
 		return false, fmt.Errorf("couldn't record a checkpoint: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return n == 1, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("couldn't merge a checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	var note []byte
+	var cosigners string
+	if err := tx.QueryRowContext(ctx, `SELECT note, cosigners FROM monitor_checkpoints WHERE id = ? FOR UPDATE`, id).Scan(&note, &cosigners); err != nil {
+		return false, fmt.Errorf("couldn't merge a checkpoint: %w", err)
+	}
+	merged, added := MergeNotes(note, cp.Note)
+	cs := strings.Join(mergeCosigners(splitNames(cosigners), cp.Cosigners), ",")
+	if !added && cs == cosigners {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE monitor_checkpoints SET note = ?, cosigners = ? WHERE id = ?`, merged, cs, id); err != nil {
+		return false, fmt.Errorf("couldn't merge a checkpoint: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("couldn't merge a checkpoint: %w", err)
+	}
+	return false, nil
+}
+
+func splitNames(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// checkpointIDSQL computes Checkpoint.ID in SQL.
+const checkpointIDSQL = `SHA2(CONCAT(tree_size, ' ', LOWER(HEX(root))), 256)`
+
+// upgradeCheckpoints turns a monitor_checkpoints table made when a row was
+// kept per byte-distinct note (keyed by the note's hash, so junk signature
+// lines made new rows) into one row per size and root keyed by
+// Checkpoint.ID: of each size and root it keeps the row first seen, with the
+// union of the rows' cosigners and checked if any was, and deletes the
+// others. It is one transaction, and does nothing on an upgraded table.
+func upgradeCheckpoints(ctx context.Context, db *sql.DB) error {
+	var old int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM monitor_checkpoints WHERE id <> `+checkpointIDSQL).Scan(&old); err != nil {
+		return fmt.Errorf("couldn't read monitor_checkpoints: %w", err)
+	}
+	if old == 0 {
+		return nil
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("couldn't upgrade monitor_checkpoints: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, `+checkpointIDSQL+`, cosigners, checked FROM monitor_checkpoints
+		ORDER BY tree_size, root, seen, id FOR UPDATE`)
+	if err != nil {
+		return fmt.Errorf("couldn't upgrade monitor_checkpoints: %w", err)
+	}
+	type row struct {
+		id, newID string
+		cosigners []string
+		checked   bool
+	}
+	var keep []*row
+	var drop []string
+	for rows.Next() {
+		var r row
+		var cosigners string
+		if err := rows.Scan(&r.id, &r.newID, &cosigners, &r.checked); err != nil {
+			rows.Close()
+			return fmt.Errorf("couldn't upgrade monitor_checkpoints: %w", err)
+		}
+		r.cosigners = splitNames(cosigners)
+		if n := len(keep); n > 0 && keep[n-1].newID == r.newID {
+			k := keep[n-1]
+			k.cosigners, k.checked = mergeCosigners(k.cosigners, r.cosigners), k.checked || r.checked
+			drop = append(drop, r.id)
+			continue
+		}
+		keep = append(keep, &r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("couldn't upgrade monitor_checkpoints: %w", err)
+	}
+	for len(drop) > 0 {
+		n := min(len(drop), 500)
+		args := make([]any, n)
+		for i := range n {
+			args[i] = drop[i]
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM monitor_checkpoints WHERE id IN (?`+strings.Repeat(", ?", n-1)+`)`, args...); err != nil {
+			return fmt.Errorf("couldn't upgrade monitor_checkpoints: %w", err)
+		}
+		drop = drop[n:]
+	}
+	for _, k := range keep {
+		if _, err := tx.ExecContext(ctx, `UPDATE monitor_checkpoints SET id = ?, cosigners = ?, checked = ? WHERE id = ?`,
+			k.newID, strings.Join(k.cosigners, ","), k.checked, k.id); err != nil {
+			return fmt.Errorf("couldn't upgrade monitor_checkpoints: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("couldn't upgrade monitor_checkpoints: %w", err)
+	}
+	return nil
 }
 
 func (s *MySQL) queryCheckpoints(ctx context.Context, where string, args ...any) ([]Checkpoint, error) {

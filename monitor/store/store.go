@@ -7,10 +7,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
@@ -41,14 +46,17 @@ type State struct {
 	RulesHashes []c2sp.Hash
 }
 
-// Checkpoint is one signed checkpoint heard of, with where from.
+// Checkpoint is one signed checkpoint heard of, with where from. The store
+// keeps one per tree size and root hash (the monitor follows one origin).
 type Checkpoint struct {
 	Size uint64
 	Root c2sp.Hash
-	// Note is the signed note as received.
+	// Note is the signed note: the checkpoint body and the signature lines
+	// that verified (the monitor drops the others before recording), with
+	// the lines of later copies of the same checkpoint merged in.
 	Note []byte
-	// Source says where it came from: "log", "witness <url>", "pollinate",
-	// "proof".
+	// Source says where it was first heard of: "log", "witness <url>",
+	// "pollinate", "proof".
 	Source string
 	// Cosigners are the names of the policy witnesses that cosigned it.
 	Cosigners []string
@@ -58,10 +66,63 @@ type Checkpoint struct {
 	Checked bool
 }
 
-// ID names a checkpoint by the hex SHA-256 of its note.
+// ID names a checkpoint by its tree size and root hash: the hex SHA-256 of
+// the size in decimal, a space and the root in lowercase hex.
 func (c Checkpoint) ID() string {
-	sum := sha256.Sum256(c.Note)
+	return checkpointID(c.Size, c.Root)
+}
+
+func checkpointID(size uint64, root c2sp.Hash) string {
+	sum := sha256.Sum256([]byte(strconv.FormatUint(size, 10) + " " + hex.EncodeToString(root[:])))
 	return hex.EncodeToString(sum[:])
+}
+
+// MergeNotes returns note a with the signature lines of b whose key (name
+// and key ID) a has no line for appended, as long as the note stays within
+// c2sp.MaxCheckpointSize, and whether that added any. Both
+// are signed notes of one checkpoint body (the caller checks that); a
+// note's text is everything up to its last blank line.
+func MergeNotes(a, b []byte) ([]byte, bool) {
+	type key struct {
+		name string
+		id   string
+	}
+	keyOf := func(line string) key {
+		name, sig, _ := strings.Cut(strings.TrimPrefix(line, "\u2014 "), " ")
+		raw, _ := base64.StdEncoding.DecodeString(sig)
+		if len(raw) > 4 {
+			raw = raw[:4]
+		}
+		return key{name, string(raw)}
+	}
+	sigLines := func(n []byte) []string {
+		i := bytes.LastIndex(n, []byte("\n\n"))
+		if i < 0 {
+			return nil
+		}
+		return strings.SplitAfter(string(n[i+2:]), "\n")
+	}
+	have := map[key]bool{}
+	for _, l := range sigLines(a) {
+		have[keyOf(l)] = true
+	}
+	out := bytes.Clone(a)
+	added := false
+	for _, l := range sigLines(b) {
+		if l == "" || !strings.HasSuffix(l, "\n") || have[keyOf(l)] || len(out)+len(l) > c2sp.MaxCheckpointSize {
+			continue
+		}
+		have[keyOf(l)] = true
+		out, added = append(out, l...), true
+	}
+	return out, added
+}
+
+// mergeCosigners returns the sorted union of two lists of names.
+func mergeCosigners(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Promise statuses.
@@ -112,14 +173,18 @@ type Store interface {
 	Findings(ctx context.Context, q finding.Filter) ([]finding.Finding, error)
 	// CountFindings counts findings by rule and submitter.
 	CountFindings(ctx context.Context) ([]Count, error)
-	// AddCheckpoint records a checkpoint; it reports false if that exact
-	// note was recorded before.
+	// AddCheckpoint records a checkpoint, one per tree size and root hash:
+	// if one with cp's size and root is recorded, cp's signature lines from
+	// keys it has no line for are merged into its note (MergeNotes) and
+	// cp.Cosigners into its cosigners, in one atomic step; its source, time
+	// seen and checked flag stay. It reports whether a new size and root was
+	// recorded. The caller records only signatures it verified.
 	AddCheckpoint(ctx context.Context, cp Checkpoint) (bool, error)
 	// CheckpointsAtSize returns the checkpoints recorded for a tree size.
 	CheckpointsAtSize(ctx context.Context, size uint64) ([]Checkpoint, error)
 	// Unchecked returns the unchecked checkpoints of size at most maxSize.
 	Unchecked(ctx context.Context, maxSize uint64) ([]Checkpoint, error)
-	// MarkChecked marks the checkpoint with that ID checked.
+	// MarkChecked marks the checkpoint with that ID (Checkpoint.ID) checked.
 	MarkChecked(ctx context.Context, id string) error
 	// RecentCheckpoints returns up to limit checkpoints, largest size first.
 	RecentCheckpoints(ctx context.Context, limit int) ([]Checkpoint, error)

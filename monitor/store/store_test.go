@@ -2,6 +2,9 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,12 +45,26 @@ func testStore(t *testing.T, s store.Store) {
 	if len(counts) != 2 {
 		t.Fatalf("CountFindings: %+v", counts)
 	}
-	cp := store.Checkpoint{Size: 5, Root: c2sp.Hash{9}, Note: []byte("note"), Source: "log", Cosigners: []string{"w1"}, Seen: time.Now()}
+	body := "example.com/log\n5\n" + c2sp.Hash{9}.String() + "\n\n"
+	cp := store.Checkpoint{Size: 5, Root: c2sp.Hash{9}, Note: []byte(body + "— example.com/log AQIDBAUG\n— w1 CgsMDQ4P\n"),
+		Source: "log", Cosigners: []string{"w1"}, Seen: time.Now()}
 	if added, err := s.AddCheckpoint(ctx, cp); !added || err != nil {
 		t.Fatal(added, err)
 	}
 	if added, _ := s.AddCheckpoint(ctx, cp); added {
 		t.Fatal("added twice")
+	}
+	// Another copy of the checkpoint (same size and root) adds no row: its
+	// lines from keys the stored note lacks are merged in, the others not.
+	other := cp
+	other.Note = []byte(body + "— w2 BQYHCAkK\n— example.com/log AQIDBAkJ\n— w1 CgsMDQAA\n")
+	other.Cosigners, other.Source = []string{"w2", "w1"}, "pollinate"
+	if added, err := s.AddCheckpoint(ctx, other); added || err != nil {
+		t.Fatal("a second copy added a checkpoint:", added, err)
+	}
+	if at, _ := s.CheckpointsAtSize(ctx, 5); len(at) != 1 || string(at[0].Note) != string(cp.Note)+"— w2 BQYHCAkK\n" ||
+		strings.Join(at[0].Cosigners, ",") != "w1,w2" || at[0].Source != "log" {
+		t.Fatalf("merged copy: %+v", at)
 	}
 	if un, _ := s.Unchecked(ctx, 4); len(un) != 0 {
 		t.Fatal("Unchecked ignores maxSize")
@@ -220,6 +237,63 @@ func TestMySQLUpgradesOldState(t *testing.T) {
 	if err != nil || got.Size != 9 || string(got.Rules) != `{"old":true}` || got.RulesSize != 7 ||
 		len(got.RulesHashes) != 1 || got.RulesHashes[0] != h {
 		t.Fatalf("after a commit of the position: %+v %v", got, err)
+	}
+}
+
+// TestMySQLUpgradesCheckpoints: a monitor_checkpoints table from when each
+// byte-distinct note made a row (keyed by its hash) keeps one row per size
+// and root, the first seen, with the cosigners of all and checked if any
+// was; later copies merge into it.
+func TestMySQLUpgradesCheckpoints(t *testing.T) {
+	testonly.RequireIntegration(t)
+	ctx := context.Background()
+	db := testonly.OpenDB(t, testonly.NewDatabase(t, "monstore"))
+	if _, err := db.Exec(`CREATE TABLE monitor_checkpoints (id CHAR(64) PRIMARY KEY, tree_size BIGINT UNSIGNED NOT NULL,
+		root BINARY(32) NOT NULL, note BLOB NOT NULL, source VARCHAR(512) NOT NULL, cosigners TEXT NOT NULL,
+		seen DATETIME(6) NOT NULL, checked BOOLEAN NOT NULL DEFAULT FALSE, KEY by_size (tree_size))`); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	insert := func(size uint64, root c2sp.Hash, note, cosigners string, seen time.Time, checked bool) {
+		t.Helper()
+		sum := sha256.Sum256([]byte(note))
+		if _, err := db.Exec(`INSERT INTO monitor_checkpoints VALUES (?, ?, ?, ?, 'pollinate', ?, ?, ?)`,
+			hex.EncodeToString(sum[:]), size, root[:], note, cosigners, seen, checked); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := "example.com/log\n5\n" + c2sp.Hash{5}.String() + "\n\n— example.com/log AQIDBAUG\n"
+	insert(5, c2sp.Hash{5}, body+"— junk AAAAAAAA\n", "w2", t0.Add(time.Second), true)
+	insert(5, c2sp.Hash{5}, body, "w1", t0, false)
+	for i := range 50 {
+		insert(5, c2sp.Hash{5}, body+fmt.Sprintf("— junk%d AAAAAAAA\n", i), "", t0.Add(time.Minute), false)
+	}
+	insert(5, c2sp.Hash{6}, "fork", "", t0, false)
+	insert(7, c2sp.Hash{7}, "seven", "w1", t0, true)
+	s, err := store.NewMySQL(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := s.CheckpointsAtSize(ctx, 5)
+	if err != nil || len(at) != 2 {
+		t.Fatalf("size 5 after the upgrade: %+v %v", at, err)
+	}
+	for _, cp := range at {
+		if cp.Root == (c2sp.Hash{5}) && (string(cp.Note) != body || strings.Join(cp.Cosigners, ",") != "w1,w2" || !cp.Checked) {
+			t.Errorf("kept row: %+v", cp)
+		}
+	}
+	if un, _ := s.Unchecked(ctx, 10); len(un) != 1 || un[0].Root != (c2sp.Hash{6}) {
+		t.Errorf("unchecked after the upgrade: %+v", un)
+	}
+	if added, err := s.AddCheckpoint(ctx, store.Checkpoint{Size: 5, Root: c2sp.Hash{5}, Note: []byte(body + "— w3 BQYHCAkK\n"), Seen: t0}); added || err != nil {
+		t.Fatalf("a copy after the upgrade: %v %v", added, err)
+	}
+	if _, err := store.NewMySQL(ctx, db); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	if cps, _ := s.RecentCheckpoints(ctx, 100); len(cps) != 3 {
+		t.Fatalf("%d rows, want 3", len(cps))
 	}
 }
 
