@@ -68,7 +68,7 @@ func (d *process) start(t *testing.T) {
 	t.Helper()
 	d.cmd = exec.Command(d.bin, "--config", d.cfg)
 	d.cmd.Stderr = os.Stderr
-	if err := d.cmd.Start(); err != nil {
+	if err := testonly.StartChild(t, d.cmd); err != nil { // dies with the test, even a killed one
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -85,7 +85,7 @@ func (d *process) start(t *testing.T) {
 }
 
 func (d *process) kill() {
-	d.cmd.Process.Kill()
+	testonly.KillGroup(d.cmd)
 	d.cmd.Wait()
 }
 

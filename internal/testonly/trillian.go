@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -135,7 +134,7 @@ func (tr *Trillian) start(t testing.TB, name string, args ...string) *exec.Cmd {
 	}
 	cmd := exec.Command(tr.binary(t, name), args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
+	if err := StartChild(t, cmd); err != nil { // dies with the test, even a killed one
 		t.Fatalf("couldn't start %s: %v", name, err)
 	}
 	go func() { cmd.Wait(); f.Close() }()
@@ -182,7 +181,7 @@ func (tr *Trillian) kill(c **exec.Cmd) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	if *c != nil && (*c).Process != nil {
-		(*c).Process.Signal(syscall.SIGKILL)
+		KillGroup(*c)
 		(*c).Process.Wait()
 		*c = nil
 	}
