@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -132,4 +133,64 @@ func BenchmarkValidate(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestBadEscapes: a \u0000 escape or an unpaired surrogate escape in any
+// string or member name of a body is refused on every path, with the
+// member named; paired surrogates and other escapes are kept.
+func TestBadEscapes(t *testing.T) {
+	v, err := NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ body, field string }{
+		{`{"a":"x\u0000"}`, "/a"},
+		{`{"a":"\ud800"}`, "/a"},
+		{`{"a":"\uDBFF x"}`, "/a"},
+		{`{"a":"\udc00"}`, "/a"},
+		{`{"a":"\ud800\u0041"}`, "/a"},
+		{`{"a":"\ud800\ud800"}`, "/a"},
+		{`{"a":"\\\ud800"}`, "/a"},
+		{`{"a":{"b~/":["ok","\u0000"]}}`, "/a/b~0~1/1"},
+		{`{"x\u0000":1}`, "(body)"},
+		{`{"a":[{"\udfff":1}]}`, "/a/0"},
+	} {
+		_, err := decodeObject([]byte(tc.body))
+		if !errors.Is(err, ErrMalformedBody) || !strings.Contains(err.Error(), tc.field+": ") ||
+			strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v, want a malformed body naming %s", tc.body, err, tc.field)
+		}
+		if _, ok := decodeFast([]byte(tc.body)); ok {
+			t.Errorf("%s: the fast path accepted it", tc.body)
+		}
+		for _, kind := range Kinds {
+			for version := 1; version <= Latest(kind); version++ {
+				if _, err := v.ValidateDecoded(kind, version, []byte(tc.body)); !errors.Is(err, ErrMalformedBody) {
+					t.Errorf("%s v%d %s: err = %v, want a malformed body", kind, version, tc.body, err)
+				}
+			}
+		}
+	}
+	for _, ok := range []string{
+		`{"a":"\ud83d\ude00"}`, `{"a":"\u0001\ufffd\u00e9"}`, `{"a":"\\u0000"}`, `{"a":"\\\\ud800"}`, `{"\ud83d\ude00":["\u2028"]}`,
+	} {
+		if _, err := decodeObject([]byte(ok)); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	// A free-text field of a valid trial registration (version 2).
+	body, err := os.ReadFile(filepath.Join("examples", "trial", "valid-registration.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, esc := range []string{`\u0000`, `\ud800`} {
+		bad := strings.Replace(string(body), `"Overall survival"`, `"Overall survival`+esc+`"`, 1)
+		err := v.Validate("trial", Latest("trial"), []byte(bad))
+		if !errors.Is(err, ErrMalformedBody) || !strings.Contains(err.Error(), "/secondary_outcomes/0/measure: string holds") {
+			t.Errorf("%s in a trial's outcome measure: err = %v", esc, err)
+		}
+	}
+	if err := v.Validate("trial", Latest("trial"), body); err != nil {
+		t.Fatal(err)
+	}
 }
