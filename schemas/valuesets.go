@@ -98,6 +98,60 @@ var codeSystems = func() map[string]bool {
 // set's codes.
 func IsCodeSystem(uri string) bool { return codeSystems[uri] }
 
+// fixedValues holds every string a schema fixes: the codes and code systems
+// of the value sets, and every string of an "enum" or "const" of any
+// embedded schema.
+var fixedValues = func() map[string]bool {
+	out := map[string]bool{}
+	for _, vs := range valueSets {
+		for _, c := range vs.Concepts {
+			out[c.System], out[c.Code] = true, true
+		}
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, e := range t {
+				switch k {
+				case "enum":
+					if list, ok := e.([]any); ok {
+						for _, x := range list {
+							if s, ok := x.(string); ok {
+								out[s] = true
+							}
+						}
+					}
+				case "const":
+					if s, ok := e.(string); ok {
+						out[s] = true
+					}
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		}
+	}
+	for _, versions := range raw {
+		for _, b := range versions {
+			var doc any
+			if err := json.Unmarshal(b, &doc); err != nil {
+				panic("schemas: " + err.Error())
+			}
+			walk(doc)
+		}
+	}
+	return out
+}()
+
+// IsFixedValue reports whether s is a value some schema or value set fixes
+// (a code, a code system, an enum member): a string that cannot carry an
+// identifier, which the admission check's scan can skip.
+func IsFixedValue(s string) bool { return fixedValues[s] }
+
 // ValueSetNames returns the names of the bundled value sets, sorted.
 func ValueSetNames() []string {
 	names := make([]string, 0, len(valueSets))
