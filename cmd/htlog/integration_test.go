@@ -57,7 +57,7 @@ func TestCLIAgainstStack(t *testing.T) {
 		t.Fatalf("the stored key gave another tag: %s, want %s", again, tag)
 	}
 
-	consentReceipt, consentEnv := filepath.Join(dir, "consent.proof"), filepath.Join(dir, "consent.json")
+	consentReceipt, consentEnv := filepath.Join(dir, "consent.tlog-proof"), filepath.Join(dir, "consent.json")
 	t.Run("submit", func(t *testing.T) {
 		body := file("consent-body.json", withPatient(t, "consent", "valid-treatment-grant.json", tag))
 		must(t, 0, append([]string{"submit", "--key", s.KeyFile, "--org", s.Org, "--kind", "consent",
@@ -96,11 +96,11 @@ func TestCLIAgainstStack(t *testing.T) {
 		if strings.Count(out, `"status":"accepted"`) != 2 || !strings.Contains(errOut, "submitted 2 events: 2 accepted") {
 			t.Errorf("stdout %s\nstderr %s", out, errOut)
 		}
-		proofs, _ := filepath.Glob(filepath.Join(outDir, "*.proof"))
+		proofs, _ := filepath.Glob(filepath.Join(outDir, "*.tlog-proof"))
 		if len(proofs) != 2 {
 			t.Fatalf("%d receipts in --out-dir", len(proofs))
 		}
-		must(t, 0, "verify", "--policy", s.PolicyFile, "--entry", strings.TrimSuffix(proofs[0], ".proof")+".envelope.json", proofs[0])
+		must(t, 0, "verify", "--policy", s.PolicyFile, "--entry", strings.TrimSuffix(proofs[0], ".tlog-proof")+".envelope.json", proofs[0])
 		// Resubmitting is safe: same receipts.
 		must(t, 0, append([]string{"submit", "--key", s.KeyFile, "--org", s.Org, "--events", events, "--out-dir", outDir}, logArgs...)...)
 		// One bad line among good ones: exit 3, the good ones still go in.
@@ -129,7 +129,7 @@ func TestCLIAgainstStack(t *testing.T) {
 		if !strings.Contains(out, "consent") || strings.Count(out, "access") != 2 || !strings.Contains(out, "ETREAT") || !strings.Contains(out, "3 events, each verified") {
 			t.Errorf("lookup output:\n%s", out)
 		}
-		saved, _ := filepath.Glob(filepath.Join(dir, "mine", "*.proof"))
+		saved, _ := filepath.Glob(filepath.Join(dir, "mine", "*.tlog-proof"))
 		if len(saved) != 3 {
 			t.Errorf("%d saved proofs", len(saved))
 		}

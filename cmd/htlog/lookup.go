@@ -48,7 +48,7 @@ func lookupCmd(args []string, stdout, stderr io.Writer) error {
 	keyHex := fs.String("key-hex", "", "your tag key as hex")
 	tag := fs.String("tag", "", "look up this tag instead of computing one")
 	custodians := fs.StringSlice("custodian", nil, "a provider's organisation id: look up your patient tag there (repeatable)")
-	saveDir := fs.String("save-dir", "", "write <event id hex>.envelope.json and .proof for each event here")
+	saveDir := fs.String("save-dir", "", "write <event id hex>.envelope.json and .tlog-proof for each event here")
 	asJSON := fs.Bool("json", false, "print one JSON object per event")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -103,7 +103,7 @@ func lookupCmd(args []string, stdout, stderr io.Writer) error {
 			if err := os.WriteFile(name+".envelope.json", e.Entry, 0o600); err != nil {
 				return err
 			}
-			if err := os.WriteFile(name+".proof", e.Proof, 0o600); err != nil {
+			if err := os.WriteFile(name+".tlog-proof", e.Proof, 0o600); err != nil {
 				return err
 			}
 		}

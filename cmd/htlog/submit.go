@@ -42,7 +42,7 @@ a time, with a progress line on stderr and a summary at the end. A line is
 either a signed envelope ({"payloadType":...}, submitted as is) or
 {"kind":...,"occurred_at":...,"supersedes":[...],"body":{...}} (kind defaults
 to --kind, occurred_at to now), signed with --key as --org. Receipts and
-envelopes go to --out-dir as <event id hex>.proof and .envelope.json; --json
+envelopes go to --out-dir as <event id hex>.tlog-proof and .envelope.json; --json
 prints one result per line. The exit code is 4 if any event could not be
 delivered, else 3 if any was refused, else 5 if any receipt failed to verify.
 
@@ -303,7 +303,7 @@ func (b *batch) one(n int, line []byte) batchResult {
 	res.Status, res.Index = "accepted", &p.Index
 	if b.outDir != "" {
 		name := filepath.Join(b.outDir, strings.TrimPrefix(env.ID(), "sha256:"))
-		if err := errors.Join(os.WriteFile(name+".proof", p.Marshal(), 0o644), os.WriteFile(name+".envelope.json", entry, 0o644)); err != nil {
+		if err := errors.Join(os.WriteFile(name+".tlog-proof", p.Marshal(), 0o644), os.WriteFile(name+".envelope.json", entry, 0o644)); err != nil {
 			res.Status, res.Error = "unavailable", err.Error()
 		}
 	}

@@ -224,7 +224,7 @@ func (s *Stack) Start(t testing.TB) {
 		t.Fatal(err)
 	}
 	s.cmd.Stdout, s.cmd.Stderr = out, out
-	if err := s.cmd.Start(); err != nil {
+	if err := StartChild(t, s.cmd); err != nil {
 		t.Fatal(err)
 	}
 	cmd := s.cmd
