@@ -107,7 +107,7 @@ func (ev *Event) check() error {
 		return fmt.Errorf("%w: body: must be a JSON object", ErrMalformed)
 	}
 	t, err := time.Parse(time.RFC3339Nano, ev.OccurredAt)
-	if err != nil || ev.OccurredAt[len(ev.OccurredAt)-1] == 'z' {
+	if err != nil || ev.OccurredAt[len(ev.OccurredAt)-1] == 'z' || !rfc3339Offset(ev.OccurredAt) {
 		return fmt.Errorf("%w: occurred_at: must be an RFC 3339 time with an offset, such as 2026-11-23T10:00:00Z", ErrMalformed)
 	}
 	if t.Year() < 1970 || t.Year() > 9999 {
@@ -119,6 +119,19 @@ func (ev *Event) check() error {
 		}
 	}
 	return nil
+}
+
+// rfc3339Offset reports whether the offset ending s, a time time.Parse
+// accepted under time.RFC3339Nano, is one RFC 3339 allows: Z, or hours
+// 00-23 and minutes 00-59. time.Parse also takes +24:00 and +23:60, which
+// Time.MarshalJSON then refuses to write, so an entry carrying one would
+// stop every reader that saves the time (issue 18).
+func rfc3339Offset(s string) bool {
+	if s[len(s)-1] == 'Z' {
+		return true
+	}
+	off := s[len(s)-len("+07:00"):] // time.Parse has checked the shape
+	return off[1:3] <= "23" && off[4:6] <= "59"
 }
 
 // Time returns OccurredAt parsed (ParseEvent has checked it).

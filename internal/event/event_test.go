@@ -103,6 +103,12 @@ func TestParseEventRejects(t *testing.T) {
 		"bad org":        {`npi:1234567893`, `Dr Smith`, "submitter.org"},
 		"bad key id":     {id, "xyz", "submitter.key_id"},
 		"no offset":      {`2026-11-23T10:00:00+01:00`, `2026-11-23T10:00:00`, "occurred_at"},
+		"offset +24:00":  {`+01:00`, `+24:00`, "occurred_at"},
+		"offset -24:00":  {`+01:00`, `-24:00`, "occurred_at"},
+		"offset +23:60":  {`+01:00`, `+23:60`, "occurred_at"},
+		"offset +24:59":  {`+01:00`, `+24:59`, "occurred_at"},
+		"leap second":    {`10:00:00+01:00`, `23:59:60+01:00`, "occurred_at"},
+		"year 0001":      {`2026-11-23`, `0001-01-01`, "occurred_at"},
 		"body not obj":   {`"body":{"patient":"tag:v1:` + strings.Repeat("ab", 32) + `"}`, `"body":[1]`, "body"},
 		"bad supersedes": {`"body"`, `"supersedes":["nope"],"body"`, "supersedes[0]"},
 		"unknown field":  {`"body"`, `"mrn":"12345","body"`, "mrn"},
@@ -111,6 +117,19 @@ func TestParseEventRejects(t *testing.T) {
 		_, err := event.ParseEvent([]byte(in))
 		if !errors.Is(err, event.ErrMalformed) || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: err = %v, want ErrMalformed naming %s", name, err, tc.field)
+		}
+	}
+	// The limits RFC 3339 allows are kept, and every one of them is a time
+	// encoding/json can write back.
+	for _, at := range []string{"2026-11-23T10:00:00+23:59", "2026-11-23T10:00:00-23:59", "1970-01-01T00:00:00Z",
+		"9999-12-31T23:59:59.999999999Z", "9999-12-31T23:59:59-23:59", "2026-11-23T10:00:00.123456789+00:00"} {
+		ev, err := event.ParseEvent([]byte(strings.Replace(good, "2026-11-23T10:00:00+01:00", at, 1)))
+		if err != nil {
+			t.Errorf("%s: %v", at, err)
+			continue
+		}
+		if _, err := ev.Time().MarshalJSON(); err != nil {
+			t.Errorf("%s: %v", at, err)
 		}
 	}
 }
