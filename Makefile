@@ -44,7 +44,7 @@ test: trillian
 	$(GO) test -race -count=1 -timeout 14m ./... && \
 	echo "== the 100,000-entry monitor replay (too slow under -race, so run without it)" && \
 	HTLOG_INTEGRATION=1 HTLOG_TEST_DSN="$$dsn" HTLOG_BIN=$(BIN) \
-	$(GO) test -count=1 -timeout 10m -run 'TestReplay100k' ./monitor/
+	$(GO) test -count=1 -timeout 25m -run 'TestReplay100k' ./monitor/
 
 test-unit:
 	$(GO) test -race ./...

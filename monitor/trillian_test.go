@@ -163,20 +163,20 @@ func checkpointSize(t *testing.T, url string) (uint64, []byte) {
 	return n, b
 }
 
-// waitPublished waits until the log at url publishes a checkpoint of size n.
+// waitPublished waits until the log at url publishes a checkpoint of size
+// n, for as long as the published size keeps growing.
 func waitPublished(t *testing.T, url string, n uint64) []byte {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		size, cp := checkpointSize(t, url)
-		if size == n {
-			return cp
-		}
-		if size > n || time.Now().After(deadline) {
+	var cp []byte
+	testonly.WaitProgress(t, url+" publishing size "+strconv.FormatUint(n, 10), time.Minute, 100*time.Millisecond, func() (bool, uint64) {
+		size, b := checkpointSize(t, url)
+		if size > n {
 			t.Fatalf("%s publishes size %d, want %d", url, size, n)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		cp = b
+		return size == n, size
+	})
+	return cp
 }
 
 // integrityRules are the findings that mean the log or its entries are not
@@ -184,7 +184,7 @@ func waitPublished(t *testing.T, url string, n uint64) []byte {
 var integrityRules = []string{monitor.RuleBadCheckpoint, monitor.RuleQuorumNotMet, monitor.RuleBadTiles,
 	monitor.RuleBadBundle, monitor.RuleEntriesMismatch, monitor.RuleSplitView, monitor.RuleWitnessEquivocation,
 	entrycheck.RuleMalformed, entrycheck.RuleNotCanonical, entrycheck.RuleSubmitter, entrycheck.RuleSignature,
-	entrycheck.RuleSchema, entrycheck.RulePrivacy}
+	entrycheck.RuleSchema, entrycheck.RulePrivacy, entrycheck.RuleIdentity, entrycheck.RuleTime}
 
 func integrityFindings(t testing.TB, st store.Store) map[string]int {
 	t.Helper()
@@ -265,14 +265,18 @@ func TestReplay100kOnTrillian(t *testing.T) {
 		behind = n - c.Size
 	}
 	catchUp := time.Now()
-	for m.Confirmed() == nil || m.Confirmed().Size != n {
+	testonly.WaitProgress(t, "the monitor catching up", time.Minute, 0, func() (bool, uint64) {
+		if c := m.Confirmed(); c != nil && c.Size == n {
+			return true, c.Size
+		}
 		if err := m.Step(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if time.Since(catchUp) > 3*time.Minute {
-			t.Fatalf("monitor at %v after 3 minutes", m.Confirmed())
+		if c := m.Confirmed(); c != nil {
+			return false, c.Size
 		}
-	}
+		return false, 0
+	})
 	if behind > 1000 {
 		t.Logf("caught up the last %d entries in %v (%.0f entries/s)", behind, time.Since(catchUp), float64(behind)/time.Since(catchUp).Seconds())
 	}
