@@ -59,6 +59,10 @@ func Main(ctx context.Context, name string, args []string, cfg config.Validator,
 // HSTS; otherwise plain HTTP.
 func ServeHTTP(ctx context.Context, logger *slog.Logger, name string, srv *http.Server, grace time.Duration) error {
 	errc := make(chan error, 1)
+	if srv.ErrorLog == nil {
+		// Failed TLS handshakes and the like, as structured warnings.
+		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	}
 	if srv.TLSConfig != nil {
 		srv.Handler = tlsconfig.HSTS(srv.Handler)
 		go func() { errc <- srv.ListenAndServeTLS("", "") }()
