@@ -1,11 +1,11 @@
 package client_test
 
 import (
-	"time"
 	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/internal/c2sp"
@@ -57,7 +57,7 @@ func TestAgainstStack(t *testing.T) {
 			t.Fatalf("entry %d: %v", p.Index, err)
 		}
 	}
-	found, err := c.Lookup(ctx(t), tag)
+	found, err := c.LookupPatient(ctx(t), []byte("patient key"), s.Org, "npi:1245319599")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -84,6 +85,34 @@ func (c *Client) Lookup(ctx context.Context, tag string) ([]Event, error) {
 	}
 	return out, fmt.Errorf("the lookup has more than %d pages", maxLookupPages)
 }
+
+// LookupPatient returns, in log order, every verified event about the
+// patient whose own tag key is patientKey at each of custodians (the
+// providers' organisation ids): it looks up the patient's tag at each
+// (PatientTag), as Lookup does. The key never leaves the caller; the log
+// learns the tags.
+func (c *Client) LookupPatient(ctx context.Context, patientKey []byte, custodians ...string) ([]Event, error) {
+	var out []Event
+	for _, org := range custodians {
+		found, err := c.Lookup(ctx, PatientTag(patientKey, org))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", org, err)
+		}
+		out = append(out, found...)
+	}
+	slices.SortFunc(out, func(a, b Event) int { return cmp.Compare(a.Index, b.Index) })
+	return out, nil
+}
+
+// PatientTag returns the tag of the patient whose own key is patientKey in
+// the events of custodian: a custodian keeps one key per patient (never one
+// for several: its holder could enumerate them) and hands it to the patient.
+func PatientTag(patientKey []byte, custodian string) string {
+	return event.PatientTag(patientKey, custodian)
+}
+
+// NewPatientKey returns a fresh tag key for one patient.
+func NewPatientKey() []byte { return event.NewTagKey() }
 
 // verifyFound checks one lookup result.
 func (c *Client) verifyFound(tag string, index uint64, envelope json.RawMessage, proof []byte) (*Event, error) {
