@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -119,5 +120,35 @@ func waitForSize(t *testing.T, s *testonly.Stack, size uint64) {
 			t.Fatalf("the checkpoint did not reach size %d", size)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestSchemasAndValueSetsServed: the version 2 schemas and the value sets
+// their codes come from are served, so a client renders codes without
+// display text on the log; unknown names get 404 with the list.
+func TestSchemasAndValueSetsServed(t *testing.T) {
+	s := startStack(t)
+	get := func(path string) (int, string, string) {
+		resp, err := http.Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	}
+	if code, ct, body := get("/schemas/access/v2.json"); code != 200 || ct != "application/schema+json" || !strings.Contains(body, `"htlog-code:purpose-of-use"`) {
+		t.Errorf("schema: %d %s", code, ct)
+	}
+	code, _, body := get("/valuesets/purpose-of-use.json")
+	var vs struct {
+		Name     string
+		Concepts []struct{ System, Code, Display string }
+	}
+	if err := json.Unmarshal([]byte(body), &vs); code != 200 || err != nil || vs.Name != "purpose-of-use" || len(vs.Concepts) < 10 {
+		t.Errorf("value set: %d %v %q", code, err, body)
+	}
+	if code, _, body := get("/valuesets/nope.json"); code != 404 || !strings.Contains(body, "agent-role") {
+		t.Errorf("unknown value set: %d %q", code, body)
 	}
 }

@@ -66,8 +66,13 @@ func TestRegister(t *testing.T) {
 	if got := reg.Orgs(); len(got) != 1 || got[0] != "npi:1234567893" {
 		t.Errorf("orgs %v", got)
 	}
-	if code, _, _ := runCLI(t, "register", "--org", "npi:1", "--public-key", key+".pub", "--kinds", "surgery"); code != exitUsage {
+	if code, _, _ := runCLI(t, "register", "--org", "npi:1234567893", "--public-key", key+".pub", "--kinds", "surgery"); code != exitUsage {
 		t.Errorf("unknown kind: exit %d", code)
+	}
+	for _, org := range []string{"npi:1234567890", "gln:0614141000013", "npi:1"} {
+		if code, _, e := runCLI(t, "register", "--org", org, "--public-key", key+".pub"); code != exitUsage || !strings.Contains(e, "check digit") {
+			t.Errorf("%s: exit %d %q, want a usage error naming the check digit", org, code, e)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/internal/ident"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -37,6 +38,9 @@ func registerCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *org == "" || *pubFile == "" || fs.NArg() != 0 {
 		return usageError{"usage: htlog register --org ORG --public-key FILE [--kinds k1,k2]"}
+	}
+	if !ident.OrgID(*org) {
+		return usageError{fmt.Sprintf("--org: %q is not gln:<13 digits>, npi:<10 digits> or urn:oid:<OID> with a valid check digit", *org)}
 	}
 	for _, k := range *kinds {
 		if !slices.Contains(event.Kinds, k) {

@@ -287,6 +287,19 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) (int, error) {
 	return http.StatusOK, nil
 }
 
+// valueSet is GET /valuesets/<name>.json: a value set the version 2
+// schemas draw codes from, with the plain-language text clients show for
+// each code (display text never travels on the log).
+func (s *Server) valueSet(w http.ResponseWriter, r *http.Request) (int, error) {
+	name, ok := strings.CutSuffix(r.PathValue("file"), ".json")
+	vs, found := schemas.LookupValueSet(name)
+	if !ok || !found {
+		return 0, &clientError{status: http.StatusNotFound, msg: "value sets are at /valuesets/<name>.json: " + strings.Join(schemas.ValueSetNames(), ", ")}
+	}
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	return writeJSON(w, vs)
+}
+
 // healthz fails when no checkpoint was published within MaxCheckpointAge.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) (int, error) {
 	p, age, err := s.cfg.Store.Latest(r.Context())

@@ -1,7 +1,7 @@
 // Package server is htlog-server's HTTP API: the write path (POST
 // /add-event, receipts), the C2SP tlog-tiles read API (/checkpoint, /tile/...)
 // and the dynamic endpoints light clients use (proofs, entries, events by id,
-// lookup by pseudonymous tag), plus /schemas, /healthz and /metrics. Every
+// lookup by pseudonymous tag), plus /schemas, /valuesets, /healthz and /metrics. Every
 // handler returns (status, error); one adapter writes a one-line text/plain
 // reason for 4xx and a generic message for 5xx (the detail goes to the log).
 package server
@@ -107,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 	h("GET /event/{id}", "event", s.event)
 	h("GET /lookup/{tag}", "lookup", s.lookup)
 	h("GET /schemas/{kind}/{file}", "schemas", s.schema)
+	h("GET /valuesets/{file}", "valuesets", s.valueSet)
 	h("GET /healthz", "healthz", s.healthz)
 	mux.Handle("GET /patient/", webHandler())
 	if s.cfg.Registry != nil {
