@@ -594,11 +594,18 @@ type schema map[string]any
 
 type listOf schema
 
+// tlsServer is a daemon's tls section, tlsClient that of an outgoing link.
+var (
+	tlsServer = schema{"cert_file": nil, "key_file": nil, "ca_file": nil,
+		"acme": schema{"domains": nil, "cache_dir": nil, "email": nil, "directory_url": nil}}
+	tlsClient = schema{"ca_file": nil, "server_name": nil, "cert_file": nil, "key_file": nil}
+)
+
 var daemonSchemas = map[string]schema{
 	"htlog-server": {
-		"listen": nil, "origin": nil, "key_file": nil,
-		"database":            schema{"dsn": nil},
-		"trillian":            schema{"address": nil},
+		"listen": nil, "origin": nil, "key_file": nil, "tls": tlsServer,
+		"database":            schema{"dsn": nil, "tls": tlsClient},
+		"trillian":            schema{"address": nil, "tls": tlsClient},
 		"checkpoint_interval": nil, "policy_file": nil, "witness_timeout": nil, "fail_open": nil,
 		"submitters_file": nil,
 		"rate_limit":      schema{"per_submitter": nil, "burst": nil},
@@ -606,12 +613,12 @@ var daemonSchemas = map[string]schema{
 		"max_backlog":     nil, "receipt_timeout": nil, "max_checkpoint_age": nil, "read_only": nil,
 	},
 	"htlog-witness": {
-		"listen": nil, "database": schema{"dsn": nil}, "key_file": nil,
+		"listen": nil, "tls": tlsServer, "database": schema{"dsn": nil, "tls": tlsClient}, "key_file": nil,
 		"logs":          listOf{"origin": nil, "vkey": nil, "vkey_file": nil, "url": nil},
 		"pull_interval": nil, "peers": nil, "gossip_interval": nil,
 	},
 	"htlog-monitor": {
-		"listen": nil, "database": schema{"dsn": nil},
+		"listen": nil, "tls": tlsServer, "database": schema{"dsn": nil, "tls": tlsClient},
 		"log":         schema{"url": nil, "vkey_file": nil},
 		"policy_file": nil, "submitters_file": nil, "witnesses": nil, "peers": nil,
 		"poll_interval": nil, "evidence_dir": nil, "webhooks": nil,
