@@ -39,6 +39,14 @@ func (r reader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // Tile returns the hash tile at level and index with width hashes, as C2SP
 // tlog-tiles serves it; full tiles are immutable and cached.
 func (s *Store) Tile(ctx context.Context, ref c2sp.TileRef) ([]byte, error) {
+	key := ref.Path()
+	if ref.Full() {
+		// A full tile in the cache was within the tree when it was cached,
+		// and the tree only grows: served without touching the database.
+		if b, ok := s.cache.get(key); ok {
+			return b, nil
+		}
+	}
 	size, _, err := s.Size(ctx)
 	if err != nil {
 		return nil, err
@@ -46,10 +54,6 @@ func (s *Store) Tile(ctx context.Context, ref c2sp.TileRef) ([]byte, error) {
 	// The tile must lie within the integrated tree.
 	if ref.Level > 7 || (ref.Index*c2sp.TileWidth+uint64(ref.Width))<<(8*ref.Level) > size {
 		return nil, ErrBeyondTree
-	}
-	key := ref.Path()
-	if b, ok := s.cache.get(key); ok {
-		return b, nil
 	}
 	t := tlog.Tile{H: 8, L: int(ref.Level), N: int64(ref.Index), W: ref.Width}
 	b, err := tlog.ReadTileData(t, reader{ctx, s.db})
@@ -64,6 +68,13 @@ func (s *Store) Tile(ctx context.Context, ref c2sp.TileRef) ([]byte, error) {
 
 // EntryBundle returns the entry bundle at index with width entries.
 func (s *Store) EntryBundle(ctx context.Context, index uint64, width int) ([]byte, error) {
+	key := c2sp.EntriesPath(index, width)
+	if width == c2sp.TileWidth {
+		// Full bundles are immutable: a cached one needs no database.
+		if b, ok := s.cache.get(key); ok {
+			return b, nil
+		}
+	}
 	size, _, err := s.Size(ctx)
 	if err != nil {
 		return nil, err
@@ -71,10 +82,6 @@ func (s *Store) EntryBundle(ctx context.Context, index uint64, width int) ([]byt
 	first := index * c2sp.TileWidth
 	if first+uint64(width) > size {
 		return nil, ErrBeyondTree
-	}
-	key := c2sp.EntriesPath(index, width)
-	if b, ok := s.cache.get(key); ok {
-		return b, nil
 	}
 	entries, err := s.Entries(ctx, first, uint64(width))
 	if err != nil {

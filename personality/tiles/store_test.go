@@ -177,3 +177,43 @@ func TestPublishLatest(t *testing.T) {
 		t.Fatalf("Latest = %+v %v %v", p, age, err)
 	}
 }
+
+// TestFullTilesServedWithoutTheDatabase: full tiles and entry bundles are
+// immutable, so once cached they are served with the database gone;
+// partial ones still need it (issue 14: the database off the hot read path).
+func TestFullTilesServedWithoutTheDatabase(t *testing.T) {
+	testonly.RequireIntegration(t)
+	ctx := context.Background()
+	db := testonly.OpenDB(t, testonly.NewDatabase(t, "tiles"))
+	s, err := tiles.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, k, _ := ed25519.GenerateKey(rand.Reader)
+	var leaves [][]byte
+	for i := range 300 {
+		leaves = append(leaves, envelope(t, k, i, event.Tag([]byte("k"), "p")))
+	}
+	if _, _, err := s.Integrate(ctx, 0, leaves); err != nil {
+		t.Fatal(err)
+	}
+	full, partial := c2sp.TileRef{Level: 0, Index: 0, Width: 256}, c2sp.TileRef{Level: 0, Index: 1, Width: 44}
+	tile, err := s.Tile(ctx, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := s.EntryBundle(ctx, 0, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if again, err := s.Tile(ctx, full); err != nil || !bytes.Equal(again, tile) {
+		t.Fatalf("cached full tile with the database closed: %v", err)
+	}
+	if again, err := s.EntryBundle(ctx, 0, 256); err != nil || !bytes.Equal(again, bundle) {
+		t.Fatalf("cached full bundle with the database closed: %v", err)
+	}
+	if _, err := s.Tile(ctx, partial); err == nil {
+		t.Fatal("a partial tile was served without the database")
+	}
+}
