@@ -27,7 +27,8 @@ import (
 //	GET  /evidence          evidence ids, one a line
 //	GET  /evidence/<id>     one evidence bundle
 //	POST /pollinate         a signed checkpoint from a peer: 200, or 409 on a split view;
-//	                        400 over 16 KiB or 64 signature lines, 429 over the rate per client
+//	                        400 over c2sp.MaxCheckpointSize (32 KiB: room for ML-DSA-44
+//	                        cosignatures) or 64 signature lines, 429 over the rate per client
 //	POST /proof             a tlog-proof whose checkpoint is checked: 200, or 409
 //	GET  /healthz, /metrics
 func (m *Monitor) Handler(reg prometheus.Gatherer) http.Handler {

@@ -12,10 +12,14 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// MaxCheckpointSize bounds a signed checkpoint note (body and signatures). The
-// tlog-witness spec asks witnesses to accept at least 64 KiB request bodies;
-// a checkpoint is far smaller than that.
-const MaxCheckpointSize = 16 * 1024
+// MaxCheckpointSize bounds a signed checkpoint note (body and signatures).
+// An Ed25519 cosignature line is about 150 bytes, an ML-DSA-44 one about
+// 3,300 (base64 of a 4-byte key ID, an 8-byte timestamp and a 2,420-byte
+// signature, plus the name): 32 KiB holds the log's signature and nine
+// ML-DSA-44 cosignatures, or the 100 signatures signed-note lets a verifier
+// stop at. It stays below the 64 KiB tlog-witness asks witnesses to accept
+// for a whole add-checkpoint body (63 proof lines take under 3 KiB).
+const MaxCheckpointSize = 32 * 1024
 
 // maxExtensionLines bounds the optional extension lines of a checkpoint body.
 const maxExtensionLines = 16

@@ -21,7 +21,10 @@
 // # Keys
 //
 // Log keys are Ed25519 signed-note keys whose name is the log's origin. Witness
-// keys are Ed25519 cosignature/v1 keys (vkey type 0x04). Both are handled by
-// golang.org/x/mod/sumdb/note and github.com/transparency-dev/formats/note;
-// this package adds the checks those leave to the caller.
+// keys are tlog-cosignature keys: Ed25519 (vkey type 0x04) or ML-DSA-44 (vkey
+// type 0x06, which the spec recommends for new deployments; its signature
+// lines are about 3.3 KB, which is why MaxCheckpointSize leaves room for
+// them). Both are handled by golang.org/x/mod/sumdb/note and
+// github.com/transparency-dev/formats/note; this package adds the checks
+// those leave to the caller.
 package c2sp

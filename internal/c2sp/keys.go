@@ -2,6 +2,7 @@ package c2sp
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -33,9 +34,89 @@ func NewLogVerifier(vkey string) (note.Verifier, error) {
 	return v, nil
 }
 
-// NewCosigner returns a cosignature/v1 signer from a witness's private key.
-// Each signature it makes carries the current time in seconds.
+// Witness key types: the first byte of a witness vkey's key material, as
+// signed-note and tlog-cosignature number them.
+const (
+	// KeyTypeEd25519Cosignature is an Ed25519 cosignature/v1 key: a 32-byte
+	// public key, signatures of 8 (timestamp) + 64 bytes over
+	// "cosignature/v1\ntime <t>\n" and the whole checkpoint body.
+	KeyTypeEd25519Cosignature = 0x04
+	// KeyTypeMLDSA44Cosignature is an ML-DSA-44 (FIPS 204) cosignature key,
+	// which tlog-cosignature recommends for new deployments: a 1312-byte
+	// public key, signatures of 8 (timestamp) + 2420 bytes over a binary
+	// subtree/v1 message that commits to the cosigner's name, the origin,
+	// the range [0, size) and the root, but not to extension lines.
+	KeyTypeMLDSA44Cosignature = 0x06
+)
+
+// maxMLDSAName bounds the cosigner name of an ML-DSA-44 key: the signed
+// message carries it with a one-byte length (opaque cosigner_name<1..2^8-1>).
+const maxMLDSAName = 255
+
+// Witness key algorithms GenerateWitnessKey accepts.
+const (
+	WitnessAlgEd25519 = "ed25519"
+	WitnessAlgMLDSA44 = "mldsa44"
+)
+
+// GenerateWitnessKey returns a new witness key pair named name: skey for
+// htlog-witness (PRIVATE+KEY+...), vkey for tlog-policy witness lines. alg
+// is WitnessAlgEd25519 (vkey type 0x04) or WitnessAlgMLDSA44 (vkey type 0x06,
+// whose vkey is about 1.8 KB of text).
+func GenerateWitnessKey(name, alg string) (skey, vkey string, err error) {
+	switch alg {
+	case WitnessAlgEd25519:
+		skey, vkey, err = note.GenerateKey(rand.Reader, name)
+		if err == nil {
+			vkey, err = fnote.VKeyToCosignatureV1(vkey)
+		}
+	case WitnessAlgMLDSA44:
+		if len(name) > maxMLDSAName {
+			return "", "", fmt.Errorf("an ML-DSA-44 cosigner name is at most %d bytes", maxMLDSAName)
+		}
+		skey, vkey, err = fnote.GenerateMLDSAKey(name)
+	default:
+		return "", "", fmt.Errorf("unknown witness key algorithm %q: want %s or %s", alg, WitnessAlgEd25519, WitnessAlgMLDSA44)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("couldn't generate a witness key: %w", err)
+	}
+	return skey, vkey, nil
+}
+
+// keyType returns the name and the type byte of a vkey or skey
+// (<name>+<hash>+<base64>, after PRIVATE+KEY+ for an skey), or 0 when the
+// key is malformed (the note packages then say why).
+func keyType(key string) (name string, typ byte) {
+	key = strings.TrimPrefix(key, "PRIVATE+KEY+")
+	parts := strings.SplitN(key, "+", 3)
+	if len(parts) != 3 {
+		return "", 0
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) == 0 {
+		return parts[0], 0
+	}
+	return parts[0], raw[0]
+}
+
+// checkMLDSAName refuses an ML-DSA-44 key whose name the signed message
+// cannot carry (formats would wrap its one-byte length).
+func checkMLDSAName(key string) error {
+	if name, typ := keyType(key); typ == KeyTypeMLDSA44Cosignature && len(name) > maxMLDSAName {
+		return fmt.Errorf("an ML-DSA-44 cosigner name is at most %d bytes, this one is %d", maxMLDSAName, len(name))
+	}
+	return nil
+}
+
+// NewCosigner returns a cosignature/v1 signer from a witness's private key:
+// an Ed25519 key (type 0x01 or 0x04) or an ML-DSA-44 key (type 0x06). Each
+// signature it makes carries the current time in seconds; an ML-DSA-44
+// signature covers the whole tree (start 0, end the checkpoint size).
 func NewCosigner(skey string) (*fnote.Signer, error) {
+	if err := checkMLDSAName(skey); err != nil {
+		return nil, fmt.Errorf("couldn't parse witness signing key: %w", err)
+	}
 	s, err := fnote.NewSignerForCosignatureV1(skey)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't parse witness signing key: %w", err)
@@ -43,10 +124,15 @@ func NewCosigner(skey string) (*fnote.Signer, error) {
 	return s, nil
 }
 
-// NewCosignatureVerifier returns the verifier of a witness's cosignature/v1
-// signatures from its vkey (type 0x04, or a plain Ed25519 vkey of type 0x01,
-// which is read as the same key used for cosignatures).
+// NewCosignatureVerifier returns the verifier of a witness's cosignatures
+// from its vkey: Ed25519 (type 0x04, or a plain Ed25519 vkey of type 0x01,
+// which is read as the same key used for cosignatures) or ML-DSA-44 (type
+// 0x06). Both are verified by github.com/transparency-dev/formats/note, the
+// ML-DSA-44 signatures through filippo.io/mldsa.
 func NewCosignatureVerifier(vkey string) (note.Verifier, error) {
+	if err := checkMLDSAName(vkey); err != nil {
+		return nil, fmt.Errorf("couldn't parse witness verifier key %q: %w", truncate(vkey), err)
+	}
 	v, err := fnote.NewVerifierForCosignatureV1(vkey)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't parse witness verifier key %q: %w", truncate(vkey), err)

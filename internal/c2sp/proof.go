@@ -12,7 +12,7 @@ import (
 const ProofHeader = "c2sp.org/tlog-proof@v1"
 
 // MaxProofSize bounds a tlog-proof file: 63 hashes, extra data and a
-// checkpoint with cosignatures fit easily.
+// checkpoint of MaxCheckpointSize (ML-DSA-44 cosignatures included) fit.
 const MaxProofSize = 64 * 1024
 
 // Proof is an offline-verifiable tlog-proof: the entry's index, its inclusion
