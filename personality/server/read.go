@@ -53,6 +53,15 @@ func (s *Server) tile(w http.ResponseWriter, r *http.Request) (int, error) {
 	} else {
 		w.Header().Set("Cache-Control", "no-cache")
 	}
+	if ref.Entries {
+		// Entry bundles are JSON envelopes and compress well; hash tiles
+		// are random bytes and do not.
+		w.Header().Set("Vary", "Accept-Encoding")
+		if acceptsGzip(r) {
+			data = s.gzip.get(r.URL.Path, data, ref.Full())
+			w.Header().Set("Content-Encoding", "gzip")
+		}
+	}
 	w.Write(data)
 	return http.StatusOK, nil
 }

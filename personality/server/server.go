@@ -56,6 +56,7 @@ type Server struct {
 	metrics *metrics
 	watch   *watcher
 	guard   *mergeGuard // nil when read-only
+	gzip    *gzipCache  // gzip encodings of full entry bundles
 }
 
 // New returns a Server; Run must be running for receipts to be answered.
@@ -72,7 +73,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, watch: newWatcher(cfg.Store)}
+	s := &Server{cfg: cfg, watch: newWatcher(cfg.Store), gzip: newGzipCache(1024)}
 	var backlog func() int
 	var mergeLag func() float64
 	if cfg.Submitter != nil {
