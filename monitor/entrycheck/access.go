@@ -21,7 +21,9 @@ func decodeEntry(index uint64, id string, ev *event.Event, at time.Time, obj map
 
 // accessFrom fills an entry.Access from a decoded ACCESS body. Its
 // contract is one-sided: when ok is true, a is exactly what entry.Decode's
-// json.Unmarshal of the same body gives; when ok is false (a member it
+// json.Unmarshal of the same body gives (a body that repeats no member
+// name, as the validator requires: json.Unmarshal merges a repeated
+// object into the struct where the map holds only the last); when ok is false (a member it
 // does not know by its exact name, a value of another type, a null), the
 // caller decodes the body the slow way. Every ACCESS body that passes the
 // version 1 schema takes this path. FuzzAccessFrom checks the contract.
