@@ -155,10 +155,12 @@ func TestServeReloadAndHSTS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 		if got := resp.Header.Get("Strict-Transport-Security"); got != HSTSValue {
 			t.Errorf("HSTS over HTTPS = %q, want %q", got, HSTSValue)
 		}
+		// The next call makes a new connection, hence a new handshake.
 		client.CloseIdleConnections()
 		return resp.TLS.PeerCertificates[0].SerialNumber.String()
 	}
