@@ -7,6 +7,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -227,6 +228,9 @@ func (w *watcher) run(ctx context.Context, every time.Duration) {
 func (w *watcher) advance(ctx context.Context, p tiles.Published) {
 	w.mu.Lock()
 	prev, started := w.latest, w.started
+	if started && p.Size == prev.Size && !bytes.Equal(p.Note, prev.Note) {
+		w.latest = p // republished: the same tree, fresher cosignatures
+	}
 	w.mu.Unlock()
 	if started && p.Size <= prev.Size {
 		return
@@ -289,6 +293,15 @@ func (w *watcher) current() tiles.Published {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.latest
+}
+
+// published returns the latest checkpoint seen and whether one was: what
+// GET /checkpoint serves without a database query (at most one poll, 50 ms,
+// behind the store).
+func (w *watcher) published() (tiles.Published, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.latest, w.started
 }
 
 // wait registers interest in event id: the channel is closed when a
