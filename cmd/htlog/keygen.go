@@ -13,9 +13,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/event"
 	"github.com/spf13/pflag"
-	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -32,7 +32,7 @@ func keygen(args []string, stdout, stderr io.Writer) error {
 	kind := fs.String("kind", "", "log | witness | submitter")
 	name := fs.String("name", "", "key name: the log's origin, the witness's name, or the submitter organisation")
 	out := fs.String("out", "", "private key file to write (mode 0600); the public key goes to <out>.pub")
-	alg := fs.String("alg", "ed25519", "submitter keys only: ed25519 | p256")
+	alg := fs.String("alg", "ed25519", "submitter keys: ed25519 | p256; witness keys: ed25519 | mldsa44 (ML-DSA-44 cosignatures, tlog-cosignature's recommendation)")
 	force := fs.Bool("force", false, "overwrite existing key files")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
@@ -46,10 +46,10 @@ func keygen(args []string, stdout, stderr io.Writer) error {
 	case "log":
 		priv, pub, err = note.GenerateKey(rand.Reader, *name)
 	case "witness":
-		priv, pub, err = note.GenerateKey(rand.Reader, *name)
-		if err == nil {
-			pub, err = fnote.VKeyToCosignatureV1(pub)
+		if *alg != c2sp.WitnessAlgEd25519 && *alg != c2sp.WitnessAlgMLDSA44 {
+			return usageError{fmt.Sprintf("--alg must be ed25519 or mldsa44 for a witness key, not %q", *alg)}
 		}
+		priv, pub, err = c2sp.GenerateWitnessKey(*name, *alg)
 	case "submitter":
 		priv, pub, err = submitterKey(*alg)
 	default:

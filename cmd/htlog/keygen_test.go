@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	fnote "github.com/transparency-dev/formats/note"
+	"github.com/htlog/htlog/internal/c2sp"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -49,26 +50,49 @@ func TestKeygenLog(t *testing.T) {
 }
 
 func TestKeygenWitness(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "w.key")
-	code, vkey, stderr := runCLI(t, "keygen", "--kind", "witness", "--name", "w1.example", "--out", out)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+	for _, tc := range []struct {
+		args    []string
+		keyType byte
+		keySize int
+	}{
+		{nil, 0x04, 32}, // the default stays Ed25519
+		{[]string{"--alg", "ed25519"}, 0x04, 32},
+		{[]string{"--alg", "mldsa44"}, 0x06, 1312},
+	} {
+		out := filepath.Join(t.TempDir(), "w.key")
+		code, vkey, stderr := runCLI(t, append([]string{"keygen", "--kind", "witness", "--name", "w1.example", "--out", out}, tc.args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr)
+		}
+		vkey = strings.TrimSpace(vkey)
+		raw, err := base64.StdEncoding.DecodeString(strings.SplitN(vkey, "+", 3)[2])
+		if err != nil || len(raw) != 1+tc.keySize || raw[0] != tc.keyType {
+			t.Errorf("%v: vkey holds %d bytes of type %#x, want %d of type %#x", tc.args, len(raw)-1, raw[0], tc.keySize, tc.keyType)
+		}
+		pub, _ := os.ReadFile(out + ".pub")
+		if strings.TrimSpace(string(pub)) != vkey {
+			t.Errorf("%v: %s.pub differs from the printed vkey", tc.args, out)
+		}
+		skey, _ := os.ReadFile(out)
+		signer, err := c2sp.NewCosigner(strings.TrimSpace(string(skey)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifier, err := c2sp.NewCosignatureVerifier(vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if signer.KeyHash() != verifier.KeyHash() {
+			t.Errorf("%v: cosignature key hashes differ", tc.args)
+		}
+		body := c2sp.Checkpoint{Origin: "o", Size: 1, Hash: c2sp.LeafHash(nil)}.Marshal()
+		msg, _ := note.Sign(&note.Note{Text: string(body)}, signer)
+		if _, err := note.Open(msg, note.VerifierList(verifier)); err != nil {
+			t.Errorf("%v: cosignature does not verify: %v", tc.args, err)
+		}
 	}
-	skey, _ := os.ReadFile(out)
-	signer, err := fnote.NewSignerForCosignatureV1(strings.TrimSpace(string(skey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := fnote.NewVerifierForCosignatureV1(strings.TrimSpace(vkey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if signer.KeyHash() != verifier.KeyHash() {
-		t.Error("cosignature key hashes differ")
-	}
-	msg, _ := note.Sign(&note.Note{Text: "o\n1\nAAAA\n"}, signer)
-	if _, err := note.Open(msg, note.VerifierList(verifier)); err != nil {
-		t.Errorf("cosignature does not verify: %v", err)
+	if code, _, stderr := runCLI(t, "keygen", "--kind", "witness", "--alg", "p256", "--name", "w", "--out", filepath.Join(t.TempDir(), "k")); code != 2 {
+		t.Errorf("witness --alg p256: exit %d %q, want 2", code, stderr)
 	}
 }
 

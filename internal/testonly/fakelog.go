@@ -202,22 +202,25 @@ func rootFromEntries(entries [][]byte) c2sp.Hash {
 	return c2sp.RootFromLeafHashes(hs)
 }
 
-// NewWitnessKey returns a cosignature/v1 signer and its vkey.
+// NewWitnessKey returns an Ed25519 cosignature/v1 signer and its vkey.
 func NewWitnessKey(t testing.TB, name string) (*fnote.Signer, string) {
 	t.Helper()
-	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	return NewWitnessKeyOf(t, name, c2sp.WitnessAlgEd25519)
+}
+
+// NewWitnessKeyOf returns a witness signer and its vkey for alg
+// (c2sp.WitnessAlgEd25519 or c2sp.WitnessAlgMLDSA44).
+func NewWitnessKeyOf(t testing.TB, name, alg string) (*fnote.Signer, string) {
+	t.Helper()
+	skey, vkey, err := c2sp.GenerateWitnessKey(name, alg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := fnote.NewSignerForCosignatureV1(skey)
+	s, err := c2sp.NewCosigner(skey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cv, err := fnote.VKeyToCosignatureV1(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, cv
+	return s, vkey
 }
 
 // ConsistencyProof returns the RFC 6962 consistency proof between the log's
@@ -238,15 +241,19 @@ func (l *FakeLog) ConsistencyProof(t testing.TB, from, to uint64) []c2sp.Hash {
 	return p
 }
 
-// NewWitnessKeyFile writes a new witness private key to a file only its owner
-// can read and returns the path and the cosignature/v1 vkey.
+// NewWitnessKeyFile writes a new Ed25519 witness private key to a file only
+// its owner can read and returns the path and the cosignature/v1 vkey.
 func NewWitnessKeyFile(t testing.TB, name string) (path, vkey string) {
 	t.Helper()
-	skey, nvkey, err := note.GenerateKey(rand.Reader, name)
+	return NewWitnessKeyFileOf(t, name, c2sp.WitnessAlgEd25519)
+}
+
+// NewWitnessKeyFileOf is NewWitnessKeyFile for a key of alg
+// (c2sp.WitnessAlgEd25519 or c2sp.WitnessAlgMLDSA44).
+func NewWitnessKeyFileOf(t testing.TB, name, alg string) (path, vkey string) {
+	t.Helper()
+	skey, vkey, err := c2sp.GenerateWitnessKey(name, alg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if vkey, err = fnote.VKeyToCosignatureV1(nvkey); err != nil {
 		t.Fatal(err)
 	}
 	path = filepath.Join(t.TempDir(), "witness.key")
