@@ -152,6 +152,9 @@ var fixedValues = func() map[string]bool {
 // identifier, which the admission check's scan can skip.
 func IsFixedValue(s string) bool { return fixedValues[s] }
 
+// IsFixedValueBytes is IsFixedValue for a byte slice, without a copy.
+func IsFixedValueBytes(b []byte) bool { return fixedValues[string(b)] }
+
 // ValueSetNames returns the names of the bundled value sets, sorted.
 func ValueSetNames() []string {
 	names := make([]string, 0, len(valueSets))
