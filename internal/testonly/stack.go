@@ -29,7 +29,9 @@ import (
 // Stack is a running htlog-server (the real binary, built from this
 // checkout) on real Trillian and MariaDB, with three in-process witnesses
 // under a 2-of-3 tlog-policy and one registered submitter. Clients, the CLI
-// and the monitor test against it as strangers would.
+// and the monitor test against it as strangers would. Witnesses w0 and w1
+// cosign with Ed25519 keys, w2 (MLDSA44Witness) with an ML-DSA-44 key, as
+// tlog-cosignature recommends: every test on a stack meets both types.
 type Stack struct {
 	// URL is the log's base URL.
 	URL string
@@ -124,7 +126,11 @@ func PrepareStack(t testing.TB) *Stack {
 	s.URL = "http://" + addr
 	policy := "log " + vkey + " " + s.URL + "\n"
 	for i := range 3 {
-		signer, wvkey := NewWitnessKey(t, fmt.Sprintf("w%d.test", i))
+		alg := c2sp.WitnessAlgEd25519
+		if i == MLDSA44Witness {
+			alg = c2sp.WitnessAlgMLDSA44
+		}
+		signer, wvkey := NewWitnessKeyOf(t, fmt.Sprintf("w%d.test", i), alg)
 		w, err := witness.New(witness.Config{Logs: []witness.Log{{Origin: s.Origin, Verifier: logVerifier}},
 			Signers: []note.Signer{signer}, Store: witness.NewMemStore()})
 		if err != nil {
@@ -210,6 +216,10 @@ func (s *Stack) StartFork(t testing.TB) *Stack {
 	f.Start(t)
 	return &f
 }
+
+// MLDSA44Witness is the index of the stack's witness with an ML-DSA-44 key
+// (named w2 in the policy).
+const MLDSA44Witness = 2
 
 // CustodyOnlyOrg is registered (with the stack's key) for custody events only.
 const CustodyOnlyOrg = "gln:0614141000005"
