@@ -1,10 +1,10 @@
 // Package submit is the write path: an envelope passes the admission check
 // (package admission: envelope, registry, signature, schema, privacy,
 // identity and time, the same code the monitor runs on replay), a trial
-// event is checked against the sponsor that registered its trial, an event
-// already logged is answered from the dedup path without charging anyone's
-// rate limit, the per-submitter rate limit is applied, and only then is the
-// event queued in Trillian. Every rejection is a *Rejection carrying the
+// event is checked against the sponsor that registered its trial, the
+// per-submitter rate limit is applied (a resubmission of an event already
+// logged or queued costs nothing: it is answered from the dedup path), and
+// only then is the event queued in Trillian. Every rejection is a *Rejection carrying the
 // HTTP status and a one-line reason; nothing rejected reaches the log.
 package submit
 
@@ -49,8 +49,9 @@ type TrialClaims interface {
 }
 
 // Logged answers whether an event is already logged (integrated), so that
-// a resubmission is answered without charging its submitter; it returns
-// the logged entry, or nil when the event is not logged.
+// a resubmission by a submitter at its rate limit is answered rather than
+// refused; it returns the logged entry, or nil when the event is not
+// logged.
 type Logged func(ctx context.Context, id [32]byte) (leaf []byte, err error)
 
 // Config configures a Submitter.
@@ -124,17 +125,6 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*Accepted, error) 
 		return nil, &Rejection{Status: r.Status, Outcome: r.Code, Reason: r.Reason}
 	}
 	env, ev := v.Envelope, v.Event
-	if s.cfg.Logged != nil {
-		// A resubmission of a logged event (anyone may replay the public
-		// entries) costs its submitter nothing.
-		leaf, err := s.cfg.Logged(ctx, env.IdentityHash())
-		if err != nil {
-			return nil, fmt.Errorf("couldn't look the event up: %w", err)
-		}
-		if leaf != nil {
-			return &Accepted{Envelope: env, Event: ev, Leaf: leaf, Duplicate: true}, nil
-		}
-	}
 	if registryID, subtype, sponsor, ok := admission.TrialRef(ev, v.Body); ok {
 		claim := ""
 		if subtype == "registration" {
@@ -153,6 +143,14 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*Accepted, error) 
 		res := r.ReserveN(s.cfg.Now(), 1)
 		if d := res.DelayFrom(s.cfg.Now()); d > 0 {
 			res.CancelAt(s.cfg.Now())
+			// Over the limit: a resubmission of a logged event (anyone
+			// may replay the public entries) is answered from the dedup
+			// path, free. Under it, Trillian's dedup answers and the
+			// token is given back (below): no database query is added to
+			// the common path.
+			if acc, err := s.logged(ctx, env, ev); acc != nil || err != nil {
+				return acc, err
+			}
 			return nil, &Rejection{Status: http.StatusTooManyRequests, Outcome: "rate_limited",
 				Reason: fmt.Sprintf("%s is over its rate limit of %g events/s", ev.Submitter.Org, s.cfg.PerSubmitter), RetryAfter: d}
 		}
@@ -174,6 +172,22 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*Accepted, error) 
 		leaf = existing
 	}
 	return &Accepted{Envelope: env, Event: ev, Leaf: leaf, Duplicate: dup}, nil
+}
+
+// logged returns the Accepted answer of an event already logged, nil if it
+// is not (or there is no Logged lookup).
+func (s *Submitter) logged(ctx context.Context, env *event.Envelope, ev *event.Event) (*Accepted, error) {
+	if s.cfg.Logged == nil {
+		return nil, nil
+	}
+	leaf, err := s.cfg.Logged(ctx, env.IdentityHash())
+	if err != nil {
+		return nil, fmt.Errorf("couldn't look the event up: %w", err)
+	}
+	if leaf == nil {
+		return nil, nil
+	}
+	return &Accepted{Envelope: env, Event: ev, Leaf: leaf, Duplicate: true}, nil
 }
 
 func (s *Submitter) limiter(org string) *rate.Limiter {

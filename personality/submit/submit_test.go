@@ -162,6 +162,10 @@ func TestReplaysCostTheSubmitterNothing(t *testing.T) {
 	if _, err := f.sub.Submit(ctx, f.envelope(t, "npi:1111111112", 2)); status(err) != http.StatusTooManyRequests {
 		t.Fatalf("a third fresh event: %v, want 429 (the limit itself still holds)", err)
 	}
+	// At the limit, a replay of a logged event is still answered.
+	if b, err := f.sub.Submit(ctx, first); err != nil || !b.Duplicate || string(b.Leaf) != string(a.Leaf) {
+		t.Fatalf("replay of a logged event at the limit: %+v %v", b, err)
+	}
 }
 
 // TestTrialEventsOnlyFromTheRegisteringSponsor: the first registration
