@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/event"
@@ -43,6 +44,8 @@ var schema = []string{
 type Store struct {
 	db    *sql.DB
 	cache *tileCache
+	// trialOwners caches the claims of Claim (registry id -> sponsor).
+	trialOwners sync.Map
 }
 
 // ErrBeyondTree is returned for a tile, entry or proof beyond the integrated tree.

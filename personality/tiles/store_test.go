@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/htlog/htlog/internal/c2sp"
@@ -215,5 +216,47 @@ func TestFullTilesServedWithoutTheDatabase(t *testing.T) {
 	}
 	if _, err := s.Tile(ctx, partial); err == nil {
 		t.Fatal("a partial tile was served without the database")
+	}
+}
+
+// TestTrialClaims is the submit.TrialClaims contract on MariaDB: the first
+// claim wins on every replica, concurrent claims agree, a lookup without a
+// sponsor claims nothing.
+func TestTrialClaims(t *testing.T) {
+	testonly.RequireIntegration(t)
+	ctx := context.Background()
+	dsn := testonly.NewDatabase(t, "claims")
+	a, err := tiles.Open(ctx, testonly.OpenDB(t, dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tiles.Open(ctx, testonly.OpenDB(t, dsn)) // a second replica
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owner, err := a.Claim(ctx, "NCT00000001", ""); err != nil || owner != "" {
+		t.Fatalf("lookup of an unclaimed trial: %q %v", owner, err)
+	}
+	if owner, _ := b.Claim(ctx, "NCT00000001", "gln:0614141123452"); owner != "gln:0614141123452" {
+		t.Fatalf("first claim: %q", owner)
+	}
+	for _, s := range []*tiles.Store{a, b} {
+		if owner, _ := s.Claim(ctx, "NCT00000001", "npi:1234567893"); owner != "gln:0614141123452" {
+			t.Fatalf("a later claim won: %q", owner)
+		}
+	}
+	owners := make([]string, 16)
+	var wg sync.WaitGroup
+	for i := range owners {
+		s := []*tiles.Store{a, b}[i%2]
+		wg.Go(func() {
+			owners[i], _ = s.Claim(ctx, "NCT00000002", fmt.Sprintf("npi:claimant-%d", i))
+		})
+	}
+	wg.Wait()
+	for _, o := range owners {
+		if o != owners[0] || o == "" {
+			t.Fatalf("concurrent claims disagree: %v", owners)
+		}
 	}
 }

@@ -14,6 +14,11 @@ import (
 // reached the log (the replica crashed in between) still names the sponsor
 // that asked, which may register again.
 func (s *Store) Claim(ctx context.Context, registryID, sponsor string) (string, error) {
+	// A claim never changes once made, on any replica: remembered here,
+	// a trial's later events need no database query.
+	if owner, ok := s.trialOwners.Load(registryID); ok {
+		return owner.(string), nil
+	}
 	if sponsor != "" {
 		if _, err := s.db.ExecContext(ctx, "INSERT IGNORE INTO htlog_trials (registry_id, sponsor) VALUES (?, ?)", registryID, sponsor); err != nil {
 			return "", fmt.Errorf("couldn't claim the trial: %w", err)
@@ -27,6 +32,7 @@ func (s *Store) Claim(ctx context.Context, registryID, sponsor string) (string, 
 	if err != nil {
 		return "", fmt.Errorf("couldn't read the trial's claim: %w", err)
 	}
+	s.trialOwners.Store(registryID, owner)
 	return owner, nil
 }
 
