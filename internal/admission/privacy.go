@@ -26,7 +26,8 @@ func (c *Checker) checkPrivacy(ev *event.Event) *Refusal {
 		}
 		// What a schema fixes, tags and commitments are the common case:
 		// judged on the bytes, without a copy.
-		if schemas.IsFixedValueBytes(value) || isPrefixedHex64(value, "tag:v1:") || isPrefixedHex64(value, "commit:v1:") {
+		if schemas.IsFixedValueBytes(value) || isPrefixedHex64(value, "tag:v1:") || isPrefixedHex64(value, "commit:v1:") ||
+			isPrefixedHex64(value, "sha256:") {
 			return
 		}
 		s := string(value)
@@ -42,7 +43,7 @@ func (c *Checker) checkPrivacy(ev *event.Event) *Refusal {
 			found = refuse(CodePrivacy, http.StatusBadRequest, "body%s: a URL whose prefix is not on the log's allow list", path)
 			return
 		}
-		if isTime(s) || strings.HasPrefix(s, "npi:") && ident.OrgID(s) || strings.HasPrefix(s, "gln:") && ident.OrgID(s) {
+		if isTime(s) || ident.GS1(s) || isEPCISEventID(s) || strings.HasPrefix(s, "npi:") && ident.OrgID(s) || strings.HasPrefix(s, "gln:") && ident.OrgID(s) {
 			return
 		}
 		if epc, ok := strings.CutPrefix(s, "urn:epc:id:"); ok {
@@ -73,6 +74,30 @@ func isNumericCode(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !('0' <= c && c <= '9' || c == '-' && i > 0 && i == len(s)-2) {
+			return false
+		}
+	}
+	return true
+}
+
+// isEPCISEventID reports whether s has the shape of an EPCIS event id the
+// schemas allow (a ni:///sha-256 hash or a UUID URN): hex digits and
+// hyphens, nothing that can spell a name.
+func isEPCISEventID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "urn:uuid:")
+	if !ok {
+		if rest, ok = strings.CutPrefix(s, "ni:///sha-256;"); !ok {
+			return false
+		}
+		rest, ok = strings.CutSuffix(rest, "?ver=CBV2.0")
+		if !ok || len(rest) != 64 {
+			return false
+		}
+	} else if len(rest) != 36 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || c == '-') {
 			return false
 		}
 	}
