@@ -156,7 +156,10 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*Accepted, error) 
 		}
 		reservation = res
 	}
-	leaf := env.Marshal()
+	leaf := body
+	if !v.Canonical {
+		leaf = env.Marshal() // the log holds the canonical form
+	}
 	existing, dup, err := s.cfg.Log.QueueLeaf(ctx, leaf, env.IdentityHash())
 	if errors.Is(err, logbackend.ErrPushback) {
 		return nil, &Rejection{Status: http.StatusServiceUnavailable, Outcome: "pushback", Reason: "the log is overloaded; retry later", RetryAfter: time.Second}
