@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -92,6 +94,16 @@ func (c *Client) url(path string) string {
 }
 
 // retryable reports whether a status may go away by itself.
+// isCertificateError reports whether err is a TLS certificate verification
+// failure (unknown authority, wrong host name, expired, invalid).
+func isCertificateError(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify)
+}
+
 func retryable(status int) bool {
 	return status == http.StatusTooManyRequests || status >= 500
 }
@@ -117,6 +129,11 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, retry
 		}
 		wait := backoff
 		resp, err := c.httpClient().Do(req)
+		if err != nil && isCertificateError(err) {
+			// A certificate the client does not trust will not become
+			// trusted by retrying: say so at once.
+			return nil, &UnavailableError{Err: fmt.Errorf("the server's TLS certificate is not trusted (a private CA is given with --ca-file or HTLOG_CA_FILE): %w", err)}
+		}
 		if err == nil {
 			data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize))
 			resp.Body.Close()
