@@ -8,8 +8,9 @@ import (
 	"github.com/htlog/htlog/monitor/finding"
 )
 
-// AccessWithoutConsent fires on an access that needs a consent (it is a
-// disclosure, its purpose needs one, or it cites one) but whose
+// AccessWithoutConsent fires on an access that needs a consent (a
+// disclosure under the patient's authorization or with no legal basis,
+// an access whose purpose needs one, or one that cites one) but whose
 // authorization names no consent grant, or one that does not permit it: not
 // active, deny, another patient or grantee, outside its period, or a deny
 // provision for its purpose. Break-glass accesses are left to the BreakGlass
@@ -70,7 +71,13 @@ func (r *AccessWithoutConsent) judge(e *entry.Entry) []finding.Finding {
 	if a == nil || a.PurposeOfUse == "ETREAT" {
 		return nil
 	}
-	disclosure := a.Disclosure != nil && a.Disclosure.Flag
+	// A disclosure needs the patient's consent unless it names a legal
+	// basis that needs none (HIPAA 164.502, 164.506, 164.512: public
+	// health, oversight, law enforcement, treatment, payment, operations,
+	// to the patient); one without a basis (schema version 1) is judged as
+	// needing it.
+	disclosure := a.Disclosure != nil && a.Disclosure.Flag &&
+		(a.Disclosure.Basis == "" || a.Disclosure.Basis == "authorization")
 	if a.Authorization == "" {
 		if disclosure || contains(r.purposes, a.PurposeOfUse) {
 			return []finding.Finding{newFinding(r.Name(), finding.High, e,

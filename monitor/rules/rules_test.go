@@ -310,3 +310,26 @@ func TestMissingResults(t *testing.T) {
 		s.wantNothingElse()
 	})
 }
+
+// TestDisclosuresByLegalBasis: a disclosure permitted without the
+// patient's authorization (HIPAA 164.512, TPO) needs no consent; one under
+// the patient's authorization, or naming no basis, does.
+func TestDisclosuresByLegalBasis(t *testing.T) {
+	s := newScenario(t)
+	disclosure := func(basis string) map[string]any {
+		b := montest.Access(hospital, "dr-d", "dora", "PUBHLTH", "")
+		d := map[string]any{"flag": true, "recipient": montest.Commit("state health department"), "description": montest.Commit("lab result")}
+		if basis != "" {
+			d["basis"] = basis
+		}
+		b["disclosure"] = d
+		return b
+	}
+	s.add("access", t0, disclosure("public-health"))        // 0: permitted without authorization
+	s.add("access", t0, disclosure("law-enforcement"))      // 1: idem
+	s.add("access", t0.Add(time.Minute), disclosure("tpo")) // 2: idem
+	s.wantNothingElse()
+	s.add("access", t0.Add(2*time.Minute), disclosure("authorization")) // 3: needs the consent it does not cite
+	s.want("access_without_consent", 3)
+	s.wantNothingElse()
+}
