@@ -63,14 +63,16 @@ function parseVKey(vkey) {
   const m = /^([^+\s]+)\+([0-9a-f]{8})\+(.*)$/.exec(vkey);
   if (!m) throw new Error(`malformed key ${vkey}`);
   const raw = b64(m[3]);
-  if (raw.length !== 33) throw new Error(`key ${vkey} is not an Ed25519 key`);
+  if (raw.length < 2) throw new Error(`malformed key ${vkey}`);
   return { name: m[1], hash: m[2], type: raw[0], pub: raw.slice(1) };
 }
 
 // parsePolicy parses a C2SP tlog-policy (log, witness, group and quorum
-// lines; # comments) as internal/c2sp.ParsePolicy does. Only Ed25519 keys.
+// lines; # comments) as internal/c2sp.ParsePolicy does. Ed25519 keys are
+// checked; ML-DSA-44 witness keys are read but cannot be checked in a
+// browser (p.unchecked), so those witnesses never count toward the quorum.
 async function parsePolicy(text) {
-  const p = { logs: [], witnesses: [], quorum: null };
+  const p = { logs: [], witnesses: [], quorum: null, unchecked: [] };
   const names = new Map();
   let sawQuorum = false;
   const lines = text.replace(/\r\n/g, "\n").split("\n");
@@ -82,15 +84,24 @@ async function parsePolicy(text) {
     if (f[0] === "log") {
       if (f.length < 2 || f.length > 3) fail('want "log <vkey> [<url>]"');
       const k = parseVKey(f[1]);
-      if (k.type !== 1 || (await keyHash(k.name, 1, k.pub)) !== k.hash) fail("not an Ed25519 signed-note key");
+      if (k.type !== 1 || k.pub.length !== 32 || (await keyHash(k.name, 1, k.pub)) !== k.hash) fail("not an Ed25519 signed-note key");
       p.logs.push({ origin: k.name, hash: k.hash, key: await importEd25519(k.pub) });
     } else if (f[0] === "witness") {
       if (f.length < 3 || f.length > 4) fail('want "witness <name> <vkey> [<url>]"');
       fresh(f[1]);
       const k = parseVKey(f[2]);
-      if (k.type !== 1 && k.type !== 4) fail("not an Ed25519 cosignature key");
-      // A type 0x01 key is read as the same key used for cosignature/v1, whose key hash uses type 0x04.
       names.set(f[1], { witness: p.witnesses.length });
+      if (k.type === 6) {
+        // ML-DSA-44 (tlog-cosignature): browsers have no ML-DSA yet, so its
+        // cosignatures are not checked here and never count toward the
+        // quorum; htlog verify checks them.
+        if (k.pub.length !== 1312) fail("not an ML-DSA-44 cosignature key");
+        p.witnesses.push({ name: f[1], keyName: k.name, hash: await keyHash(k.name, 6, k.pub), key: null });
+        p.unchecked.push(f[1]);
+        continue;
+      }
+      if ((k.type !== 1 && k.type !== 4) || k.pub.length !== 32) fail("not an Ed25519 or ML-DSA-44 cosignature key");
+      // A type 0x01 key is read as the same key used for cosignature/v1, whose key hash uses type 0x04.
       p.witnesses.push({ name: f[1], keyName: k.name, hash: await keyHash(k.name, 4, k.pub), key: await importEd25519(k.pub) });
     } else if (f[0] === "group") {
       if (f.length < 4) fail('want "group <name> all|any|<k> <name>..."');
@@ -161,7 +172,7 @@ async function verifyCheckpoint(signed, p) {
       logSigned = true;
     }
     for (const w of p.witnesses) {
-      if (w.keyName !== m[1] || w.hash !== hash) continue;
+      if (w.keyName !== m[1] || w.hash !== hash || w.key === null) continue;
       if (sig.length !== 76) throw new Error(`witness ${w.name}'s cosignature is malformed`);
       const time = new DataView(sig.buffer, sig.byteOffset + 4, 8).getBigUint64(0);
       const msg = concat(enc.encode(`cosignature/v1\ntime ${time}\n`), body);
@@ -172,7 +183,8 @@ async function verifyCheckpoint(signed, p) {
   if (!logSigned) throw new Error(`the checkpoint carries no valid signature by the key your policy lists for ${origin}`);
   const names = [...cosigners].sort();
   if (!quorumMet(p, p.quorum, cosigners)) {
-    throw new Error(`witness quorum not met: cosigned by ${names.length} witnesses (${names.join(", ") || "none"})`);
+    const unchecked = p.unchecked.length ? `; the cosignatures of ${p.unchecked.join(", ")} (ML-DSA-44) cannot be checked in a browser: use htlog verify` : "";
+    throw new Error(`witness quorum not met: cosigned by ${names.length} witnesses (${names.join(", ") || "none"})${unchecked}`);
   }
   return { origin, size, root, cosigners: names };
 }
