@@ -623,6 +623,7 @@ var daemonSchemas = map[string]schema{
 		"policy_file": nil, "submitters_file": nil, "witnesses": nil, "peers": nil,
 		"poll_interval": nil, "evidence_dir": nil, "webhooks": nil,
 		"admission": schema{"max_ahead": nil, "url_prefixes": nil},
+		"pollinate": schema{"per_second": nil, "burst": nil},
 		"rules": schema{
 			"break_glass_max": nil, "break_glass_window": nil, "volume_max": nil, "volume_window": nil,
 			"consent_purposes": nil, "settle_window": nil, "settle_max": nil,

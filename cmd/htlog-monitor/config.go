@@ -65,6 +65,12 @@ type Config struct {
 	EvidenceDir string `mapstructure:"evidence_dir"`
 	// Webhooks receive a JSON POST for each split view.
 	Webhooks []string `mapstructure:"webhooks"`
+	// Pollinate rate-limits POST /pollinate per client address: per_second
+	// sustained (default 1) and burst (default 10).
+	Pollinate struct {
+		PerSecond float64 `mapstructure:"per_second"`
+		Burst     int     `mapstructure:"burst"`
+	} `mapstructure:"pollinate"`
 	// Rules tune the compliance rules (rules.Options); an absent or zero key
 	// keeps the rules' default.
 	Rules struct {
@@ -169,6 +175,9 @@ func (c *Config) Validate() error {
 		if err := checkURL(fmt.Sprintf("webhooks[%d]", i), h); err != nil {
 			return err
 		}
+	}
+	if c.Pollinate.PerSecond < 0 || c.Pollinate.Burst < 0 {
+		return errors.New("pollinate.per_second and pollinate.burst: must not be negative (0 keeps the default)")
 	}
 	if c.EvidenceDir == "" {
 		return errors.New("evidence_dir: required")

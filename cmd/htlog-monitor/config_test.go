@@ -114,3 +114,17 @@ func TestBadRulesConfigExits2(t *testing.T) {
 		}
 	}
 }
+
+func TestPollinateConfig(t *testing.T) {
+	c := loadConfig(t, validConfig(t, "pollinate: {per_second: 5, burst: 20}\n"))
+	if c.Pollinate.PerSecond != 5 || c.Pollinate.Burst != 20 {
+		t.Errorf("pollinate: %+v", c.Pollinate)
+	}
+	for _, bad := range []string{"pollinate: {per_second: -1}\n", "pollinate: {burst: -2}\n", "pollinate: {burst: lots}\n"} {
+		var stderr bytes.Buffer
+		code := run(context.Background(), []string{"--config", validConfig(t, bad)}, &bytes.Buffer{}, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), "pollinate") {
+			t.Errorf("%s: exit %d (%q), want 2 naming pollinate", strings.TrimSpace(bad), code, strings.TrimSpace(stderr.String()))
+		}
+	}
+}

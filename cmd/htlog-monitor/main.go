@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"golang.org/x/time/rate"
 	"io"
 	"log/slog"
 	"net/http"
@@ -105,6 +106,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		LogURL: cfg.Log.URL, LogVerifier: logVerifier, Policy: cfg.policy,
 		Registry: cfg.registry.Current, MaxAhead: cfg.Admission.MaxAhead, URLPrefixes: cfg.Admission.URLPrefixes,
 		Validator: validator, Witnesses: cfg.Witnesses, Peers: cfg.Peers, Webhooks: cfg.Webhooks,
+		PollinateLimit: rate.Limit(cfg.Pollinate.PerSecond), PollinateBurst: cfg.Pollinate.Burst,
 		EvidenceDir: cfg.EvidenceDir, PollInterval: cfg.PollInterval, Rules: cfg.ruleOptions(), Store: st,
 		HTTPClient: client, Logger: logger, Metrics: monitor.NewMetrics(reg),
 	})
