@@ -25,6 +25,9 @@ const (
 	High Severity = "high"
 	// Medium: an anomaly worth a human look (break-glass, volume).
 	Medium Severity = "medium"
+	// Review: an event that policy asks a person to review, although it is
+	// allowed (every break-glass access).
+	Review Severity = "review"
 )
 
 // NoIndex is the Index of a finding that cites no log entry.

@@ -40,6 +40,27 @@ func (r *BreakGlass) Observe(e *entry.Entry) []finding.Finding {
 	return nil
 }
 
+// BreakGlassReview fires, with severity review, on every break-glass
+// (ETREAT) access: emergency access is allowed without consent, and the
+// policies that allow it (HIPAA 164.312(b) audit controls, the custodian's
+// own) ask that each one be reviewed after the fact. BreakGlass, beside it,
+// flags an agent's habit of it.
+type BreakGlassReview struct{}
+
+// Name implements Rule.
+func (BreakGlassReview) Name() string { return "break_glass_review" }
+
+// State implements Rule: the rule keeps none.
+func (BreakGlassReview) State() any { return &struct{}{} }
+
+// Observe implements Rule.
+func (r BreakGlassReview) Observe(e *entry.Entry) []finding.Finding {
+	if a := e.Access; a != nil && a.PurposeOfUse == "ETREAT" {
+		return []finding.Finding{newFinding(r.Name(), finding.Review, e, "emergency (break-glass) access, to be reviewed")}
+	}
+	return nil
+}
+
 // Volume fires when one agent tag makes more than Max accesses within
 // Window, once per burst (on the access that crosses the threshold).
 type Volume struct {

@@ -108,6 +108,7 @@ func All(o Options) []Rule {
 		&AccessWithoutConsent{book: consents, purposes: o.ConsentPurposes, s: s},
 		&AccessAfterRevocation{book: consents, s: s},
 		newBreakGlass(o.BreakGlassMax, o.BreakGlassWindow),
+		BreakGlassReview{},
 		newVolume(o.VolumeMax, o.VolumeWindow),
 		DisclosureAccounting{},
 		newDuplicateCommissioning(s),

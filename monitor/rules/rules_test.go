@@ -135,6 +135,7 @@ func TestAgentRules(t *testing.T) {
 	s.add("access", t0.Add(25*time.Hour), montest.Access(hospital, "dr-b", "p2", "ETREAT", "")) // outside the window
 	s.add("access", t0.Add(26*time.Hour), montest.Access(hospital, "dr-b", "p3", "ETREAT", "")) // 2 in 24h > 1
 	s.want("break_glass", 2)
+	s.want("break_glass_review", 0, 1, 2) // every break-glass access is to be reviewed
 	// Volume: more than 3 accesses within an hour, reported once per burst.
 	for i := range 6 {
 		s.add("access", t0.Add(100*time.Hour+time.Duration(i)*time.Minute), montest.Access(hospital, "dr-c", "p", "TREAT", ""))
