@@ -55,7 +55,7 @@ check:
 	@cp go.mod /tmp/htlog-go.mod.bak && cp go.sum /tmp/htlog-go.sum.bak && $(GO) mod tidy && \
 	  if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum"; git diff --stat -- go.mod go.sum; \
 	  cp /tmp/htlog-go.mod.bak go.mod; cp /tmp/htlog-go.sum.bak go.sum; exit 1; fi
-	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed: skipped"; fi
+	$(GO) tool staticcheck ./...
 
 # Runs every fuzz target in the repository for FUZZTIME each, then prints
 # the executions each reached (the last "fuzz: elapsed: ..., execs: N" line).

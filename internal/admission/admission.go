@@ -144,7 +144,7 @@ func New(cfg Config) (*Checker, error) {
 	}
 	for _, p := range cfg.URLPrefixes {
 		if !strings.HasPrefix(p, "https://") || strings.Count(p, "/") < 3 {
-			return nil, fmt.Errorf("admission: URL prefix %q must be https://<host>/...", p)
+			return nil, fmt.Errorf("admission: URL prefix %q must start with https://<host>/", p)
 		}
 	}
 	return &Checker{cfg: cfg}, nil

@@ -33,10 +33,6 @@ type Rejection struct {
 
 func (r *Rejection) Error() string { return r.Reason }
 
-func reject(status int, outcome, format string, args ...any) *Rejection {
-	return &Rejection{Status: status, Outcome: outcome, Reason: fmt.Sprintf(format, args...)}
-}
-
 // TrialClaims records which sponsor registered each trial on this log.
 // Implementations are safe for concurrent use and durable before they
 // return.
