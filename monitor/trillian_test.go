@@ -6,8 +6,6 @@ package monitor_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -79,11 +77,7 @@ func stackEvents(t *testing.T, s *testonly.Stack, n int) [][]byte {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
 				b := bodies[i%len(bodies)]
-				body := exampleTag.ReplaceAllFunc(b.body, func([]byte) []byte {
-					var r [32]byte
-					rand.Read(r[:])
-					return []byte("tag:v1:" + hex.EncodeToString(r[:]))
-				})
+				body := testonly.FreshTags(b.body)
 				at := base.Truncate(time.Minute).Format(time.RFC3339) // whole minutes, as the log requires
 				if b.kind == "trial" {
 					at = base.Add(time.Duration(i) * time.Microsecond).Format(time.RFC3339Nano)

@@ -147,12 +147,10 @@ var fixedValues = func() map[string]bool {
 	return out
 }()
 
-// IsFixedValue reports whether s is a value some schema or value set fixes
-// (a code, a code system, an enum member): a string that cannot carry an
-// identifier, which the admission check's scan can skip.
-func IsFixedValue(s string) bool { return fixedValues[s] }
-
-// IsFixedValueBytes is IsFixedValue for a byte slice, without a copy.
+// IsFixedValueBytes reports whether b is a value some schema or value set
+// fixes (a code, a code system, an enum member): a string that cannot carry
+// an identifier, which the admission check's scan can skip. It makes no
+// copy of b.
 func IsFixedValueBytes(b []byte) bool { return fixedValues[string(b)] }
 
 // ValueSetNames returns the names of the bundled value sets, sorted.

@@ -46,9 +46,6 @@ func ExampleRights(org string) string {
 		"    gs1_company_prefixes: [" + strings.Join(quoted, ", ") + "]\n"
 }
 
-// Version returns the schema version new events of kind use: the latest.
-func Version(kind string) int { return schemas.Latest(kind) }
-
 // Minute returns the current time, truncated to the minute, moved by
 // offset, in RFC 3339: an occurred_at inside the log's admission window
 // (whole minutes, as the log requires of ACCESS, CONSENT and CUSTODY

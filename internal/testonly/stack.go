@@ -22,6 +22,7 @@ import (
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/schemas"
 	"github.com/htlog/htlog/witness"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -293,7 +294,7 @@ func (s *Stack) EnvelopeAs(t testing.TB, org, kind string, body []byte, occurred
 		t.Fatal(err)
 	}
 	keyID, _ := event.KeyID(s.Key.Public())
-	payload, _ := json.Marshal(event.Event{Kind: kind, Version: Version(kind), Submitter: event.Submitter{Org: org, KeyID: keyID}, OccurredAt: occurredAt, Body: compact.Bytes()})
+	payload, _ := json.Marshal(event.Event{Kind: kind, Version: schemas.Latest(kind), Submitter: event.Submitter{Org: org, KeyID: keyID}, OccurredAt: occurredAt, Body: compact.Bytes()})
 	env, err := event.Sign(payload, s.Key)
 	if err != nil {
 		t.Fatal(err)
