@@ -114,22 +114,11 @@ func badEscape(raw []byte) string {
 	return ""
 }
 
-// hex4 decodes the four hex digits a JSON \u escape holds (the decoder
-// has checked them).
+// hex4 decodes the four hex digits of a JSON \u escape (the decoder has
+// checked them).
 func hex4(s []byte) rune {
-	var r rune
-	for _, c := range s[:4] {
-		switch {
-		case c <= '9':
-			c -= '0'
-		case c >= 'a':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
+	n, _ := strconv.ParseUint(string(s[:4]), 16, 16)
+	return rune(n)
 }
 
 // value decodes the value that starts with tok.
