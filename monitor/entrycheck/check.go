@@ -117,14 +117,10 @@ func (c *Checker) Check(index uint64, raw []byte) Result {
 	if !v.OK() || !v.Authentic {
 		return res
 	}
-	at := v.Event.Time()
-	if _, err := at.MarshalText(); err != nil {
-		// The rules save the times they keep as RFC 3339: one they could
-		// not write would stop the monitor at every commit, for good.
-		fire(RuleMalformed, "occurred_at: not a time RFC 3339 can represent")
-		return res
-	}
-	e, err := decodeEntry(index, id, v.Event, at, v.Body)
+	// event.ParseEvent admits only times RFC 3339 can write back (the rules
+	// save the times they keep; one they could not write would stop the
+	// monitor at every commit).
+	e, err := decodeEntry(index, id, v.Event, v.Event.Time(), v.Body)
 	if err != nil {
 		fire(RuleMalformed, oneLine(err.Error()))
 		return res
