@@ -70,13 +70,15 @@ func patientKeyCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	sum := sha256.Sum256([]byte(*patient))
 	path := filepath.Join(*store, hex.EncodeToString(sum[:])+".key")
-	key, err := loadTagKey(path, "")
-	var usage usageError
-	switch {
-	case err == nil && *importFile != "":
-		return fmt.Errorf("the patient already has a key in the store (%s): move it aside first to replace it", path)
-	case err == nil:
-	case errors.As(err, &usage) && errors.Is(statErr(path), os.ErrNotExist):
+	var key []byte
+	if _, err := os.Stat(path); err == nil {
+		if *importFile != "" {
+			return fmt.Errorf("the patient already has a key in the store (%s): move it aside first to replace it", path)
+		}
+		if key, err = loadTagKey(path, ""); err != nil {
+			return err
+		}
+	} else if errors.Is(err, os.ErrNotExist) {
 		if *importFile != "" {
 			if key, err = loadTagKey(*importFile, ""); err != nil {
 				return err
@@ -88,7 +90,7 @@ func patientKeyCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stderr, "stored a key for this patient in %s\n", path)
-	default:
+	} else {
 		return err
 	}
 	if *export != "" {
@@ -99,9 +101,4 @@ func patientKeyCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, event.PatientTag(key, strings.TrimSpace(*custodian)))
 	return nil
-}
-
-func statErr(path string) error {
-	_, err := os.Stat(path)
-	return err
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -43,9 +42,7 @@ func tagCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *newKey != "" {
-		key := make([]byte, 32)
-		rand.Read(key)
-		return writeKeyFile(*newKey, hex.EncodeToString(key)+"\n", 0o600, false)
+		return writeKeyFile(*newKey, hex.EncodeToString(event.NewTagKey())+"\n", 0o600, false)
 	}
 	key, err := loadTagKey(*keyFile, *keyHex)
 	if err != nil {
