@@ -175,9 +175,10 @@ func (t *htlogTarget) send(ctx context.Context, _, i int) result {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	latency := time.Since(start)
+	acked := time.Now()
+	latency := acked.Sub(start)
 	if t.async && resp.StatusCode == http.StatusAccepted {
-		t.merge.note(i, env, start)
+		t.merge.note(i, env, acked)
 	}
 	return result{status: resp.StatusCode, latency: latency}
 }

@@ -4,12 +4,20 @@
 // POST /add-event at a target rate, and reports accepted events per second,
 // latency percentiles (to the answer: the promise in async mode, the
 // cosigned receipt in sync mode; and in async mode, for a sample, to the
-// first published cosigned checkpoint that includes the event) and errors. With --raw it is the baseline instead:
-// QueueLeaf of same-sized leaves straight to Trillian's log server, on a
-// fresh tree, with no htlog in the path.
+// first published cosigned checkpoint that includes the event), the published
+// rate (how fast the published checkpoint grew during the load) and errors.
+// With --raw it is the baseline instead: QueueLeaf of same-sized leaves
+// straight to Trillian's log server, on a fresh tree, with no htlog in the
+// path. With --tessera it drives the peer a user would pick instead of
+// htlog: Tessera's conformance personality (POST /add of random leaves of
+// --leaf-size bytes), timed the same way. With --read it reads from the log
+// at --log instead (htlog-server, or a file server of a Tessera POSIX log):
+// its checkpoint, full tiles, full entry bundles or inclusion proofs.
 //
 //	htlog-hammer --submitter npi:1900000013=var/keys/hammer1.key --duration 20s --mode async
 //	htlog-hammer --raw --trillian 127.0.0.1:8090 --duration 20s
+//	htlog-hammer --tessera http://127.0.0.1:2024 --leaf-size 2200 --workers 256 --duration 20s
+//	htlog-hammer --read tile --log http://127.0.0.1:8080 --duration 10s
 //
 // It exits 1 if more than --max-errors of the requests failed, 2 on bad flags.
 package main
@@ -57,6 +65,13 @@ type Report struct {
 	MergeP50ms   float64 `json:"to_checkpoint_p50_ms,omitempty"`
 	MergeP95ms   float64 `json:"to_checkpoint_p95_ms,omitempty"`
 	MergeP99ms   float64 `json:"to_checkpoint_p99_ms,omitempty"`
+	// Writes: the published checkpoint's size when the load started and
+	// ended, and its growth per second in between.
+	PublishedFrom      uint64  `json:"published_from,omitempty"`
+	PublishedTo        uint64  `json:"published_to,omitempty"`
+	PublishedPerSecond float64 `json:"published_per_s,omitempty"`
+
+	start, end time.Time // when the load started and ended
 }
 
 func main() {
@@ -68,14 +83,17 @@ func main() {
 	duration := fs.Duration("duration", 20*time.Second, "how long to send")
 	workers := fs.Int("workers", 64, "concurrent requests in flight")
 	raw := fs.Bool("raw", false, "baseline: QueueLeaf straight to Trillian instead of htlog")
+	tessera := fs.String("tessera", "", "drive the Tessera conformance personality at this base URL (POST /add of --leaf-size random bytes) instead of htlog")
+	read := fs.String("read", "", "read from --log instead of writing: checkpoint, tile (full level-0 hash tiles), entries (full entry bundles) or inclusion (proofs, htlog only)")
+	count := fs.Int("count", 0, "stop after this many requests (0: run for --duration)")
 	examples := fs.String("examples", "schemas/examples", "folder of example event bodies (<kind>/valid-*.json)")
 	trillianAddr := fs.String("trillian", "127.0.0.1:8090", "Trillian log server gRPC address (--raw)")
 	treeID := fs.Int64("tree-id", 0, "--raw: queue to this existing tree instead of a fresh one")
-	leafSize := fs.Int("leaf-size", 1500, "leaf size in bytes for --raw (about an htlog envelope)")
+	leafSize := fs.Int("leaf-size", 1500, "leaf size in bytes for --raw and --tessera (about an htlog envelope)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	pregenerate := fs.Int("pregenerate", 0, "sign (or, with --raw, make) this many requests before the clock starts, so the load generator's own work does not compete with the system under test; later requests are made on the fly")
 	maxErrors := fs.Float64("max-errors", 0.01, "fail (exit 1) if more than this fraction of requests fail")
-	mergeSample := fs.Int("merge-sample", 10, "async: time one accepted event in this many from submission to the first published (cosigned) checkpoint that includes it (0: off)")
+	mergeSample := fs.Int("merge-sample", 10, "async and --tessera: time one accepted add in this many from its acknowledgement to the first published (cosigned) checkpoint that includes it (0: off)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
 		os.Exit(2)
@@ -87,6 +105,13 @@ func main() {
 	var merge *mergeWatch
 	label := "htlog-" + *mode
 	switch {
+	case *read != "":
+		r, err := newReadTarget(ctx, *logURL, *read)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "htlog-hammer:", err)
+			os.Exit(1)
+		}
+		send, label = r.send, "read-"+*read
 	case *raw:
 		r, err := newRawTarget(ctx, *trillianAddr, *leafSize, *treeID)
 		if err != nil {
@@ -96,6 +121,11 @@ func main() {
 		defer r.close()
 		r.ready = pregenerated(*pregenerate, func(int) ([]byte, error) { return r.leaf(), nil })
 		send, label = r.send, "trillian-raw"
+	case *tessera != "":
+		t := newTesseraTarget(*tessera, *leafSize)
+		t.ready = pregenerated(*pregenerate, func(int) ([]byte, error) { return t.leaf(), nil })
+		t.merge = &mergeWatch{url: t.url, client: t.client, every: *mergeSample, poll: 50 * time.Millisecond}
+		send, merge, label = t.send, t.merge, "tessera"
 	default:
 		if *mode != "async" && *mode != "sync" {
 			fmt.Fprintln(os.Stderr, "htlog-hammer: --mode must be async or sync")
@@ -112,22 +142,31 @@ func main() {
 		}
 		h.ready = pregenerated(*pregenerate, h.envelope)
 		send = h.send
-		if *mode == "async" && *mergeSample > 0 {
-			h.merge = &mergeWatch{url: h.url, client: h.client, every: *mergeSample, poll: 50 * time.Millisecond}
+		// The watch times samples in async mode only (a sync answer is the
+		// receipt), and measures the published rate in both.
+		every := 0
+		if *mode == "async" {
+			every = *mergeSample
 		}
+		h.merge = &mergeWatch{url: h.url, client: h.client, every: every, poll: 50 * time.Millisecond}
 		merge = h.merge
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if merge != nil {
+		merge.observe(ctx) // the size when the load starts
 		go merge.run(watchCtx)
 	}
-	rep := hammer(ctx, send, *workers, *rate, *duration)
+	rep := hammerN(ctx, send, *workers, *rate, *duration, *count)
 	rep.Mode = label
 	if merge != nil {
-		waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		rep.setMerge(merge.latencies(waitCtx))
-		cancel()
+		merge.observe(ctx) // the size when the load ends
+		rep.PublishedFrom, rep.PublishedTo, rep.PublishedPerSecond = merge.published(rep.start, rep.end)
+		if merge.every > 0 {
+			waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			rep.setMerge(merge.latencies(waitCtx))
+			cancel()
+		}
 	}
 	if *asJSON {
 		json.NewEncoder(os.Stdout).Encode(rep)
@@ -136,6 +175,9 @@ func main() {
 		if rep.MergeSamples > 0 {
 			toCheckpoint = fmt.Sprintf("  to checkpoint p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  (%d sampled, %d unplaced)",
 				rep.MergeP50ms, rep.MergeP95ms, rep.MergeP99ms, rep.MergeSamples, rep.MergeMissed)
+		}
+		if merge != nil {
+			toCheckpoint += fmt.Sprintf("  published %.1f/s (checkpoint %d -> %d)", rep.PublishedPerSecond, rep.PublishedFrom, rep.PublishedTo)
 		}
 		fmt.Printf("%-14s %8.0f accepted/s  (%d of %d in %.1fs, %d workers)  latency p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  max %.1f ms%s  errors %v\n",
 			rep.Mode, rep.PerSecond, rep.Accepted, rep.Sent, rep.Duration, rep.Concurrency, rep.P50ms, rep.P95ms, rep.P99ms, rep.MaxMs, toCheckpoint, rep.Errors)
@@ -183,6 +225,11 @@ func pregenerated(n int, gen func(int) ([]byte, error)) [][]byte {
 
 // hammer runs send from workers goroutines for d, paced to rate if > 0.
 func hammer(ctx context.Context, send func(context.Context, int, int) result, workers int, rate float64, d time.Duration) Report {
+	return hammerN(ctx, send, workers, rate, d, 0)
+}
+
+// hammerN is hammer that also stops after n requests if n > 0.
+func hammerN(ctx context.Context, send func(context.Context, int, int) result, workers int, rate float64, d time.Duration, n int) Report {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var tick <-chan time.Time
@@ -211,7 +258,11 @@ func hammer(ctx context.Context, send func(context.Context, int, int) result, wo
 				if ctx.Err() != nil {
 					break
 				}
-				local = append(local, send(context.WithoutCancel(ctx), w, int(seq.Add(1))))
+				i := int(seq.Add(1))
+				if n > 0 && i > n {
+					break
+				}
+				local = append(local, send(context.WithoutCancel(ctx), w, i))
 			}
 			mu.Lock()
 			results = append(results, local...)
@@ -219,8 +270,10 @@ func hammer(ctx context.Context, send func(context.Context, int, int) result, wo
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	rep := Report{Duration: elapsed.Seconds(), Sent: len(results), Errors: map[string]int{}, TargetRate: rate, Concurrency: workers}
+	end := time.Now()
+	elapsed := end.Sub(start)
+	rep := Report{Duration: elapsed.Seconds(), Sent: len(results), Errors: map[string]int{}, TargetRate: rate, Concurrency: workers,
+		start: start, end: end}
 	var lat []time.Duration
 	for _, r := range results {
 		if r.status == 200 || r.status == 202 {

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -16,12 +14,14 @@ import (
 )
 
 // mergeWatch measures, for a sample of the events submitted asynchronously,
-// the time from submission until the log publishes a checkpoint that
-// includes them: what an async submitter waits before it can fetch its
+// the time from their acknowledgement until the log publishes a checkpoint
+// that includes them: what an async submitter waits before it can fetch its
 // receipt. htlog-server publishes only checkpoints that meet the witness
 // policy, so that checkpoint is cosigned. It polls /checkpoint (so its
 // resolution is the poll interval) and, after the run, asks /event/<id>
-// where each sampled event is.
+// where each sampled htlog event is (a Tessera add answers with its index).
+// The sizes it saw also give the published rate: how fast the published
+// checkpoint grew while the load ran.
 type mergeWatch struct {
 	url    string
 	client *http.Client
@@ -34,8 +34,9 @@ type mergeWatch struct {
 }
 
 type sample struct {
-	id string
-	at time.Time // when it was sent
+	id    string    // htlog event id, to look its index up
+	index int64     // its index, if the add's answer gave it, else -1
+	at    time.Time // when it was acknowledged
 }
 
 type seenSize struct {
@@ -43,9 +44,14 @@ type seenSize struct {
 	at   time.Time
 }
 
-// note records request i, sent at start and accepted, if it is sampled.
-func (w *mergeWatch) note(i int, envelope []byte, start time.Time) {
-	if w == nil || w.every <= 0 || i%w.every != 0 {
+// sampled reports whether request i is one of the sample.
+func (w *mergeWatch) sampled(i int) bool {
+	return w != nil && w.every > 0 && i%w.every == 0
+}
+
+// note records htlog request i, acknowledged at at, if it is sampled.
+func (w *mergeWatch) note(i int, envelope []byte, at time.Time) {
+	if !w.sampled(i) {
 		return
 	}
 	env, err := event.ParseEnvelope(envelope)
@@ -53,8 +59,60 @@ func (w *mergeWatch) note(i int, envelope []byte, start time.Time) {
 		return
 	}
 	w.mu.Lock()
-	w.sent = append(w.sent, sample{id: env.ID(), at: start})
+	w.sent = append(w.sent, sample{id: env.ID(), index: -1, at: at})
 	w.mu.Unlock()
+}
+
+// noteIndex records request i, acknowledged at at with its index in the
+// log, if it is sampled.
+func (w *mergeWatch) noteIndex(i int, index uint64, at time.Time) {
+	if !w.sampled(i) {
+		return
+	}
+	w.mu.Lock()
+	w.sent = append(w.sent, sample{index: int64(index), at: at})
+	w.mu.Unlock()
+}
+
+// observe reads the checkpoint once and records its size if it grew.
+func (w *mergeWatch) observe(ctx context.Context) {
+	size, err := w.checkpointSize(ctx)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	w.mu.Lock()
+	if len(w.seen) == 0 || size > w.seen[len(w.seen)-1].size {
+		w.seen = append(w.seen, seenSize{size, now})
+	}
+	w.mu.Unlock()
+}
+
+// sizeAt is the largest checkpoint size seen by t, and whether one was.
+func (w *mergeWatch) sizeAt(t time.Time) (uint64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k, _ := slices.BinarySearchFunc(w.seen, t, func(c seenSize, t time.Time) int {
+		if c.at.After(t) {
+			return 1
+		}
+		return -1
+	})
+	if k == 0 {
+		return 0, false
+	}
+	return w.seen[k-1].size, true
+}
+
+// published is how far the published checkpoint grew from start to end
+// (the sizes last seen by then), and that growth per second.
+func (w *mergeWatch) published(start, end time.Time) (from, to uint64, perSecond float64) {
+	from, ok1 := w.sizeAt(start)
+	to, ok2 := w.sizeAt(end)
+	if !ok1 || !ok2 || !end.After(start) || to < from {
+		return from, to, 0
+	}
+	return from, to, float64(to-from) / end.Sub(start).Seconds()
 }
 
 // run polls the log's checkpoint until ctx ends.
@@ -62,14 +120,7 @@ func (w *mergeWatch) run(ctx context.Context) {
 	t := time.NewTicker(w.poll)
 	defer t.Stop()
 	for {
-		if size, err := w.checkpointSize(ctx); err == nil {
-			now := time.Now()
-			w.mu.Lock()
-			if len(w.seen) == 0 || size > w.seen[len(w.seen)-1].size {
-				w.seen = append(w.seen, seenSize{size, now})
-			}
-			w.mu.Unlock()
-		}
+		w.observe(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -83,11 +134,7 @@ func (w *mergeWatch) checkpointSize(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	lines := bytes.SplitN(body, []byte("\n"), 3)
-	if len(lines) < 3 {
-		return 0, fmt.Errorf("not a checkpoint: %q", body)
-	}
-	return strconv.ParseUint(string(lines[1]), 10, 64)
+	return checkpointSizeOf(body)
 }
 
 func (w *mergeWatch) get(ctx context.Context, path string) ([]byte, error) {
@@ -110,21 +157,22 @@ func (w *mergeWatch) get(ctx context.Context, path string) ([]byte, error) {
 // latencies finds each sampled event's index (asking again for those the
 // log has not integrated yet) and waits (while run keeps polling) until a
 // checkpoint covers them all, or until ctx ends; it
-// returns the time from each event's submission to the first checkpoint
+// returns the time from each event's acknowledgement to the first checkpoint
 // seen that includes it, and how many samples it could not place.
 func (w *mergeWatch) latencies(ctx context.Context) ([]time.Duration, int) {
 	w.mu.Lock()
 	sent := slices.Clone(w.sent)
 	w.mu.Unlock()
 	indexes := make([]int64, len(sent))
-	for i := range indexes {
-		indexes[i] = -1
+	var maxIndex int64 = -1
+	for i, s := range sent {
+		indexes[i] = s.index
+		maxIndex = max(maxIndex, s.index)
 	}
 	// An accepted event is known to /event/<id> once the log has integrated
 	// it, which under load is later than the end of the run: ask again for
 	// the ones not found yet until ctx ends.
 	log := &client.Client{URL: w.url, HTTP: w.client}
-	var maxIndex int64 = -1
 	for {
 		left := 0
 		for i, s := range sent {
