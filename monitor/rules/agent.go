@@ -27,6 +27,8 @@ func (r *BreakGlass) Name() string { return "break_glass" }
 // State implements Rule.
 func (r *BreakGlass) State() any { return &r.W }
 
+func (r *BreakGlass) parts() []part { return []part{{"times", &r.W.Times}} }
+
 // Observe implements Rule.
 func (r *BreakGlass) Observe(e *entry.Entry) []finding.Finding {
 	a := e.Access
@@ -79,6 +81,8 @@ func (r *Volume) Name() string { return "access_volume" }
 // State implements Rule.
 func (r *Volume) State() any { return &r.W }
 
+func (r *Volume) parts() []part { return []part{{"times", &r.W.Times}} }
+
 // Observe implements Rule.
 func (r *Volume) Observe(e *entry.Entry) []finding.Finding {
 	a := e.Access
@@ -86,7 +90,7 @@ func (r *Volume) Observe(e *entry.Entry) []finding.Finding {
 		return nil
 	}
 	key := a.Agent.Organization + " " + a.Agent.Who
-	ts := r.W.Times[key]
+	ts, _ := r.W.Times.get(key)
 	// Fire when the window goes from max to max+1 accesses: once per burst.
 	before := 0
 	for _, x := range ts {

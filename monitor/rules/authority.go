@@ -16,10 +16,10 @@ import (
 // owner; version 1 events are not judged.
 type TrialAuthority struct {
 	// Owners maps a registry id to the sponsor that registered it.
-	Owners map[string]string `json:"owners"`
+	Owners table[string] `json:"owners"`
 }
 
-func newTrialAuthority() *TrialAuthority { return &TrialAuthority{Owners: map[string]string{}} }
+func newTrialAuthority() *TrialAuthority { return &TrialAuthority{} }
 
 // Name implements Rule.
 func (r *TrialAuthority) Name() string { return "trial_authority" }
@@ -27,16 +27,18 @@ func (r *TrialAuthority) Name() string { return "trial_authority" }
 // State implements Rule.
 func (r *TrialAuthority) State() any { return r }
 
+func (r *TrialAuthority) parts() []part { return []part{{"owners", &r.Owners}} }
+
 // Observe implements Rule.
 func (r *TrialAuthority) Observe(e *entry.Entry) []finding.Finding {
 	t := e.Trial
 	if t == nil {
 		return nil
 	}
-	owner, registered := r.Owners[t.RegistryID]
+	owner, registered := r.Owners.get(t.RegistryID)
 	if e.Event.Version < 2 {
 		if t.Subtype == "registration" && !registered {
-			r.Owners[t.RegistryID] = e.Org()
+			r.Owners.put(t.RegistryID, e.Org())
 		}
 		return nil
 	}
@@ -45,7 +47,7 @@ func (r *TrialAuthority) Observe(e *entry.Entry) []finding.Finding {
 			Submitter: e.Org(), Detail: refusal.Reason}}
 	}
 	if t.Subtype == "registration" && !registered {
-		r.Owners[t.RegistryID] = t.Sponsor
+		r.Owners.put(t.RegistryID, t.Sponsor)
 	}
 	return nil
 }

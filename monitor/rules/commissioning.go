@@ -17,9 +17,9 @@ import (
 // commissioned again). A decommissioning timed before the live
 // commissioning, logged late, does not end it.
 type DuplicateCommissioning struct {
-	Live map[string]string `json:"live"` // package key -> commissioning event id
+	Live table[string] `json:"live"` // package key -> commissioning event id
 	// Since maps a live package key to its commissioning time.
-	Since map[string]time.Time `json:"since,omitempty"`
+	Since table[time.Time] `json:"since"`
 	// Clock is the latest entry time seen.
 	Clock time.Time `json:"clock,omitzero"`
 	// Pending are second commissionings waiting for a decommissioning
@@ -42,7 +42,7 @@ type heldCommission struct {
 func (h *heldCommission) is(p entry.Product) bool { return h.GTIN == p.GTIN && h.Serial == p.Serial }
 
 func newDuplicateCommissioning(s settler) *DuplicateCommissioning {
-	return &DuplicateCommissioning{Live: map[string]string{}, Since: map[string]time.Time{}, s: s}
+	return &DuplicateCommissioning{s: s}
 }
 
 // Name implements Rule.
@@ -51,12 +51,13 @@ func (r *DuplicateCommissioning) Name() string { return "duplicate_commissioning
 // State implements Rule.
 func (r *DuplicateCommissioning) State() any { return r }
 
+func (r *DuplicateCommissioning) parts() []part {
+	return []part{{"live", &r.Live}, {"since", &r.Since}, {"clock", &r.Clock}, {"pending", &r.Pending}}
+}
+
 // Observe implements Rule.
 func (r *DuplicateCommissioning) Observe(e *entry.Entry) []finding.Finding {
 	advance(&r.Clock, e.Time)
-	if r.Since == nil {
-		r.Since = map[string]time.Time{}
-	}
 	var out []finding.Finding
 	report := func(h heldCommission, note string) {
 		out = append(out, h.Ref.find(r.Name(), finding.High,
@@ -67,29 +68,33 @@ func (r *DuplicateCommissioning) Observe(e *entry.Entry) []finding.Finding {
 			k := p.Key()
 			switch c.BizStep {
 			case "commissioning":
-				if first, ok := r.Live[k]; ok {
-					h := heldCommission{Ref: refOf(e), GTIN: p.GTIN, Serial: p.Serial, First: first, FirstAt: r.Since[k]}
+				if first, ok := r.Live.get(k); ok {
+					h := heldCommission{Ref: refOf(e), GTIN: p.GTIN, Serial: p.Serial, First: first, FirstAt: r.liveSince(k)}
 					for _, h := range r.Pending.push(r.s.due(r.Clock), h, r.s.max) {
 						report(h, r.s.early())
 					}
 					continue
 				}
-				r.Live[k], r.Since[k] = e.ID, e.Time
+				r.Live.put(k, e.ID)
+				r.Since.put(k, e.Time)
 			case "decommissioning", "destroying":
 				h, ok := r.Pending.first(func(h *heldCommission) bool {
 					return h.is(p) && !e.Time.Before(h.FirstAt) && !h.Ref.Time.Before(e.Time)
 				})
 				switch {
 				case ok: // it ended the first life; the held commissioning began the next
-					r.Live[k], r.Since[k] = h.Ref.ID, h.Ref.Time
-					r.Pending.each(func(o *heldCommission) {
+					r.Live.put(k, h.Ref.ID)
+					r.Since.put(k, h.Ref.Time)
+					r.Pending.each(func(o *heldCommission) bool {
 						if o.is(p) {
 							o.First, o.FirstAt = h.Ref.ID, h.Ref.Time
+							return true
 						}
+						return false
 					})
-				case !e.Time.Before(r.Since[k]):
-					delete(r.Live, k)
-					delete(r.Since, k)
+				case !e.Time.Before(r.liveSince(k)):
+					r.Live.del(k)
+					r.Since.del(k)
 				}
 			}
 		}
@@ -98,4 +103,11 @@ func (r *DuplicateCommissioning) Observe(e *entry.Entry) []finding.Finding {
 		report(h, "")
 	}
 	return out
+}
+
+// liveSince returns when package k's live commissioning happened (zero if
+// none).
+func (r *DuplicateCommissioning) liveSince(k string) time.Time {
+	t, _ := r.Since.get(k)
+	return t
 }

@@ -43,12 +43,16 @@ func (r *AccessWithoutConsent) Name() string { return "access_without_consent" }
 // State implements Rule.
 func (r *AccessWithoutConsent) State() any { return r }
 
+func (r *AccessWithoutConsent) parts() []part {
+	return []part{{"clock", &r.Clock}, {"pending", &r.Pending}}
+}
+
 // Observe implements Rule.
 func (r *AccessWithoutConsent) Observe(e *entry.Entry) []finding.Finding {
 	advance(&r.Clock, e.Time)
 	out := r.judge(e)
 	if e.Consent != nil {
-		if g, ok := r.book.Grants[e.ID]; ok {
+		if g, ok := r.book.Grants.get(e.ID); ok {
 			for _, h := range r.Pending.take(func(h *heldAccess) bool { return h.Consent == e.ID }) {
 				if ok, why := g.permits(h.Facts); !ok {
 					out = append(out, h.Ref.find(r.Name(), finding.High,
@@ -85,7 +89,7 @@ func (r *AccessWithoutConsent) judge(e *entry.Entry) []finding.Finding {
 		}
 		return nil
 	}
-	g, ok := r.book.Grants[a.Authorization]
+	g, ok := r.book.Grants.get(a.Authorization)
 	if !ok {
 		var out []finding.Finding
 		h := heldAccess{Ref: refOf(e), Consent: a.Authorization, Facts: factsOf(e)}
@@ -126,6 +130,10 @@ func (r *AccessAfterRevocation) Name() string { return "access_after_revocation"
 
 // State implements Rule.
 func (r *AccessAfterRevocation) State() any { return r }
+
+func (r *AccessAfterRevocation) parts() []part {
+	return []part{{"clock", &r.Clock}, {"recent", &r.Recent}}
+}
 
 // Observe implements Rule.
 func (r *AccessAfterRevocation) Observe(e *entry.Entry) []finding.Finding {

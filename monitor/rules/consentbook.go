@@ -14,7 +14,7 @@ import (
 // reports nothing itself (its Name is empty) except a settle_overflow note
 // when a grant arrives after revocations were dropped by the bound.
 type consentBook struct {
-	Grants map[string]*grant `json:"grants"`
+	Grants table[*grant] `json:"grants"`
 	// Clock is the latest entry time seen.
 	Clock time.Time `json:"clock,omitzero"`
 	// Revocations are revocations of consents not logged yet.
@@ -51,11 +51,15 @@ type revocation struct {
 }
 
 func newConsentBook(s settler) *consentBook {
-	return &consentBook{Grants: map[string]*grant{}, s: s}
+	return &consentBook{s: s}
 }
 
 func (b *consentBook) Name() string { return "" }
 func (b *consentBook) State() any   { return b }
+
+func (b *consentBook) parts() []part {
+	return []part{{"grants", &b.Grants}, {"clock", &b.Clock}, {"revocations", &b.Revocations}}
+}
 
 func (b *consentBook) Observe(e *entry.Entry) []finding.Finding {
 	advance(&b.Clock, e.Time)
@@ -63,7 +67,7 @@ func (b *consentBook) Observe(e *entry.Entry) []finding.Finding {
 	if c := e.Consent; c != nil {
 		if ids := revokedIDs(e); ids != nil {
 			for _, id := range ids {
-				if g, ok := b.Grants[id]; ok {
+				if g, ok := b.Grants.mut(id); ok {
 					g.revoke(refOf(e))
 				} else {
 					b.Revocations.push(b.s.due(b.Clock), heldRevocation{Consent: id, By: refOf(e)}, b.s.max)
@@ -72,7 +76,7 @@ func (b *consentBook) Observe(e *entry.Entry) []finding.Finding {
 		} else {
 			g := &grant{Index: e.Index, Patient: c.Patient, Organization: c.Grantee.Organization,
 				Person: c.Grantee.Person, Status: c.Status, Decision: c.Decision, Period: c.Period, Provisions: c.Provisions}
-			b.Grants[e.ID] = g
+			b.Grants.put(e.ID, g)
 			for _, r := range b.Revocations.take(func(r *heldRevocation) bool { return r.Consent == e.ID }) {
 				g.revoke(r.By)
 			}
@@ -98,7 +102,7 @@ func (g *grant) revoke(r ref) {
 // revocation returns the earliest revocation of consent id the book knows,
 // whether the grant is logged yet or not.
 func (b *consentBook) revocation(id string) (revocation, bool) {
-	if g, ok := b.Grants[id]; ok {
+	if g, ok := b.Grants.get(id); ok {
 		if g.RevokedAt == nil {
 			return revocation{}, false
 		}
@@ -106,10 +110,11 @@ func (b *consentBook) revocation(id string) (revocation, bool) {
 	}
 	var rev revocation
 	found := false
-	b.Revocations.each(func(r *heldRevocation) {
+	b.Revocations.each(func(r *heldRevocation) bool {
 		if r.Consent == id && (!found || r.By.Time.Before(rev.At)) {
 			rev, found = revocation{At: r.By.Time, By: r.By.ID, Index: r.By.Index}, true
 		}
+		return false
 	})
 	return rev, found
 }

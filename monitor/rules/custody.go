@@ -28,7 +28,7 @@ import (
 //     event logged late catches the movements timed after it that were
 //     logged within the settle window before it.
 type CustodyChain struct {
-	Packages map[string]*pkg `json:"packages"`
+	Packages table[*pkg] `json:"packages"`
 	// Clock is the latest entry time seen.
 	Clock time.Time `json:"clock,omitzero"`
 	// Receipts are the receipts waiting for a shipment logged late.
@@ -75,7 +75,7 @@ type recentMove struct {
 }
 
 func newCustodyChain(s settler) *CustodyChain {
-	return &CustodyChain{Packages: map[string]*pkg{}, s: s}
+	return &CustodyChain{s: s}
 }
 
 // Name implements Rule.
@@ -83,6 +83,10 @@ func (r *CustodyChain) Name() string { return "custody_chain_break" }
 
 // State implements Rule.
 func (r *CustodyChain) State() any { return r }
+
+func (r *CustodyChain) parts() []part {
+	return []part{{"packages", &r.Packages}, {"clock", &r.Clock}, {"receipts", &r.Receipts}, {"moves", &r.Moves}}
+}
 
 // Observe implements Rule.
 func (r *CustodyChain) Observe(e *entry.Entry) []finding.Finding {
@@ -109,10 +113,10 @@ func (r *CustodyChain) product(e *entry.Entry, c *entry.Custody, p entry.Product
 			"GTIN "+p.GTIN+" serial "+short(p.Serial)+": "+why, others...))
 	}
 	k := p.Key()
-	st := r.Packages[k]
+	st, _ := r.Packages.mut(k) // changed below
 	if st == nil {
 		st = &pkg{}
-		r.Packages[k] = st
+		r.Packages.put(k, st)
 	}
 	move := recentMove{Ref: refOf(e), GTIN: p.GTIN, Serial: p.Serial, Step: c.BizStep}
 	movement := c.BizStep == "shipping" || c.BizStep == "receiving" || c.BizStep == "dispensing"
@@ -162,13 +166,15 @@ func (r *CustodyChain) product(e *entry.Entry, c *entry.Custody, p entry.Product
 			st.Terminal, st.TerminalAt, st.TerminalBy = terminal, e.Time, e.ID
 		}
 		// Movements logged before this event but timed after it.
-		r.Moves.each(func(m *recentMove) {
+		r.Moves.each(func(m *recentMove) bool {
 			if m.is(p) && !m.Reported && m.Ref.Time.After(e.Time) {
 				m.Reported = true
 				out = append(out, m.Ref.find(r.Name(), finding.High, fmt.Sprintf(
 					"GTIN %s serial %s: %s after the package was %s (logged later, at index %d)",
 					m.GTIN, short(m.Serial), m.Step, terminal, e.Index), e.ID))
+				return true
 			}
+			return false
 		})
 		if late && r.Moves.gap(r.Clock) {
 			out = append(out, newFinding(RuleSettleOverflow, finding.Medium, e, fmt.Sprintf(
@@ -191,20 +197,19 @@ func (r *CustodyChain) product(e *entry.Entry, c *entry.Custody, p entry.Product
 func (r *CustodyChain) receipt(e *entry.Entry, c *entry.Custody, p entry.Product, st *pkg) []finding.Finding {
 	here := receiverOf(c)
 	if st.Shipped && receivedBy(st.ShippedTo, here) {
-		r.Moves.each(func(m *recentMove) {
-			if m.Ref.ID == st.ShippedBy && m.is(p) {
+		r.Moves.each(func(m *recentMove) bool {
+			if m.Ref.ID == st.ShippedBy && m.is(p) && !m.Received {
 				m.Received = true
+				return true
 			}
+			return false
 		})
 		st.Shipped, st.ShippedTo, st.ShippedBy = false, nil, ""
 		return nil
 	}
-	var earlier *recentMove
-	r.Moves.each(func(m *recentMove) {
-		if earlier == nil && m.is(p) && m.Step == "shipping" && !m.Received &&
-			!m.Ref.Time.After(e.Time) && receivedBy(m.To, here) {
-			earlier = m
-		}
+	earlier := r.Moves.oldest(func(m *recentMove) bool {
+		return m.is(p) && m.Step == "shipping" && !m.Received &&
+			!m.Ref.Time.After(e.Time) && receivedBy(m.To, here)
 	})
 	if earlier != nil {
 		earlier.Received = true // the pending shipment, a later one, stays pending

@@ -31,7 +31,7 @@ type MissingResults struct {
 	// Clock is the latest entry time seen.
 	Clock time.Time `json:"clock"`
 	// Trials maps a registry id to what the rule tracks for it.
-	Trials map[string]*resultsState `json:"trials"`
+	Trials table[*resultsState] `json:"trials"`
 	// NextDue is the earliest deadline of a trial not reported yet (zero:
 	// none), so the trials are scanned only when one may be due.
 	NextDue time.Time `json:"next_due"`
@@ -47,7 +47,7 @@ type resultsState struct {
 }
 
 func newMissingResults(s settler) *MissingResults {
-	return &MissingResults{Trials: map[string]*resultsState{}, s: s}
+	return &MissingResults{s: s}
 }
 
 // Name implements Rule.
@@ -56,13 +56,17 @@ func (r *MissingResults) Name() string { return "missing_trial_results" }
 // State implements Rule.
 func (r *MissingResults) State() any { return r }
 
+func (r *MissingResults) parts() []part {
+	return []part{{"clock", &r.Clock}, {"trials", &r.Trials}, {"next_due", &r.NextDue}}
+}
+
 // Observe implements Rule.
 func (r *MissingResults) Observe(e *entry.Entry) []finding.Finding {
 	if t := e.Trial; t != nil {
-		st := r.Trials[t.RegistryID]
+		st, _ := r.Trials.mut(t.RegistryID)
 		if st == nil {
 			st = &resultsState{}
-			r.Trials[t.RegistryID] = st
+			r.Trials.put(t.RegistryID, st)
 		}
 		if (t.Subtype == "results" || t.ResultsReference != "") &&
 			(st.Due.IsZero() || r.Clock.Before(st.Due) || e.Time.Before(st.Due)) {
@@ -84,11 +88,12 @@ func (r *MissingResults) Observe(e *entry.Entry) []finding.Finding {
 	}
 	var out []finding.Finding
 	r.NextDue = time.Time{}
-	for id, st := range r.Trials {
+	for id, st := range r.Trials.m {
 		switch {
 		case st.Done || st.Due.IsZero():
 		case !r.Clock.Before(st.Due.Add(r.s.wait())):
 			st.Done = true
+			r.Trials.touch(id)
 			f := newFinding(r.Name(), finding.High, e, fmt.Sprintf(
 				"trial %s logged no results 12 months after its primary completion date %s (as of the log's latest entry time %s)",
 				id, st.Completion, r.Clock.UTC().Format(time.RFC3339)), st.DateEvent)

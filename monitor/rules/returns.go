@@ -23,9 +23,9 @@ import (
 type ReturnVerification struct {
 	// Returned maps a package awaiting verification to the event that
 	// returned it.
-	Returned map[string]string `json:"returned"`
+	Returned table[string] `json:"returned"`
 	// ReturnedAt maps a package awaiting verification to its return time.
-	ReturnedAt map[string]time.Time `json:"returned_at,omitempty"`
+	ReturnedAt table[time.Time] `json:"returned_at"`
 	// Clock is the latest entry time seen.
 	Clock time.Time `json:"clock,omitzero"`
 	// Pending are re-shipments waiting for a verification logged late.
@@ -44,7 +44,7 @@ type heldReshipment struct {
 }
 
 func newReturnVerification(s settler) *ReturnVerification {
-	return &ReturnVerification{Returned: map[string]string{}, ReturnedAt: map[string]time.Time{}, s: s}
+	return &ReturnVerification{s: s}
 }
 
 // Name implements Rule.
@@ -53,12 +53,13 @@ func (r *ReturnVerification) Name() string { return "returned_without_verificati
 // State implements Rule.
 func (r *ReturnVerification) State() any { return r }
 
+func (r *ReturnVerification) parts() []part {
+	return []part{{"returned", &r.Returned}, {"returned_at", &r.ReturnedAt}, {"clock", &r.Clock}, {"pending", &r.Pending}}
+}
+
 // Observe implements Rule.
 func (r *ReturnVerification) Observe(e *entry.Entry) []finding.Finding {
 	advance(&r.Clock, e.Time)
-	if r.ReturnedAt == nil {
-		r.ReturnedAt = map[string]time.Time{}
-	}
 	var out []finding.Finding
 	report := func(h heldReshipment, note string) {
 		out = append(out, h.Ref.find(r.Name(), finding.High, "GTIN "+h.GTIN+" serial "+short(h.Serial)+
@@ -68,24 +69,26 @@ func (r *ReturnVerification) Observe(e *entry.Entry) []finding.Finding {
 		verified := c.Verification != nil && c.Verification.Result == "verified"
 		for _, p := range c.Products {
 			k := p.Key()
-			returnedBy, pending := r.Returned[k]
+			returnedBy, pending := r.Returned.get(k)
 			switch {
 			case verified:
-				delete(r.Returned, k)
-				delete(r.ReturnedAt, k)
+				r.Returned.del(k)
+				r.ReturnedAt.del(k)
 				r.Pending.take(func(h *heldReshipment) bool {
 					return h.is(p) && !e.Time.Before(h.ReturnedAt) && !e.Time.After(h.Ref.Time)
 				})
 			case pending && c.BizStep == "shipping":
-				h := heldReshipment{Ref: refOf(e), GTIN: p.GTIN, Serial: p.Serial, ReturnedBy: returnedBy, ReturnedAt: r.ReturnedAt[k]}
+				returnedAt, _ := r.ReturnedAt.get(k)
+				h := heldReshipment{Ref: refOf(e), GTIN: p.GTIN, Serial: p.Serial, ReturnedBy: returnedBy, ReturnedAt: returnedAt}
 				for _, h := range r.Pending.push(r.s.due(r.Clock), h, r.s.max) {
 					report(h, r.s.early())
 				}
-				delete(r.Returned, k) // one finding per return
-				delete(r.ReturnedAt, k)
+				r.Returned.del(k) // one finding per return
+				r.ReturnedAt.del(k)
 			}
 			if c.Disposition == "returned" && !verified {
-				r.Returned[k], r.ReturnedAt[k] = e.ID, e.Time
+				r.Returned.put(k, e.ID)
+				r.ReturnedAt.put(k, e.Time)
 			}
 		}
 	}

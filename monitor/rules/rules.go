@@ -121,13 +121,20 @@ func All(o Options) []Rule {
 	}
 }
 
-// Engine runs rules in order over each entry. Its Snapshot holds every
-// rule's state, held and recent events included, so an engine restored from
-// it and fed the rest of the log returns the same findings as one that never
-// stopped. The held and recent events add at most eight queues of
-// Options.SettleMax items to it; see docs/monitor.md for the bytes.
+// Engine runs rules in order over each entry. Its state, held and recent
+// events included, is saved as rows, only those changed since the last
+// save (Changes, Saved, LoadRow: state.go), or whole (Snapshot, Restore);
+// an engine loaded from either and fed the rest of the log returns the same
+// findings as one that never stopped. The held and recent events add at
+// most eight queues of Options.SettleMax items to it; see docs/monitor.md
+// for the bytes.
 type Engine struct {
 	rules []Rule
+	// savedRest is each rule's scalars row as last saved; pendingRest
+	// those Changes returned, saved by Saved.
+	savedRest, pendingRest map[string][]byte
+	// index maps a table name to its part during a load.
+	index map[string]any
 }
 
 // NewEngine returns an engine running rules.
@@ -182,6 +189,11 @@ func (g *Engine) Restore(data []byte) error {
 			}
 		}
 	}
+	g.eachRowSet(func(_ string, rs rowSet) {
+		if q, ok := rs.(interface{ number() }); ok {
+			q.number()
+		}
+	})
 	return nil
 }
 

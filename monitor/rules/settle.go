@@ -55,17 +55,31 @@ func (r ref) find(rule string, sev finding.Severity, detail string, others ...st
 		Submitter: r.Org, Detail: detail}
 }
 
-// held is one queued item and the clock time it is due at.
+// held is one queued item, the clock time it is due at and its sequence
+// number in the queue (its row key: state.go).
 type held[T any] struct {
 	Due  time.Time `json:"due"`
 	Item T         `json:"item"`
+	Seq  uint64    `json:"seq,omitempty"`
 }
 
 // queue holds items in log order. An item's Due is the clock when it was
 // logged plus the settle window, and the clock never goes back, so Due never
 // decreases along the queue: the due items are always at its front.
+//
+// Every change is remembered for the next save of the rules' state
+// (state.go): an item pushed or removed, or one changed in place (each's
+// callback says so), is written again.
 type queue[T any] struct {
 	Items []held[T] `json:"items,omitempty"`
+	queueCounters
+	dirty map[uint64]struct{}
+}
+
+// queueCounters are a queue's counters, saved with its rule's scalars.
+type queueCounters struct {
+	// Next is the sequence number of the next item pushed.
+	Next uint64 `json:"next,omitempty"`
 	// Dropped counts the items pushed out by the bound before they were
 	// due; DroppedDue is the latest Due among them.
 	Dropped    int       `json:"dropped,omitempty"`
@@ -88,10 +102,14 @@ func (q *queue[T]) push(due time.Time, it T, max int) []T {
 		}
 		return []T{it}
 	}
-	q.Items = append(q.Items, held[T]{Due: due, Item: it})
+	q.number()
+	q.Items = append(q.Items, held[T]{Due: due, Item: it, Seq: q.Next})
+	q.touch(q.Next)
+	q.Next++
 	var out []T
 	for len(q.Items) > max {
 		h := q.Items[0]
+		q.touch(h.Seq)
 		q.Items = q.Items[1:]
 		q.Dropped++
 		if h.Due.After(q.DroppedDue) {
@@ -114,6 +132,7 @@ func (q *queue[T]) settle(now time.Time) []T {
 	out := make([]T, n)
 	for i := range n {
 		out[i] = q.Items[i].Item
+		q.touch(q.Items[i].Seq)
 	}
 	q.Items = q.Items[n:]
 	if len(q.Items) == 0 {
@@ -129,6 +148,7 @@ func (q *queue[T]) take(match func(*T) bool) []T {
 	for i := range q.Items {
 		if match(&q.Items[i].Item) {
 			out = append(out, q.Items[i].Item)
+			q.touch(q.Items[i].Seq)
 		} else {
 			kept = append(kept, q.Items[i])
 		}
@@ -146,6 +166,7 @@ func (q *queue[T]) first(match func(*T) bool) (T, bool) {
 	for i := range q.Items {
 		if match(&q.Items[i].Item) {
 			it := q.Items[i].Item
+			q.touch(q.Items[i].Seq)
 			q.Items = slices.Delete(q.Items, i, i+1)
 			if len(q.Items) == 0 {
 				q.Items = nil
@@ -157,11 +178,26 @@ func (q *queue[T]) first(match func(*T) bool) (T, bool) {
 	return zero, false
 }
 
-// each calls f on every item, oldest first.
-func (q *queue[T]) each(f func(*T)) {
+// each calls f on every item, oldest first; f reports whether it changed
+// the item.
+func (q *queue[T]) each(f func(*T) bool) {
 	for i := range q.Items {
-		f(&q.Items[i].Item)
+		if f(&q.Items[i].Item) {
+			q.touch(q.Items[i].Seq)
+		}
 	}
+}
+
+// oldest returns the oldest item match accepts, or nil; the item counts as
+// changed (the caller may change it until the next save).
+func (q *queue[T]) oldest(match func(*T) bool) *T {
+	for i := range q.Items {
+		if match(&q.Items[i].Item) {
+			q.touch(q.Items[i].Seq)
+			return &q.Items[i].Item
+		}
+	}
+	return nil
 }
 
 // gap reports whether an item dropped by the bound would still be queued at

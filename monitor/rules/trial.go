@@ -20,7 +20,7 @@ import (
 // after it reports it at once; otherwise it is reported when the window has
 // passed.
 type LateRegistration struct {
-	Registered map[string]bool `json:"registered"`
+	Registered table[bool] `json:"registered"`
 	// Clock is the latest entry time seen.
 	Clock time.Time `json:"clock,omitzero"`
 	// Pending are enrollments waiting for a registration logged late.
@@ -35,7 +35,7 @@ type heldEnrollment struct {
 }
 
 func newLateRegistration(s settler) *LateRegistration {
-	return &LateRegistration{Registered: map[string]bool{}, s: s}
+	return &LateRegistration{s: s}
 }
 
 // Name implements Rule.
@@ -43,6 +43,10 @@ func (r *LateRegistration) Name() string { return "late_trial_registration" }
 
 // State implements Rule.
 func (r *LateRegistration) State() any { return r }
+
+func (r *LateRegistration) parts() []part {
+	return []part{{"registered", &r.Registered}, {"clock", &r.Clock}, {"pending", &r.Pending}}
+}
 
 // Observe implements Rule.
 func (r *LateRegistration) Observe(e *entry.Entry) []finding.Finding {
@@ -61,7 +65,7 @@ func (r *LateRegistration) judge(e *entry.Entry) []finding.Finding {
 	}
 	switch t.Subtype {
 	case "registration":
-		r.Registered[t.RegistryID] = true
+		r.Registered.put(t.RegistryID, true)
 		var out []finding.Finding
 		for _, h := range r.Pending.take(func(h *heldEnrollment) bool { return h.Trial == t.RegistryID }) {
 			if h.Ref.Time.Before(e.Time) {
@@ -84,7 +88,7 @@ func (r *LateRegistration) judge(e *entry.Entry) []finding.Finding {
 		}
 		return append(out, newFinding(r.Name(), finding.High, e, detail))
 	case "enrollment":
-		if !r.Registered[t.RegistryID] {
+		if registered, _ := r.Registered.get(t.RegistryID); !registered {
 			var out []finding.Finding
 			h := heldEnrollment{Ref: refOf(e), Trial: t.RegistryID}
 			for _, h := range r.Pending.push(r.s.due(r.Clock), h, r.s.max) {
@@ -101,7 +105,7 @@ func (r *LateRegistration) judge(e *entry.Entry) []finding.Finding {
 // are added, dropped or swapped, or the target sample size is changed, after
 // enrollment began.
 type OutcomeSwitching struct {
-	Trials map[string]*trialState `json:"trials"`
+	Trials table[*trialState] `json:"trials"`
 }
 
 type trialState struct {
@@ -112,7 +116,7 @@ type trialState struct {
 }
 
 func newOutcomeSwitching() *OutcomeSwitching {
-	return &OutcomeSwitching{Trials: map[string]*trialState{}}
+	return &OutcomeSwitching{}
 }
 
 // Name implements Rule.
@@ -121,13 +125,15 @@ func (r *OutcomeSwitching) Name() string { return "outcome_switching" }
 // State implements Rule.
 func (r *OutcomeSwitching) State() any { return r }
 
+func (r *OutcomeSwitching) parts() []part { return []part{{"trials", &r.Trials}} }
+
 // Observe implements Rule.
 func (r *OutcomeSwitching) Observe(e *entry.Entry) []finding.Finding {
 	t := e.Trial
 	if t == nil {
 		return nil
 	}
-	st := r.Trials[t.RegistryID]
+	st, _ := r.Trials.get(t.RegistryID)
 	if t.Subtype == "registration" {
 		if st != nil {
 			return nil // a second registration: compare against the first
@@ -141,7 +147,7 @@ func (r *OutcomeSwitching) Observe(e *entry.Entry) []finding.Finding {
 				st.Enrolled = true
 			}
 		}
-		r.Trials[t.RegistryID] = st
+		r.Trials.put(t.RegistryID, st)
 		return nil
 	}
 	if st == nil {
@@ -158,8 +164,9 @@ func (r *OutcomeSwitching) Observe(e *entry.Entry) []finding.Finding {
 			fmt.Sprintf("trial %s changed its target sample size from %d to %d after enrollment began",
 				t.RegistryID, st.SampleSize, t.TargetSampleSize.N), st.RegisteredBy))
 	}
-	if t.Subtype == "enrollment" || (t.FirstEnrollment != nil && t.FirstEnrollment.Type == "actual") {
+	if !st.Enrolled && (t.Subtype == "enrollment" || (t.FirstEnrollment != nil && t.FirstEnrollment.Type == "actual")) {
 		st.Enrolled = true
+		r.Trials.touch(t.RegistryID)
 	}
 	return out
 }

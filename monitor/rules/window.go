@@ -5,16 +5,13 @@ import "time"
 // windows counts events per key within a sliding time window, keeping at
 // most max+1 times per key.
 type windows struct {
-	Times map[string][]time.Time `json:"times"`
+	Times table[[]time.Time] `json:"times"`
 }
 
 // add records t for key and returns how many times of key fall within the
 // window ending at t (including t).
 func (w *windows) add(key string, t time.Time, window time.Duration, max int) int {
-	if w.Times == nil {
-		w.Times = map[string][]time.Time{}
-	}
-	ts := w.Times[key]
+	ts, _ := w.Times.get(key)
 	kept := ts[:0]
 	for _, x := range ts {
 		if t.Sub(x) < window {
@@ -25,6 +22,6 @@ func (w *windows) add(key string, t time.Time, window time.Duration, max int) in
 	if len(kept) > max+1 {
 		kept = kept[len(kept)-max-1:]
 	}
-	w.Times[key] = kept
+	w.Times.put(key, kept)
 	return len(kept)
 }
