@@ -73,8 +73,10 @@ fuzz:
 	  done; \
 	done; report
 
-# The hammer against the local stack beside a raw-Trillian baseline; writes
-# docs/performance.md.
+# The hammer against the local stack beside a raw-Trillian baseline and
+# Tessera's MySQL conformance log (and, for reads, a file server of a Tessera
+# POSIX log); writes docs/performance.md. DURATION (20s), ROUNDS (2) and
+# READ_DURATION (10s) set its length: about 8 minutes with the defaults.
 bench: build
 	@deployment/local/bench.sh
 

@@ -1,21 +1,72 @@
 #!/usr/bin/env bash
-# bench.sh runs htlog-hammer against the local stack (started if needed) beside
-# the raw-Trillian baseline on the same log server and MariaDB, and writes the
-# results into docs/performance.md between the bench markers.
+# bench.sh runs htlog-hammer against the local stack (started if needed, and
+# then stopped again) beside two peers on the same MariaDB: the raw-Trillian
+# baseline on the same log server, and Tessera's MySQL conformance log (the
+# version pinned in go.mod, in its own fresh database), which is what a user
+# would pick instead of htlog. It also compares htlog's read rates with a plain
+# file server of a Tessera POSIX log. It writes the results into
+# docs/performance.md between the bench markers.
+#
+# DURATION (20s) is each write run, ROUNDS (2) the alternating rounds of htlog,
+# Tessera and the raw baseline, READ_DURATION (10s) each read run; WORKERS (64)
+# and TESSERA_WORKERS (256) the concurrent clients. Everything it starts
+# (Tessera's servers, their database and directory, the stack if it was not
+# up) is stopped or removed when it exits, however it exits.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-20s}
 WORKERS=${WORKERS:-64}
-curl -fsS -o /dev/null http://127.0.0.1:8080/healthz 2>/dev/null || deployment/local/up.sh >/dev/null
+ROUNDS=${ROUNDS:-2}
+READ_DURATION=${READ_DURATION:-10s}
+READ_WORKERS=${READ_WORKERS:-64}
+TESSERA_WORKERS=${TESSERA_WORKERS:-256}
+TESSERA_PORT=${TESSERA_PORT:-2124}
+POSIX_PORT=${POSIX_PORT:-2125}
+POSIX_ENTRIES=${POSIX_ENTRIES:-20000}
+say() { echo "bench: $*" >&2; }
+
+# Cleanup, on any exit: resume the monitor, restore CPU affinity, stop
+# Tessera's servers, drop their database and directory, and stop the stack if
+# this script started it.
+started_stack=0
+tessera_pids=""
+tessera_db=""
+posix_dir=""
+unpin() { :; }
+cleanup() {
+	set +e
+	unpin
+	[ -n "${monitor_pid:-}" ] && kill -CONT "$monitor_pid" 2>/dev/null
+	for p in $tessera_pids; do kill "$p" 2>/dev/null; done
+	for p in $tessera_pids; do
+		for _ in $(seq 1 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
+		kill -9 "$p" 2>/dev/null
+	done
+	[ -n "$tessera_db" ] && sql "DROP DATABASE IF EXISTS \`$tessera_db\`"
+	[ -n "$posix_dir" ] && rm -rf "$posix_dir"
+	[ "$started_stack" = 1 ] && deployment/local/down.sh >/dev/null
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+if ! curl -fsS -o /dev/null http://127.0.0.1:8080/healthz 2>/dev/null; then
+	say "the local stack is not up: starting it (and stopping it when done)"
+	started_stack=1
+	deployment/local/up.sh >/dev/null
+fi
 # The monitor belongs to a regulator on its own machine; here it would share
 # the two cores with the log, so it is paused (SIGSTOP) during the runs and
 # resumed after, catching up from where it was.
-unpin() { :; }
-trap 'unpin; [ -n "${monitor_pid:-}" ] && kill -CONT "$monitor_pid"' EXIT
 if [ -f var/run/htlog-monitor.pid ] && kill -0 "$(cat var/run/htlog-monitor.pid)" 2>/dev/null; then
 	monitor_pid=$(cat var/run/htlog-monitor.pid)
 	kill -STOP "$monitor_pid"
 fi
+. var/db.env
+sql() {
+	local c
+	c=$(command -v mariadb || command -v mysql) || { say "needs the mariadb (or mysql) client"; return 1; }
+	MYSQL_PWD=$HTLOG_DB_PASSWORD "$c" --protocol=TCP -h "$HTLOG_DB_HOST" -P "$HTLOG_DB_PORT" -u "$HTLOG_DB_USER" -e "$1"
+}
 subs=()
 for n in 1900000013 1900000021 1900000039 1900000047 1900000054 1900000062 1900000070 1900000088; do subs+=(--submitter "npi:$n=var/keys/hammer${n: -2:1}.key"); done
 PREGEN=${PREGEN:-30000}
@@ -87,35 +138,128 @@ raw_run() {
 	[ -s var/bench-tree-id ] || grep -o 'baseline tree [0-9]*' var/log/bench-raw.log | awk '{print $3}' >var/bench-tree-id
 }
 
-# ROUNDS alternating pairs (htlog async, then the baseline) so that drift on a
-# shared machine hits both alike; the round with the median ratio is reported,
-# with every round's ratio.
-ROUNDS=${ROUNDS:-3}
+# Tessera, the peer a user would pick instead of htlog: its MySQL conformance
+# log (POST /add answers once the entry is sequenced in MySQL; a checkpoint is
+# published every second, like htlog's, but with no witnesses) in its own fresh
+# database on the same MariaDB, on the same cores as htlog-server; and its POSIX
+# conformance log, whose reads are a plain Go http.FileServer of its directory.
+tessera_dir=$(deployment/local/build-tessera.sh)
+mkdir -p var/bench var/log
+[ -f var/bench/tessera.key ] || bin/htlog keygen --kind log --name tessera.localhost/bench --out var/bench/tessera.key >/dev/null
+tessera_db=htlog_bench_tessera_$$
+sql "DROP DATABASE IF EXISTS \`$tessera_db\`; CREATE DATABASE \`$tessera_db\`"
+start_bg() { # log command...: starts command on the app cores, in the background
+	local log=$1
+	shift
+	if command -v taskset >/dev/null; then
+		taskset -c "$app_cpus" "$@" >"$log" 2>&1 &
+	else
+		"$@" >"$log" 2>&1 &
+	fi
+	tessera_pids="$tessera_pids $!"
+}
+wait_http() { # url
+	for _ in $(seq 1 60); do
+		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	say "$1 did not answer; see var/log/bench-tessera-*.log"
+	return 1
+}
+tessera_url=http://127.0.0.1:$TESSERA_PORT
+start_bg var/log/bench-tessera-mysql.log bin/tessera-mysql --mysql_uri="${HTLOG_DSN}$tessera_db" \
+	--init_schema_path="$tessera_dir/storage/mysql/schema.sql" --listen="127.0.0.1:$TESSERA_PORT" \
+	--private_key_path=var/bench/tessera.key --publish_interval=1s
+wait_http "$tessera_url/checkpoint"
+tessera_run() {
+	hammer --tessera "$tessera_url" --leaf-size 2200 --duration "$DURATION" --workers "$TESSERA_WORKERS"
+}
+
+# published prints a hammer line's published rate (checkpoint growth/s);
+# tocp its acknowledgement-to-checkpoint p50 and p99; readcol a read line's
+# requests/s and p99.
+published() { echo "$1" | sed -n 's/.*published \([0-9.]*\)\/s.*/\1/p'; }
+tocp() { echo "$1" | sed -n 's/.*to checkpoint p50 \([0-9.]*\) ms  p95 [0-9.]* ms  p99 \([0-9.]*\) ms.*/\1 ms | \2 ms/p'; }
+readcol() { echo "$1" | awk '{print $2" | "$19" ms"}'; }
+
+# ROUNDS alternating rounds (htlog async, Tessera MySQL, the raw baseline) so
+# that drift on a shared machine hits all alike; the round with the median
+# htlog/raw ratio is reported for the raw comparison, the round with the
+# median htlog/Tessera published ratio for the Tessera one, with every
+# round's ratio.
 ratios=()
+pub_ratios=()
+rounds=var/log/bench-rounds.$$
 for round in $(seq 1 "$ROUNDS"); do
 	drain
 	echo "bench: round $round: htlog add-event, async ($DURATION, $WORKERS workers, isolated=$isolate)"
 	a=$(hammer "${subs[@]}" --mode async --duration "$DURATION" --workers "$WORKERS")
 	echo "$a"
 	drain
+	echo "bench: round $round: Tessera MySQL conformance log, POST /add ($DURATION, $TESSERA_WORKERS workers, 2.2 KB leaves)"
+	t=$(tessera_run)
+	echo "$t"
+	drain
 	echo "bench: round $round: raw Trillian QueueLeaf baseline ($DURATION, $WORKERS workers, 2.2 KB leaves like htlog's envelopes)"
 	r=$(raw_run)
 	echo "$r"
 	ratio=$(awk -v a="$(echo "$a" | awk '{print $2}')" -v r="$(echo "$r" | awk '{print $2}')" 'BEGIN{printf "%.0f", 100*a/r}')
 	ratios+=("$ratio")
-	printf '%s\t%s\t%s\n' "$ratio" "$a" "$r" >>"var/log/bench-rounds.$$"
+	pub_ratio=$(awk -v a="$(published "$a")" -v t="$(published "$t")" 'BEGIN{printf "%.2f", (t > 0 ? a/t : 0)}')
+	pub_ratios+=("$pub_ratio")
+	printf '%s\t%s\t%s\t%s\t%s\n' "$ratio" "$a" "$r" "$pub_ratio" "$t" >>"$rounds"
 done
-median=$(sort -n "var/log/bench-rounds.$$" | sed -n "$(((ROUNDS + 1) / 2))p")
-rm -f "var/log/bench-rounds.$$"
+median=$(sort -n "$rounds" | sed -n "$(((ROUNDS + 1) / 2))p")
+tmedian=$(sort -t $'\t' -k4,4n "$rounds" | sed -n "$(((ROUNDS + 1) / 2))p")
+rm -f "$rounds"
 ratio=$(echo "$median" | cut -f1)
 async=$(echo "$median" | cut -f2)
 raw=$(echo "$median" | cut -f3)
+pub_ratio=$(echo "$tmedian" | cut -f4)
+tasync=$(echo "$tmedian" | cut -f2)
+tess=$(echo "$tmedian" | cut -f5)
 max=$(echo "$async" | awk '{print $2}')
 half=$(awk -v m="$max" 'BEGIN{printf "%d", m/2}')
 drain
 echo "bench: htlog add-event, sync (receipt = cosigned checkpoint) at half of max: $half/s"
 sync=$(hammer "${subs[@]}" --mode sync --rate "$half" --duration "$DURATION" --workers 1024)
 echo "$sync"
+
+# Reads: htlog-server (tiles and proofs from MariaDB) against a plain file
+# server of a Tessera POSIX log's directory, filled first with POSIX_ENTRIES
+# entries of 2.2 KB.
+posix_dir=$(mktemp -d /tmp/htlog-bench-posix.XXXXXX)
+posix_url=http://127.0.0.1:$POSIX_PORT
+start_bg var/log/bench-tessera-posix.log bin/tessera-posix --storage_dir="$posix_dir" --listen="127.0.0.1:$POSIX_PORT" \
+	--private_key=var/bench/tessera.key
+sleep 1
+say "filling the Tessera POSIX log with $POSIX_ENTRIES entries"
+hammer --tessera "$posix_url" --leaf-size 2200 --count "$POSIX_ENTRIES" --duration 10m --workers 256 --merge-sample 0 >/dev/null
+for _ in $(seq 1 60); do
+	[ "$(curl -fsS "$posix_url/checkpoint" | sed -n 2p)" -ge "$POSIX_ENTRIES" ] 2>/dev/null && break
+	sleep 0.5
+done
+drain
+read_rows=""
+for kind in checkpoint tile entries inclusion; do
+	echo "bench: reads: $kind from htlog ($READ_DURATION, $READ_WORKERS workers)"
+	h=$(hammer --read "$kind" --log http://127.0.0.1:8080 --duration "$READ_DURATION" --workers "$READ_WORKERS")
+	echo "$h"
+	p=""
+	if [ "$kind" != inclusion ]; then
+		echo "bench: reads: $kind from the Tessera POSIX file server"
+		p=$(hammer --read "$kind" --log "$posix_url" --duration "$READ_DURATION" --workers "$READ_WORKERS")
+		echo "$p"
+	fi
+	case $kind in
+	checkpoint) what="checkpoint (htlog: the cosigned checkpoint)" ;;
+	tile) what="full level-0 hash tiles (8 KB), random below the checkpoint" ;;
+	entries) what="full entry bundles (256 entries; htlog gzips, the file server does not)" ;;
+	inclusion) what="inclusion proofs (htlog: GET /proof/inclusion of a random entry; Tessera clients build them from tiles)" ;;
+	esac
+	read_rows="$read_rows
+| $what | $(readcol "$h") | $([ -n "$p" ] && readcol "$p" || echo "n/a | n/a") | $([ -n "$p" ] && awk -v h="$(echo "$h" | awk '{print $2}')" -v p="$(echo "$p" | awk '{print $2}')" 'BEGIN{printf "%.2f", (p > 0 ? h/p : 0)}' || echo n/a) |"
+done
 
 shared_rows=""
 shared_ratio=""
@@ -148,12 +292,33 @@ before the clock starts, for htlog and the baseline alike.
 |---|---|---|---|---|
 | raw Trillian QueueLeaf (baseline, 2.2 KB leaves, same log server and MariaDB) | $(echo "$raw" | awk '{print $2" | "$13" ms | "$16" ms | "$19" ms"}') |
 | htlog async (full checks, ack after durable queueing, signed promise) | $(echo "$async" | awk '{print $2" | "$13" ms | "$16" ms | "$19" ms"}') |
-| htlog async, from submission to the first published (cosigned) checkpoint including the event (1 in 10 sampled) | (same run) | $(echo "$async" | sed -n 's/.*to checkpoint p50 \([0-9.]*\) ms  p95 \([0-9.]*\) ms  p99 \([0-9.]*\) ms.*/\1 ms | \2 ms | \3 ms/p') |
+| htlog async, from acknowledgement to the first published (cosigned) checkpoint including the event (1 in 10 sampled) | (same run) | $(echo "$async" | sed -n 's/.*to checkpoint p50 \([0-9.]*\) ms  p95 \([0-9.]*\) ms  p99 \([0-9.]*\) ms.*/\1 ms | \2 ms | \3 ms/p') |
 | htlog sync at half of max ($half/s target; latency to the cosigned receipt) | $(echo "$sync" | awk '{print $2" | "$13" ms | "$16" ms | "$19" ms"}') |
 $shared_rows
 
 htlog async reaches ${ratio}% of the raw Trillian rate in the median of $ROUNDS alternating rounds (${ratios[*]/%/%}; target >= 95%)${shared_ratio:+; ${shared_ratio}% with every process on shared cores}.
 Receipt p99 at half load is in the sync row (target <= 2 s).
+
+**Against Tessera** ($(go list -m -f '{{.Version}}' github.com/transparency-dev/tessera), the peer a user would pick instead): its MySQL conformance log
+(\`cmd/conformance/mysql\`, POST /add of 2.2 KB random leaves, answered once the entry is sequenced in MySQL;
+checkpoint every 1 s like htlog's, but signed by the log alone, no witnesses) in its own fresh database on the
+same MariaDB, on the same core as htlog-server, with $TESSERA_WORKERS clients (htlog: $WORKERS), in the same
+alternating rounds. Published/s is the growth of the published checkpoint's size per second while the load
+ran (htlog: the cosigned /checkpoint); the last two columns time one acknowledged add in ten to the first
+published checkpoint that includes it.
+
+| log | acknowledged adds/s | ack p50 | ack p99 | published/s | ack to checkpoint p50 | p99 |
+|---|---|---|---|---|---|---|
+| htlog async | $(echo "$tasync" | awk '{print $2" | "$13" ms | "$19" ms"}') | $(published "$tasync") | $(tocp "$tasync") |
+| Tessera MySQL conformance log | $(echo "$tess" | awk '{print $2" | "$13" ms | "$19" ms"}') | $(published "$tess") | $(tocp "$tess") |
+
+htlog/Tessera-MySQL published rate: **${pub_ratio}** (the round with the median ratio; every round: ${pub_ratios[*]}).
+
+Reads ($READ_DURATION each, $READ_WORKERS clients): htlog-server against a plain file server (Go's
+\`http.FileServer\`, in Tessera's \`cmd/conformance/posix\`) of a Tessera POSIX log of $POSIX_ENTRIES entries.
+
+| read | htlog requests/s | htlog p99 | file server requests/s | file server p99 | htlog/file server |
+|---|---|---|---|---|---|$read_rows
 <!-- bench:end -->
 MD
 )
