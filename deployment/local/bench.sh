@@ -205,7 +205,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	echo "$r"
 	ratio=$(awk -v a="$(echo "$a" | awk '{print $2}')" -v r="$(echo "$r" | awk '{print $2}')" 'BEGIN{printf "%.0f", 100*a/r}')
 	ratios+=("$ratio")
-	pub_ratio=$(awk -v a="$(published "$a")" -v t="$(published "$t")" 'BEGIN{printf "%.2f", (t > 0 ? a/t : 0)}')
+	pub_ratio=$(awk -v a="$(published "$a")" -v t="$(published "$t")" 'BEGIN{printf "%.3f", (t > 0 ? a/t : 0)}')
 	pub_ratios+=("$pub_ratio")
 	printf '%s\t%s\t%s\t%s\t%s\n' "$ratio" "$a" "$r" "$pub_ratio" "$t" >>"$rounds"
 done
@@ -302,7 +302,8 @@ Receipt p99 at half load is in the sync row (target <= 2 s).
 **Against Tessera** ($(go list -m -f '{{.Version}}' github.com/transparency-dev/tessera), the peer a user would pick instead): its MySQL conformance log
 (\`cmd/conformance/mysql\`, POST /add of 2.2 KB random leaves, answered once the entry is sequenced in MySQL;
 checkpoint every 1 s like htlog's, but signed by the log alone, no witnesses) in its own fresh database on the
-same MariaDB, on the same core as htlog-server, with $TESSERA_WORKERS clients (htlog: $WORKERS), in the same
+same MariaDB, on the same core as htlog-server, with $TESSERA_WORKERS clients (htlog: $WORKERS; Tessera sequences
+in batches of up to 256 entries or 250 ms, so it needs about 256 clients to be saturated), in the same
 alternating rounds. Published/s is the growth of the published checkpoint's size per second while the load
 ran (htlog: the cosigned /checkpoint); the last two columns time one acknowledged add in ten to the first
 published checkpoint that includes it.
