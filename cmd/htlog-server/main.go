@@ -25,6 +25,7 @@ import (
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/internal/trilliantree"
+	"github.com/htlog/htlog/personality/batch"
 	"github.com/htlog/htlog/personality/checkpoint"
 	"github.com/htlog/htlog/personality/logbackend"
 	"github.com/htlog/htlog/personality/server"
@@ -64,14 +65,20 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	}
 	defer conn.Close()
 	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	treeID, err := trilliantree.Provision(pctx, db, trillian.NewTrillianAdminClient(conn), trillian.NewTrillianLogClient(conn), cfg.Origin)
+	trees, err := trilliantree.Provision(pctx, db, trillian.NewTrillianAdminClient(conn), trillian.NewTrillianLogClient(conn), cfg.Origin)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("couldn't provision the Trillian tree (is trillian_log_server running at %s?): %w", cfg.Trillian.Address, err)
 	}
-	log, err := logbackend.NewTrillian(ctx, conn, treeID)
+	log, err := logbackend.NewTrillian(ctx, conn, trees.ID)
 	if err != nil {
 		return err
+	}
+	var legacy logbackend.Reader
+	if trees.Legacy != 0 {
+		if legacy, err = logbackend.NewLegacy(ctx, conn, trees.Legacy); err != nil {
+			return fmt.Errorf("the legacy tree: %w", err)
+		}
 	}
 	store, err := tiles.Open(ctx, db)
 	if err != nil {
@@ -100,6 +107,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	bg, stopBg := context.WithCancel(context.Background())
+	defer stopBg()
 	var sub *submit.Submitter
 	if !cfg.ReadOnly {
 		watch, err := registry.NewWatcher(cfg.SubmittersFile)
@@ -116,10 +125,12 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		sub = submit.New(submit.Config{Admission: checker, Trials: store, Logged: store.LoggedEntry, Log: log,
+		batcher := batch.New(store, 0)
+		go batcher.Run(bg)
+		sub = submit.New(submit.Config{Admission: checker, Trials: store, Logged: store.LoggedEntry, Sequence: batcher,
 			PerSubmitter: cfg.RateLimit.PerSubmitter, Burst: cfg.RateLimit.Burst, MaxBacklog: cfg.MaxBacklog})
 	}
-	pub, err := checkpoint.New(checkpoint.Config{Signer: signer, Verifier: verifier, Log: log, Store: store,
+	pub, err := checkpoint.New(checkpoint.Config{Signer: signer, Verifier: verifier, Log: log, Legacy: legacy, Store: store,
 		Policy: cfg.policy, WitnessTimeout: cfg.WitnessTimeout, FailOpen: cfg.FailOpen,
 		// An idle log re-publishes well within max_checkpoint_age, so /healthz
 		// only fails when publishing really stalls.
@@ -131,16 +142,15 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	srv := server.New(server.Config{Submitter: sub, Store: store, Verifier: verifier, Signer: signer, MaxMergeDelay: cfg.MaxMergeDelay, ReceiptTimeout: cfg.ReceiptTimeout,
 		MaxCheckpointAge: cfg.MaxCheckpointAge, Logger: logger, Registry: reg})
 
-	bg, stopBg := context.WithCancel(context.Background())
-	defer stopBg()
 	go pub.Run(bg, db, cfg.CheckpointInterval)
 	go srv.Run(bg)
 
 	httpSrv := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), TLSConfig: serverTLS, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: cfg.ReceiptTimeout + 30*time.Second}
-	logger.Info("htlog-server listening", "addr", cfg.Listen, "https", serverTLS != nil, "origin", cfg.Origin, "tree_id", treeID, "read_only", cfg.ReadOnly)
-	// In-flight requests may finish: an event whose QueueLeaf returned is
-	// durable in Trillian, so nothing acknowledged is lost.
+	logger.Info("htlog-server listening", "addr", cfg.Listen, "https", serverTLS != nil, "origin", cfg.Origin, "tree_id", trees.ID, "legacy_tree_id", trees.Legacy, "read_only", cfg.ReadOnly)
+	// In-flight requests may finish (the batcher runs until ServeHTTP
+	// returns): an acknowledged event's batch is committed, so nothing
+	// acknowledged is lost.
 	return daemon.ServeHTTP(ctx, logger, "htlog-server", httpSrv, cfg.ReceiptTimeout+5*time.Second)
 }
 

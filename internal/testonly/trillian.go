@@ -217,15 +217,26 @@ func (tr *Trillian) Dial(t testing.TB) *grpc.ClientConn {
 	return conn
 }
 
-// CreateTree creates and initialises a fresh ACTIVE LOG tree.
+// CreateTree creates and initialises a fresh ACTIVE PREORDERED_LOG tree, the
+// kind htlog-server feeds.
 func (tr *Trillian) CreateTree(t testing.TB) int64 {
+	return tr.createTree(t, trillian.TreeType_PREORDERED_LOG)
+}
+
+// CreateLegacyTree creates and initialises a fresh ACTIVE LOG tree, the kind
+// htlog used before it sequenced events itself.
+func (tr *Trillian) CreateLegacyTree(t testing.TB) int64 {
+	return tr.createTree(t, trillian.TreeType_LOG)
+}
+
+func (tr *Trillian) createTree(t testing.TB, typ trillian.TreeType) int64 {
 	t.Helper()
 	conn := tr.Dial(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tree, err := client.CreateAndInitTree(ctx, &trillian.CreateTreeRequest{Tree: &trillian.Tree{
 		TreeState:       trillian.TreeState_ACTIVE,
-		TreeType:        trillian.TreeType_LOG,
+		TreeType:        typ,
 		MaxRootDuration: durationpb.New(0),
 		DisplayName:     "htlog test",
 	}}, trillian.NewTrillianAdminClient(conn), trillian.NewTrillianLogClient(conn))
@@ -241,9 +252,9 @@ func (tr *Trillian) Provision(t testing.TB, dsn, origin string) int64 {
 	t.Helper()
 	conn := tr.Dial(t)
 	db := OpenDB(t, dsn)
-	id, err := trilliantree.Provision(context.Background(), db, trillian.NewTrillianAdminClient(conn), trillian.NewTrillianLogClient(conn), origin)
+	trees, err := trilliantree.Provision(context.Background(), db, trillian.NewTrillianAdminClient(conn), trillian.NewTrillianLogClient(conn), origin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id
+	return trees.ID
 }

@@ -27,11 +27,11 @@ func TestProvision(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id, err := trilliantree.Provision(ctx, db, admin, logc, "example.com/log1")
+			trees, err := trilliantree.Provision(ctx, db, admin, logc, "example.com/log1")
 			if err != nil {
 				t.Error(err)
 			}
-			ids[i] = id
+			ids[i] = trees.ID
 		}()
 	}
 	wg.Wait()
@@ -49,15 +49,15 @@ func TestProvision(t *testing.T) {
 	}
 	// A restart reuses it; another origin gets another tree.
 	again, err := trilliantree.Provision(ctx, db, admin, logc, "example.com/log1")
-	if err != nil || again != ids[0] {
+	if err != nil || again.ID != ids[0] || again.Legacy != 0 {
 		t.Fatalf("second provisioning = %d, %v; want %d", again, err, ids[0])
 	}
 	other, err := trilliantree.Provision(ctx, db, admin, logc, "example.com/log2")
-	if err != nil || other == ids[0] {
+	if err != nil || other.ID == ids[0] {
 		t.Fatalf("other origin = %d, %v", other, err)
 	}
 	// A frozen tree is still usable for reading.
-	if err := trilliantree.Freeze(ctx, admin, other); err != nil {
+	if err := trilliantree.Freeze(ctx, admin, other.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := trilliantree.Provision(ctx, db, admin, logc, "example.com/log2"); err != nil {
@@ -70,15 +70,33 @@ func TestProvision(t *testing.T) {
 	if _, err := trilliantree.Provision(ctx, db, admin, logc, "example.com/log1"); !errors.Is(err, trilliantree.ErrTreeMissing) {
 		t.Fatalf("deleted tree: err = %v, want ErrTreeMissing", err)
 	}
-	// A tree of the wrong type is refused.
-	pre, err := admin.CreateTree(ctx, &trillian.CreateTreeRequest{Tree: &trillian.Tree{TreeState: trillian.TreeState_ACTIVE, TreeType: trillian.TreeType_PREORDERED_LOG, MaxRootDuration: durationpb.New(0)}})
+	// A LOG tree (a log from before htlog sequenced events) is upgraded,
+	// once, even by replicas starting together: a new PREORDERED_LOG tree,
+	// the old one kept as the legacy tree.
+	old, err := admin.CreateTree(ctx, &trillian.CreateTreeRequest{Tree: &trillian.Tree{TreeState: trillian.TreeState_ACTIVE, TreeType: trillian.TreeType_LOG, MaxRootDuration: durationpb.New(0)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec("INSERT INTO htlog_trees (origin, tree_id) VALUES (?, ?)", "example.com/pre", pre.TreeId); err != nil {
+	if _, err := db.Exec("INSERT INTO htlog_trees (origin, tree_id) VALUES (?, ?)", "example.com/old", old.TreeId); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := trilliantree.Provision(ctx, db, admin, logc, "example.com/pre"); err == nil {
-		t.Fatal("a PREORDERED_LOG tree was accepted")
+	upgraded := make([]trilliantree.Trees, 3)
+	for i := range upgraded {
+		wg.Go(func() {
+			var err error
+			if upgraded[i], err = trilliantree.Provision(ctx, db, admin, logc, "example.com/old"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, u := range upgraded {
+		if u != upgraded[0] || u.Legacy != old.TreeId || u.ID == old.TreeId {
+			t.Fatalf("upgrades = %+v, want one new tree with legacy %d", upgraded, old.TreeId)
+		}
+	}
+	tree, err := admin.GetTree(ctx, &trillian.GetTreeRequest{TreeId: upgraded[0].ID})
+	if err != nil || tree.TreeType != trillian.TreeType_PREORDERED_LOG {
+		t.Fatalf("the upgraded origin's tree: %v, %v", tree, err)
 	}
 }

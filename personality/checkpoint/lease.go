@@ -11,8 +11,9 @@ import (
 // replica publishes and another takes over within an interval or so of the
 // holder's connection dying. Between rounds it integrates new leaves every
 // IntegrateInterval(interval), so that a round finds them already integrated
-// and a receipt waits for little more than the next tick. It returns when
-// ctx is done.
+// and a receipt waits for little more than the next tick; meanwhile it feeds
+// Trillian (and takes in what a legacy tree sequences) at the same pace. It
+// returns when ctx is done.
 func (p *Publisher) Run(ctx context.Context, db *sql.DB, interval time.Duration) {
 	lock := "htlog_publisher:" + p.cfg.Signer.Name()
 	if len(lock) > 64 {
@@ -23,7 +24,9 @@ func (p *Publisher) Run(ctx context.Context, db *sql.DB, interval time.Duration)
 	integrate := time.NewTicker(IntegrateInterval(interval))
 	defer integrate.Stop()
 	var conn *sql.Conn
+	stopFollow := func() {}
 	defer func() {
+		stopFollow()
 		if conn != nil {
 			conn.ExecContext(context.Background(), "SELECT RELEASE_LOCK(?)", lock)
 			conn.Close()
@@ -31,9 +34,15 @@ func (p *Publisher) Run(ctx context.Context, db *sql.DB, interval time.Duration)
 	}()
 	for {
 		if conn == nil {
-			conn = p.acquire(ctx, db, lock)
+			if conn = p.acquire(ctx, db, lock); conn != nil {
+				fctx, cancel := context.WithCancel(ctx)
+				stopFollow = cancel
+				go p.follow(fctx, IntegrateInterval(interval))
+			}
 		} else if err := conn.PingContext(ctx); err != nil {
 			p.cfg.Logger.Warn("lost the publisher lease", "err", err)
+			stopFollow()
+			p.forgetFed()
 			conn.Close()
 			conn = nil
 		}
@@ -64,6 +73,26 @@ func (p *Publisher) integrateUntil(ctx context.Context, holding bool, publish, i
 			if _, _, err := p.IntegrateOnce(ctx); err != nil && ctx.Err() == nil {
 				p.cfg.Logger.Error("couldn't integrate new leaves", "err", err)
 			}
+		}
+	}
+}
+
+// follow feeds Trillian and takes in the legacy tree's leaves every
+// interval until ctx ends.
+func (p *Publisher) follow(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := p.FeedOnce(ctx); err != nil && ctx.Err() == nil {
+			p.cfg.Logger.Error("couldn't feed Trillian", "err", err)
+		}
+		if _, err := p.ImportLegacyOnce(ctx); err != nil && ctx.Err() == nil {
+			p.cfg.Logger.Error("couldn't take in the legacy tree's leaves", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

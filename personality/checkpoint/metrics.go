@@ -3,7 +3,6 @@ package checkpoint
 import (
 	"time"
 
-	"github.com/htlog/htlog/personality/logbackend"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -14,7 +13,8 @@ type Metrics struct {
 	cosigners    prometheus.Gauge
 	duration     prometheus.Histogram
 	phase        *prometheus.HistogramVec
-	integration  prometheus.Histogram
+	unverified   prometheus.Gauge
+	unfed        prometheus.Gauge
 	witnessLat   *prometheus.HistogramVec
 	witnessFails *prometheus.CounterVec
 	quorumFails  prometheus.Counter
@@ -30,18 +30,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "htlog_server_publish_seconds", Help: "Integrate, sign and cosign one checkpoint.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_publish_phase_seconds",
-			Help:    "Time spent in each phase of a publishing round: root, integrate, consistency, cosign, store.",
+			Help:    "Time spent in each phase of a publishing round: integrate, trillian, consistency, cosign, store.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"phase"}),
-		integration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "htlog_server_integration_delay_seconds",
-			Help:    "Per leaf, from Trillian queueing it to htlog integrating it into its tiles (the wait for sequencing plus for the integration tick).",
-			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
+		unverified: prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_trillian_unverified_leaves",
+			Help: "Leaves htlog has integrated whose place in Trillian's tree is not yet checked (Trillian's signer is behind)."}),
+		unfed: prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_trillian_unfed_leaves",
+			Help: "Leaves htlog has integrated that are not yet stored in Trillian."}),
 		witnessLat: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "htlog_server_witness_seconds", Help: "add-checkpoint latency per witness.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 13)}, []string{"witness"}),
 		witnessFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "htlog_server_witness_failures_total", Help: "Witness requests that did not yield a valid cosignature."}, []string{"witness"}),
 		quorumFails:  prometheus.NewCounter(prometheus.CounterOpts{Name: "htlog_server_quorum_failures_total", Help: "Rounds in which the witness policy was not met."}),
-		unpublished:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_unpublished_leaves", Help: "Leaves Trillian has sequenced that are not yet in a published checkpoint (integration backlog)."}),
+		unpublished:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_unpublished_leaves", Help: "Leaves appended that are not yet in a published checkpoint."}),
 	}
-	reg.MustRegister(m.size, m.publishedAt, m.cosigners, m.duration, m.phase, m.integration, m.witnessLat, m.witnessFails, m.quorumFails, m.unpublished)
+	reg.MustRegister(m.size, m.publishedAt, m.cosigners, m.duration, m.phase, m.unverified, m.unfed, m.witnessLat, m.witnessFails, m.quorumFails, m.unpublished)
 	return m
 }
 
@@ -55,15 +56,13 @@ func (m *Metrics) published(size uint64, cosigners int, d time.Duration) {
 	m.duration.Observe(d.Seconds())
 }
 
-func (m *Metrics) integrated(leaves []logbackend.Leaf, now time.Time) {
+// trillian records how far Trillian's copy is behind htlog's integrated tree.
+func (m *Metrics) trillian(integrated, fed, verified uint64) {
 	if m == nil {
 		return
 	}
-	for _, l := range leaves {
-		if !l.Queued.IsZero() {
-			m.integration.Observe(now.Sub(l.Queued).Seconds())
-		}
-	}
+	m.unfed.Set(float64(integrated - min(fed, integrated)))
+	m.unverified.Set(float64(integrated - min(verified, integrated)))
 }
 
 func (m *Metrics) witnessed(name string, err error, d time.Duration) {
@@ -82,9 +81,9 @@ func (m *Metrics) quorumFailed() {
 	}
 }
 
-func (m *Metrics) backlog(sequenced, published uint64) {
-	if m != nil && sequenced >= published {
-		m.unpublished.Set(float64(sequenced - published))
+func (m *Metrics) backlog(appended, published uint64) {
+	if m != nil && appended >= published {
+		m.unpublished.Set(float64(appended - published))
 	}
 }
 

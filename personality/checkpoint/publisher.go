@@ -1,12 +1,19 @@
-// Package checkpoint publishes the log's checkpoints. On every tick the
-// publisher reads Trillian's newest root, integrates the new leaves into the
-// tile store (which recomputes the root from the leaves), refuses to go on if
-// Trillian's root disagrees or is not consistent with the last published
-// checkpoint, signs a C2SP checkpoint with the log's note key, collects
-// cosignatures from the witnesses of the tlog-policy over tlog-witness, and
-// publishes the cosigned checkpoint once the policy's quorum is met.
+// Package checkpoint publishes the log's checkpoints. The replica that holds
+// the publisher lease integrates the appended events into the tree (the
+// tile store computes the root from the entries' own bytes), feeds them in
+// order to Trillian's PREORDERED_LOG tree (AddSequenced), and checks
+// Trillian's root at every size Trillian reaches against htlog's: a
+// mismatch stops publication. On every tick it checks the new tree against
+// the last published checkpoint, signs a C2SP checkpoint with the log's
+// note key, collects cosignatures from the witnesses of the tlog-policy
+// over tlog-witness, and publishes the cosigned checkpoint once the
+// policy's quorum is met.
 //
-// Trillian does not sign its roots: everything htlog signs, it has checked.
+// Publication does not wait for Trillian's signer, so a stalled signer
+// delays the check, not the log's promises; it is bounded: the published
+// tree is never more than MaxUnverified leaves ahead of what Trillian has
+// confirmed. Trillian does not sign its roots: everything htlog signs, it
+// has computed itself.
 package checkpoint
 
 import (
@@ -31,8 +38,14 @@ type Config struct {
 	Signer note.Signer
 	// Verifier verifies Signer's signatures.
 	Verifier note.Verifier
-	// Log is Trillian.
+	// Log is Trillian's PREORDERED_LOG tree.
 	Log logbackend.Log
+	// Legacy, if set, is the LOG tree of a log upgraded from per-event
+	// queueing: what it still sequences is appended to the log.
+	Legacy logbackend.Reader
+	// MaxUnverified bounds how far the published tree may run ahead of the
+	// size at which Trillian's root was checked (default 500,000 leaves).
+	MaxUnverified uint64
 	// Store is the tile store.
 	Store *tiles.Store
 	// Policy names the witnesses (with URLs) and the quorum; nil or a policy
@@ -60,14 +73,21 @@ type Publisher struct {
 	witnesses []*witnessClient
 	mu        sync.Mutex // serialises publishing rounds
 	imu       sync.Mutex // serialises integration
+	fmu       sync.Mutex // serialises feeding Trillian
+	fed       uint64     // leaves stored in Trillian (under fmu); valid if fedKnown
+	fedKnown  bool
+	vmu       sync.Mutex // guards verified
+	verified  uint64     // the size at which Trillian's root matched htlog's
 }
 
 // Errors PublishOnce returns that mean the log must not publish.
 var (
-	// ErrRootMismatch: Trillian's root is not the root of the leaves it served.
+	// ErrRootMismatch: Trillian's root is not the root htlog computed from
+	// the same leaves.
 	ErrRootMismatch = errors.New("the root Trillian reports does not match the root htlog computed from its leaves")
-	// ErrInconsistent: Trillian's new tree is not consistent with the last published checkpoint.
-	ErrInconsistent = errors.New("the tree Trillian reports is not consistent with the last published checkpoint")
+	// ErrInconsistent: the tree is not consistent with the last published
+	// checkpoint (or Trillian's tree shrank).
+	ErrInconsistent = errors.New("the tree is not consistent with the last published checkpoint")
 	// ErrQuorum: the witness policy was not met, so nothing was published.
 	ErrQuorum = errors.New("witness quorum not met")
 )
@@ -82,6 +102,9 @@ func New(cfg Config) (*Publisher, error) {
 	}
 	if cfg.Republish <= 0 {
 		cfg.Republish = 60 * time.Second
+	}
+	if cfg.MaxUnverified == 0 {
+		cfg.MaxUnverified = 500_000
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
@@ -101,83 +124,68 @@ func New(cfg Config) (*Publisher, error) {
 	return p, nil
 }
 
-// maxLeavesPerRead bounds one Trillian GetLeavesByRange call.
-const maxLeavesPerRead = 1024
-
-// IntegrateOnce reads Trillian's newest root, integrates the leaves up to it
-// into the tile store and checks that the root recomputed from them is
-// Trillian's. It returns the integrated size and root. Run calls it more
-// often than it publishes, so that a publishing round finds the leaves
-// already integrated.
+// IntegrateOnce integrates every appended event into the tree (the store
+// computes the root from the entries). It returns the integrated size and
+// root. Run calls it more often than it publishes, so that a publishing
+// round finds the leaves already integrated.
 func (p *Publisher) IntegrateOnce(ctx context.Context) (uint64, c2sp.Hash, error) {
 	p.imu.Lock()
 	defer p.imu.Unlock()
-	phases := p.cfg.Metrics.startPhases()
-	root, err := p.cfg.Log.LatestRoot(ctx)
-	if err != nil {
-		return 0, c2sp.Hash{}, fmt.Errorf("couldn't read Trillian's root: %w", err)
-	}
-	size, ours, err := p.cfg.Store.Size(ctx)
-	if err != nil {
-		return 0, c2sp.Hash{}, err
-	}
-	phases.done("root")
-	if root.Size < size {
-		return 0, c2sp.Hash{}, fmt.Errorf("%w: Trillian reports %d leaves but %d were integrated", ErrInconsistent, root.Size, size)
-	}
-	for size < root.Size {
-		leaves, err := p.cfg.Log.Leaves(ctx, size, min(root.Size-size, maxLeavesPerRead))
-		if err != nil {
-			return 0, c2sp.Hash{}, fmt.Errorf("couldn't read leaves from Trillian: %w", err)
+	size, root, err := p.cfg.Store.Integrate(ctx, tiles.MaxIntegrate)
+	for err == nil {
+		prev := size
+		if size, root, err = p.cfg.Store.Integrate(ctx, tiles.MaxIntegrate); err == nil && size == prev {
+			return size, root, nil
 		}
-		if len(leaves) == 0 {
-			return 0, c2sp.Hash{}, fmt.Errorf("the tree Trillian reports has %d leaves but it served none from %d", root.Size, size)
-		}
-		values := make([][]byte, len(leaves))
-		for i, l := range leaves {
-			values[i] = l.Value
-		}
-		if size, ours, err = p.cfg.Store.Integrate(ctx, size, values); err != nil {
-			return 0, c2sp.Hash{}, err
-		}
-		p.cfg.Metrics.integrated(leaves, time.Now())
 	}
-	if ours != root.Hash {
-		return 0, c2sp.Hash{}, fmt.Errorf("%w at size %d", ErrRootMismatch, size)
-	}
-	phases.done("integrate")
-	return size, root.Hash, nil
+	return 0, c2sp.Hash{}, err
 }
 
-// PublishOnce runs one round: integrate, verify, sign, cosign, publish. It
-// returns the size published (0 and nil if there was nothing to do).
+// PublishOnce runs one round: integrate, check against Trillian and the
+// last checkpoint, sign, cosign, publish. It returns the size published (0
+// and nil if there was nothing to do).
 func (p *Publisher) PublishOnce(ctx context.Context) (uint64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	start := time.Now()
+	phases := p.cfg.Metrics.startPhases()
 	size, rootHash, err := p.IntegrateOnce(ctx)
 	if err != nil {
 		return 0, err
 	}
-	phases := p.cfg.Metrics.startPhases()
+	phases.done("integrate")
+	verified, err := p.checkTrillian(ctx, size)
+	if err != nil {
+		return 0, err
+	}
+	phases.done("trillian")
+	if limit := verified + p.cfg.MaxUnverified; size > limit {
+		p.cfg.Logger.Warn("Trillian's signer is behind: publishing only up to the unverified bound", "integrated", size, "verified", verified, "published_up_to", limit)
+		size = limit
+		if rootHash, err = p.cfg.Store.RootAt(ctx, size); err != nil {
+			return 0, err
+		}
+	}
 	latest, age, err := p.cfg.Store.Latest(ctx)
-	p.cfg.Metrics.backlog(size, latest.Size)
 	switch {
 	case errors.Is(err, tiles.ErrNoCheckpoint):
 	case err != nil:
 		return 0, err
 	default:
+		p.cfg.Metrics.backlog(size, latest.Size)
 		if latest.Size > size {
-			return 0, fmt.Errorf("%w: published size %d is above the integrated %d", ErrInconsistent, latest.Size, size)
+			if size < verified+p.cfg.MaxUnverified {
+				return 0, fmt.Errorf("%w: published size %d is above the integrated %d", ErrInconsistent, latest.Size, size)
+			}
+			return 0, nil // held back by the unverified bound
 		}
 		if latest.Size == size && age < p.cfg.Republish.Seconds() {
 			return 0, nil
 		}
-		if err := p.checkTrillianConsistency(ctx, latest, size, rootHash); err != nil {
+		if err := p.checkPublished(ctx, latest); err != nil {
 			return 0, err
 		}
 	}
-
 	phases.done("consistency")
 	body := c2sp.Checkpoint{Origin: p.cfg.Signer.Name(), Size: size, Hash: rootHash}.Marshal()
 	signed, err := note.Sign(&note.Note{Text: string(body)}, p.cfg.Signer)
@@ -202,24 +210,52 @@ func (p *Publisher) PublishOnce(ctx context.Context) (uint64, error) {
 	return size, nil
 }
 
-// checkTrillianConsistency verifies Trillian's own consistency proof from the
-// last published checkpoint to the new root, on top of htlog's recomputation.
-func (p *Publisher) checkTrillianConsistency(ctx context.Context, latest tiles.Published, size uint64, newRoot c2sp.Hash) error {
-	if latest.Size == 0 || latest.Size == size {
-		return nil
-	}
+// checkPublished checks that the tree still has the last published
+// checkpoint's root at its size: the tree only grows, so the new
+// checkpoint is consistent with it (the witnesses check the proof too).
+func (p *Publisher) checkPublished(ctx context.Context, latest tiles.Published) error {
 	sc, err := c2sp.OpenCheckpoint(latest.Note, p.cfg.Verifier)
 	if err != nil {
 		return fmt.Errorf("couldn't open the last published checkpoint: %w", err)
 	}
-	proof, err := p.cfg.Log.ConsistencyProof(ctx, latest.Size, size)
+	ours, err := p.cfg.Store.RootAt(ctx, latest.Size)
 	if err != nil {
-		return fmt.Errorf("couldn't get Trillian's consistency proof: %w", err)
+		return err
 	}
-	if err := c2sp.VerifyConsistency(latest.Size, size, sc.Hash, newRoot, proof); err != nil {
-		return fmt.Errorf("%w: %v", ErrInconsistent, err)
+	if ours != sc.Hash {
+		return fmt.Errorf("%w: the tree's root at size %d is not the published one", ErrInconsistent, latest.Size)
 	}
 	return nil
+}
+
+// checkTrillian compares Trillian's newest root with htlog's root at the
+// same size, once for each size Trillian reaches, and returns the largest
+// size checked. A Trillian that cannot be reached is logged and leaves the
+// checked size where it was.
+func (p *Publisher) checkTrillian(ctx context.Context, integrated uint64) (uint64, error) {
+	p.vmu.Lock()
+	defer p.vmu.Unlock()
+	r, err := p.cfg.Log.LatestRoot(ctx)
+	if err != nil {
+		p.cfg.Logger.Warn("couldn't read Trillian's root; its check waits", "err", err)
+		return p.verified, nil
+	}
+	switch {
+	case r.Size < p.verified:
+		return 0, fmt.Errorf("%w: Trillian's tree has %d leaves, after %d were checked", ErrInconsistent, r.Size, p.verified)
+	case r.Size == p.verified && r.Size > 0, r.Size > integrated:
+		return p.verified, nil
+	}
+	ours, err := p.cfg.Store.RootAt(ctx, r.Size)
+	if err != nil {
+		return 0, err
+	}
+	if ours != r.Hash {
+		return 0, fmt.Errorf("%w at size %d", ErrRootMismatch, r.Size)
+	}
+	p.verified = r.Size
+	p.cfg.Metrics.trillian(integrated, p.fedSize(), r.Size)
+	return r.Size, nil
 }
 
 // collect asks every witness in parallel, each bounded by WitnessTimeout, and

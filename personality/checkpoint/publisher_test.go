@@ -65,7 +65,7 @@ func (w *world) append(t *testing.T, n int) {
 	for i := 0; i < n; i++ {
 		leaf := fmt.Appendf(nil, "leaf %d", w.ref.Size())
 		w.ref.Append(leaf)
-		if _, _, err := w.log.QueueLeaf(context.Background(), leaf, sha256.Sum256(leaf)); err != nil {
+		if _, err := w.store.Append(context.Background(), []tiles.Pending{{ID: sha256.Sum256(leaf), Leaf: leaf}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -169,6 +169,12 @@ func TestTrillianRootMismatchIsNeverSigned(t *testing.T) {
 	w := newWorld(t)
 	w.append(t, 5)
 	p := w.publisher(t, "quorum none\n", false, lyingLog{w.log})
+	if _, _, err := p.IntegrateOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fed, err := p.FeedOnce(ctx); err != nil || fed != 5 {
+		t.Fatalf("FeedOnce = %d, %v", fed, err)
+	}
 	if _, err := p.PublishOnce(ctx); !errors.Is(err, checkpoint.ErrRootMismatch) {
 		t.Fatalf("PublishOnce with a lying root: %v, want ErrRootMismatch", err)
 	}
@@ -178,9 +184,8 @@ func TestTrillianRootMismatchIsNeverSigned(t *testing.T) {
 }
 
 // TestRunIntegratesBetweenRounds runs the publisher with a long publishing
-// interval: leaves queued after the first round are integrated (and their
-// root checked) on the faster integration tick, but not published until the
-// next round.
+// interval: leaves appended after the first round are integrated and fed
+// to Trillian on the faster tick, but not published until the next round.
 func TestRunIntegratesBetweenRounds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -191,9 +196,8 @@ func TestRunIntegratesBetweenRounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
 	p, err := checkpoint.New(checkpoint.Config{Signer: w.signer, Verifier: w.verify, Log: w.log, Store: w.store, Policy: policy,
-		Metrics: checkpoint.NewMetrics(reg)})
+		Metrics: checkpoint.NewMetrics(prometheus.NewRegistry())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +211,7 @@ func TestRunIntegratesBetweenRounds(t *testing.T) {
 	if got, _ := w.published(t, quorum); got != 3 {
 		t.Fatalf("published size %d before the next round, want 3", got)
 	}
-	// The delay is observed just after the integration commits.
-	waitFor(t, func() bool { return histogramCount(t, reg, "htlog_server_integration_delay_seconds") == 7 })
+	waitFor(t, func() bool { r, err := w.log.LatestRoot(ctx); return err == nil && r.Size == 7 })
 	cancel()
 	<-done
 }
@@ -236,17 +239,75 @@ func TestIntegrateInterval(t *testing.T) {
 	}
 }
 
-func histogramCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
-	t.Helper()
-	mfs, err := reg.Gather()
+// TestPublishesWhileTrillianIsBehind: a stalled Trillian signer does not
+// hold publication back (the log's promises do not depend on it) until the
+// published tree is MaxUnverified ahead of the size Trillian confirmed;
+// once Trillian catches up its root is checked and publication goes on.
+func TestPublishesWhileTrillianIsBehind(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.log.Paused = true
+	w.append(t, 12)
+	policy, _ := c2sp.ParsePolicy([]byte(w.policy + "quorum none\n"))
+	p, err := checkpoint.New(checkpoint.Config{Signer: w.signer, Verifier: w.verify, Log: w.log, Store: w.store, Policy: policy, MaxUnverified: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+	if size, err := p.PublishOnce(ctx); err != nil || size != 5 {
+		t.Fatalf("PublishOnce with Trillian stalled = %d, %v; want 5 (the unverified bound)", size, err)
+	}
+	if fed, err := p.FeedOnce(ctx); err != nil || fed != 12 {
+		t.Fatalf("FeedOnce = %d, %v", fed, err)
+	}
+	if size, err := p.PublishOnce(ctx); err != nil || size != 0 {
+		t.Fatalf("PublishOnce, still stalled = %d, %v; want nothing new", size, err)
+	}
+	if err := w.log.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if size, err := p.PublishOnce(ctx); err != nil || size != 12 {
+		t.Fatalf("PublishOnce after Trillian caught up = %d, %v; want 12", size, err)
+	}
+	if got, _ := w.published(t, "quorum none\n"); got != 12 {
+		t.Fatalf("published %d", got)
+	}
+}
+
+// TestLegacyTreeTakenIn: after an upgrade, what the old LOG tree still
+// sequences (events acknowledged before the upgrade) is appended once,
+// duplicates answered from the sequence, and the position survives.
+func TestLegacyTreeTakenIn(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.append(t, 3) // leaf 0..2, also the legacy tree's first three
+	legacy := logbackend.NewMemory()
+	var leaves [][]byte
+	for i := range 6 {
+		leaves = append(leaves, fmt.Appendf(nil, "leaf %d", i))
+	}
+	leaves = append(leaves, []byte("leaf 1")) // queued twice in the old tree
+	for i, l := range leaves {
+		if err := legacy.AddSequenced(ctx, uint64(i), [][]byte{l}, [][32]byte{sha256.Sum256(append([]byte{byte(i)}, l...))}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	t.Fatalf("no metric %s", name)
-	return 0
+	policy, _ := c2sp.ParsePolicy([]byte(w.policy + "quorum none\n"))
+	p, err := checkpoint.New(checkpoint.Config{Signer: w.signer, Verifier: w.verify, Log: w.log, Legacy: legacy, Store: w.store, Policy: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store was opened with nothing integrated: everything in the
+	// legacy tree is beyond what htlog holds, and is deduplicated.
+	if next, err := p.ImportLegacyOnce(ctx); err != nil || next != 7 {
+		t.Fatalf("ImportLegacyOnce = %d, %v", next, err)
+	}
+	if n, _ := w.store.Sequenced(ctx); n != 6 {
+		t.Fatalf("sequenced %d, want 6 (leaves 0..5, once each)", n)
+	}
+	if next, err := p.ImportLegacyOnce(ctx); err != nil || next != 7 {
+		t.Fatalf("second ImportLegacyOnce = %d, %v", next, err)
+	}
+	if n, _ := w.store.Sequenced(ctx); n != 6 {
+		t.Fatalf("sequenced %d after a second import, want 6", n)
+	}
 }

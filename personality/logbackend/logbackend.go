@@ -1,7 +1,14 @@
-// Package logbackend is the narrow view of a Trillian log that the
-// personality needs, with two implementations: Trillian over gRPC for
+// Package logbackend is the narrow view of Trillian that the personality
+// needs, with two implementations: a PREORDERED_LOG tree over gRPC for
 // production, and an in-memory twin for unit tests. Both pass the same
-// conformance test (RunConformance).
+// conformance test (runConformance in conformance_test.go).
+//
+// htlog sequences events itself (package tiles: the acknowledgement point is
+// htlog's own batched, deduplicated append), so Trillian receives leaves
+// already in order (AddSequenced), stores them, and integrates them into its
+// own Merkle tree. Its root at every size it reaches must equal the root htlog
+// computed from the same leaves: Trillian is the log's second, independent
+// copy and check.
 package logbackend
 
 import (
@@ -12,45 +19,48 @@ import (
 	"github.com/htlog/htlog/internal/c2sp"
 )
 
-// ErrNotFound is returned when a leaf or proof is not (yet) in the tree.
+// ErrNotFound is returned when a leaf is not (yet) in the tree.
 var ErrNotFound = errors.New("not found in the log")
 
 // ErrPushback is returned when the backend is overloaded (Trillian's
-// ResourceExhausted); the caller answers 503 with Retry-After.
+// ResourceExhausted).
 var ErrPushback = errors.New("log backend is overloaded")
 
+// ErrConflict is returned by AddSequenced when Trillian holds a different
+// leaf at an index htlog gave: the two copies of the log disagree.
+var ErrConflict = errors.New("Trillian holds a different leaf at that index")
+
 // Root is a tree head as Trillian reports it. Trillian does not sign roots:
-// the personality proves each new root consistent with the last one it signed.
+// the personality compares each with the root it computed itself.
 type Root struct {
 	Size uint64
 	Hash c2sp.Hash
 }
 
-// Log is a Trillian LOG tree as the personality uses it. All methods are safe
-// for concurrent use. A leaf is identified for deduplication by its identity
-// hash (htlog uses the event id); its Merkle leaf hash is the RFC 6962 hash of
-// the leaf bytes.
-type Log interface {
-	// QueueLeaf durably queues a leaf for sequencing. If a leaf with the same
-	// identity hash was queued before, it returns that earlier leaf's bytes
-	// and dup = true and queues nothing. When it returns nil error the leaf
-	// is durable: it will be sequenced even if this process dies.
-	QueueLeaf(ctx context.Context, leaf []byte, identityHash [32]byte) (existing []byte, dup bool, err error)
+// Reader reads a Trillian tree. All methods are safe for concurrent use.
+type Reader interface {
 	// LatestRoot returns the newest tree head.
 	LatestRoot(ctx context.Context) (Root, error)
-	// ConsistencyProof returns the proof that the tree of size to extends the
-	// tree of size from (empty if from is 0 or from == to).
-	ConsistencyProof(ctx context.Context, from, to uint64) ([]c2sp.Hash, error)
-	// Leaves returns up to count sequenced leaves starting at start, in order;
-	// fewer (possibly none) if the tree is smaller. The personality reads
-	// leaves once, to integrate them into its own tiles, and serves every
-	// later read (tiles, proofs) from those, never from Trillian.
+	// Leaves returns up to count integrated leaves starting at start, in
+	// order; fewer (possibly none) if the tree is smaller.
 	Leaves(ctx context.Context, start, count uint64) ([]Leaf, error)
 }
 
-// Leaf is a sequenced leaf and when it was queued.
+// Log is a PREORDERED_LOG tree as the personality uses it.
+type Log interface {
+	Reader
+	// AddSequenced durably stores leaves at indexes start, start+1, ...
+	// for Trillian to integrate. It is idempotent: a leaf already stored at
+	// its index is not an error (a retry after a crash stores nothing
+	// twice); a leaf whose identity Trillian holds at another index is
+	// ErrConflict. The identity of a leaf is ids[i], the event's identity
+	// hash.
+	AddSequenced(ctx context.Context, start uint64, leaves [][]byte, ids [][32]byte) error
+}
+
+// Leaf is an integrated leaf and when the log received it.
 type Leaf struct {
 	Value []byte
-	// Queued is when the log accepted it (Trillian's queue timestamp).
+	// Queued is when the log received it (Trillian's timestamp).
 	Queued time.Time
 }

@@ -1,7 +1,9 @@
 package logbackend
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -9,41 +11,77 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// Memory is the in-memory twin of Trillian for unit tests: QueueLeaf
-// sequences at once, identity hashes deduplicate, and proofs come from the
-// same tlog hashing the tile store uses. Failing, if set, makes every call
-// return that error (to test pushback and outages).
+// Memory is the in-memory twin of a Trillian PREORDERED_LOG tree for unit
+// tests: AddSequenced stores leaves by index, and the contiguous prefix is
+// integrated at once (unless Paused), hashed as the tile store hashes.
+// Failing, if set, makes every call return that error (to test pushback and
+// outages).
 type Memory struct {
 	mu      sync.Mutex
+	stored  map[uint64][]byte
+	index   map[[32]byte]uint64
 	leaves  [][]byte
 	queued  []time.Time
 	hashes  []tlog.Hash
-	byID    map[[32]byte]int
 	Failing error
+	// Paused stops integration (as a stopped Trillian signer would):
+	// AddSequenced still stores.
+	Paused bool
 }
 
 // NewMemory returns an empty in-memory log.
-func NewMemory() *Memory { return &Memory{byID: map[[32]byte]int{}} }
+func NewMemory() *Memory {
+	return &Memory{stored: map[uint64][]byte{}, index: map[[32]byte]uint64{}}
+}
 
-// QueueLeaf implements Log.
-func (m *Memory) QueueLeaf(_ context.Context, leaf []byte, id [32]byte) ([]byte, bool, error) {
+// AddSequenced implements Log.
+func (m *Memory) AddSequenced(_ context.Context, start uint64, leaves [][]byte, ids [][32]byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.Failing != nil {
-		return nil, false, m.Failing
+		return m.Failing
 	}
-	if i, ok := m.byID[id]; ok {
-		return m.leaves[i], true, nil
+	for i, leaf := range leaves {
+		idx := start + uint64(i)
+		if at, ok := m.index[ids[i]]; ok && at != idx {
+			return fmt.Errorf("%w: leaf %d's identity is stored at %d", ErrConflict, idx, at)
+		}
+		if old, ok := m.stored[idx]; ok {
+			if !bytes.Equal(old, leaf) {
+				return fmt.Errorf("%w: index %d", ErrConflict, idx)
+			}
+			continue
+		}
+		m.stored[idx] = bytes.Clone(leaf)
+		m.index[ids[i]] = idx
 	}
-	hs, err := tlog.StoredHashes(int64(len(m.leaves)), leaf, m)
-	if err != nil {
-		return nil, false, err
+	return m.integrate()
+}
+
+// Resume lifts Paused and integrates what was stored meanwhile.
+func (m *Memory) Resume() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Paused = false
+	return m.integrate()
+}
+
+// integrate takes the contiguous stored prefix into the tree (callers hold mu).
+func (m *Memory) integrate() error {
+	for !m.Paused {
+		leaf, ok := m.stored[uint64(len(m.leaves))]
+		if !ok {
+			return nil
+		}
+		hs, err := tlog.StoredHashes(int64(len(m.leaves)), leaf, m)
+		if err != nil {
+			return err
+		}
+		m.hashes = append(m.hashes, hs...)
+		m.leaves = append(m.leaves, leaf)
+		m.queued = append(m.queued, time.Now())
 	}
-	m.hashes = append(m.hashes, hs...)
-	m.byID[id] = len(m.leaves)
-	m.leaves = append(m.leaves, leaf)
-	m.queued = append(m.queued, time.Now())
-	return nil, false, nil
+	return nil
 }
 
 // ReadHashes implements tlog.HashReader (callers hold mu).
@@ -67,27 +105,6 @@ func (m *Memory) LatestRoot(context.Context) (Root, error) {
 	}
 	h, err := tlog.TreeHash(int64(len(m.leaves)), m)
 	return Root{Size: uint64(len(m.leaves)), Hash: c2sp.Hash(h)}, err
-}
-
-// ConsistencyProof implements Log.
-func (m *Memory) ConsistencyProof(_ context.Context, from, to uint64) ([]c2sp.Hash, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.Failing != nil {
-		return nil, m.Failing
-	}
-	if from == 0 || from == to {
-		return nil, nil
-	}
-	if to > uint64(len(m.leaves)) || from > to {
-		return nil, ErrNotFound
-	}
-	p, err := tlog.ProveTree(int64(to), int64(from), m)
-	out := make([]c2sp.Hash, len(p))
-	for i, h := range p {
-		out[i] = c2sp.Hash(h)
-	}
-	return out, err
 }
 
 // Leaves implements Log.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/trillian"
 	"github.com/google/trillian/types"
-	"github.com/htlog/htlog/internal/c2sp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,39 +18,60 @@ type Trillian struct {
 	treeID int64
 }
 
-// NewTrillian returns the Log for tree treeID on conn. It checks the tree is
-// a LOG tree that Trillian will serve, so a misconfigured tree id fails at
-// startup rather than on the first request.
+// NewTrillian returns the Log for the PREORDERED_LOG tree treeID on conn. It
+// checks the tree's type and that it is ACTIVE or FROZEN, so a misconfigured
+// tree id fails at startup rather than on the first request.
 func NewTrillian(ctx context.Context, conn grpc.ClientConnInterface, treeID int64) (*Trillian, error) {
+	return open(ctx, conn, treeID, trillian.TreeType_PREORDERED_LOG)
+}
+
+// NewLegacy returns a Reader of the LOG tree treeID on conn: the tree of a
+// log from before htlog sequenced events itself, read to take in what it
+// sequenced after the upgrade.
+func NewLegacy(ctx context.Context, conn grpc.ClientConnInterface, treeID int64) (*Trillian, error) {
+	return open(ctx, conn, treeID, trillian.TreeType_LOG)
+}
+
+func open(ctx context.Context, conn grpc.ClientConnInterface, treeID int64, want trillian.TreeType) (*Trillian, error) {
 	admin := trillian.NewTrillianAdminClient(conn)
 	tree, err := admin.GetTree(ctx, &trillian.GetTreeRequest{TreeId: treeID})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read Trillian tree %d: %w", treeID, err)
 	}
-	if tree.TreeType != trillian.TreeType_LOG && tree.TreeType != trillian.TreeType_PREORDERED_LOG {
-		return nil, fmt.Errorf("Trillian tree %d is a %v tree, not a LOG", treeID, tree.TreeType)
+	if tree.TreeType != want {
+		return nil, fmt.Errorf("Trillian tree %d is a %v tree, not a %v", treeID, tree.TreeType, want)
+	}
+	if tree.TreeState != trillian.TreeState_ACTIVE && tree.TreeState != trillian.TreeState_FROZEN {
+		return nil, fmt.Errorf("Trillian tree %d is %v, not ACTIVE or FROZEN", treeID, tree.TreeState)
 	}
 	return &Trillian{client: trillian.NewTrillianLogClient(conn), treeID: treeID}, nil
 }
 
-// QueueLeaf implements Log.
-func (t *Trillian) QueueLeaf(ctx context.Context, leaf []byte, identityHash [32]byte) ([]byte, bool, error) {
-	resp, err := t.client.QueueLeaf(ctx, &trillian.QueueLeafRequest{
-		LogId: t.treeID,
-		Leaf:  &trillian.LogLeaf{LeafValue: leaf, LeafIdentityHash: identityHash[:]},
-	})
+// AddSequenced implements Log. Trillian answers a leaf it already holds (by
+// identity or at that index) with FailedPrecondition and stores nothing; it
+// does not say whether the leaf it holds is the same, so a retry passes and
+// a genuine conflict shows where the publisher looks for it: Trillian's
+// root at that size differs from htlog's, and nothing more is published.
+func (t *Trillian) AddSequenced(ctx context.Context, start uint64, leaves [][]byte, ids [][32]byte) error {
+	req := &trillian.AddSequencedLeavesRequest{LogId: t.treeID, Leaves: make([]*trillian.LogLeaf, len(leaves))}
+	for i, leaf := range leaves {
+		req.Leaves[i] = &trillian.LogLeaf{LeafValue: leaf, LeafIdentityHash: ids[i][:], LeafIndex: int64(start) + int64(i)}
+	}
+	resp, err := t.client.AddSequencedLeaves(ctx, req)
 	if err != nil {
-		return nil, false, mapErr(err)
+		return mapErr(err)
 	}
-	if resp.QueuedLeaf == nil || resp.QueuedLeaf.Leaf == nil {
-		return nil, false, errors.New("Trillian returned no queued leaf")
+	if len(resp.Results) != len(leaves) {
+		return fmt.Errorf("Trillian answered %d of %d sequenced leaves", len(resp.Results), len(leaves))
 	}
-	if c := codes.Code(resp.QueuedLeaf.GetStatus().GetCode()); c == codes.AlreadyExists {
-		return resp.QueuedLeaf.Leaf.LeafValue, true, nil
-	} else if c != codes.OK {
-		return nil, false, fmt.Errorf("Trillian QueueLeaf status %v: %s", c, resp.QueuedLeaf.GetStatus().GetMessage())
+	for i, r := range resp.Results {
+		switch c := codes.Code(r.GetStatus().GetCode()); c {
+		case codes.OK, codes.FailedPrecondition, codes.AlreadyExists:
+		default:
+			return fmt.Errorf("Trillian refused leaf %d: %v %s", start+uint64(i), c, r.GetStatus().GetMessage())
+		}
 	}
-	return nil, false, nil
+	return nil
 }
 
 // LatestRoot implements Log.
@@ -80,23 +100,6 @@ func parseRoot(slr *trillian.SignedLogRoot) (Root, error) {
 	return r, nil
 }
 
-// ConsistencyProof implements Log.
-func (t *Trillian) ConsistencyProof(ctx context.Context, from, to uint64) ([]c2sp.Hash, error) {
-	if from == 0 || from == to {
-		return nil, nil
-	}
-	resp, err := t.client.GetConsistencyProof(ctx, &trillian.GetConsistencyProofRequest{
-		LogId: t.treeID, FirstTreeSize: int64(from), SecondTreeSize: int64(to),
-	})
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	if resp.Proof == nil {
-		return nil, ErrNotFound
-	}
-	return toHashes(resp.Proof.Hashes)
-}
-
 // Leaves implements Log.
 func (t *Trillian) Leaves(ctx context.Context, start, count uint64) ([]Leaf, error) {
 	resp, err := t.client.GetLeavesByRange(ctx, &trillian.GetLeavesByRangeRequest{
@@ -118,19 +121,8 @@ func (t *Trillian) Leaves(ctx context.Context, start, count uint64) ([]Leaf, err
 	return out, nil
 }
 
-func toHashes(bs [][]byte) ([]c2sp.Hash, error) {
-	out := make([]c2sp.Hash, len(bs))
-	for i, b := range bs {
-		if len(b) != len(out[i]) {
-			return nil, fmt.Errorf("Trillian returned a %d-byte hash", len(b))
-		}
-		copy(out[i][:], b)
-	}
-	return out, nil
-}
-
-// mapErr turns Trillian's overload codes into ErrPushback so the HTTP layer
-// can answer 503 with Retry-After.
+// mapErr turns Trillian's overload codes into ErrPushback and NotFound
+// into ErrNotFound.
 func mapErr(err error) error {
 	switch status.Code(err) {
 	case codes.ResourceExhausted, codes.Unavailable:

@@ -9,107 +9,82 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/personality/submit"
+	"github.com/htlog/htlog/personality/tiles"
 )
 
-// mergeGuard keeps this replica's promises keepable. It remembers the
-// events it acknowledged until the log has integrated them, and refuses new
-// submissions (503) while the oldest has waited more than limit, half the
-// promised maximum merge delay by default. Trillian's signer can fall behind
-// a saturating load; without the guard every promise signed meanwhile would
-// be broken once the delay passed the maximum. The guard is per replica:
-// each replica watches its own events, integrated by whichever replica
-// publishes, through the shared database.
+// mergeGuard keeps the log's promises keepable. It reads from the database
+// what has been acknowledged and is not yet in a published checkpoint, and
+// refuses new submissions (503) while the oldest of it has waited more than
+// limit, half the promised maximum merge delay by default. The state is the
+// log's own sequence, so it is shared by every replica and survives a
+// restart: a replica that has not read it yet refuses too.
 type mergeGuard struct {
-	limit      time.Duration
-	integrated func(ctx context.Context, ids [][32]byte) (map[[32]byte]bool, error)
-	log        *slog.Logger
+	limit   time.Duration
+	waiting func(ctx context.Context) (tiles.Waiting, error)
+	log     *slog.Logger
 
-	mu    sync.Mutex
-	queue []acked // in acknowledgement order
+	mu   sync.Mutex
+	read bool          // last is valid
+	last tiles.Waiting // as read at lastAt
+	at   time.Time
 }
 
-type acked struct {
-	id [32]byte
-	at time.Time
-}
-
-// sweepBatch bounds the events one sweep asks about.
-const sweepBatch = 5000
-
-// add remembers an acknowledged event until it is integrated.
-func (g *mergeGuard) add(id [32]byte, at time.Time) {
-	g.mu.Lock()
-	g.queue = append(g.queue, acked{id, at})
-	g.mu.Unlock()
-}
-
-// lag is how long the oldest acknowledged event not yet integrated has
-// waited, and how many are waiting.
-func (g *mergeGuard) lag(now time.Time) (time.Duration, int) {
+// lag is how long the oldest waiting event has waited, and how many wait,
+// as of now (extrapolated from the last reading); ok is false before the
+// first reading.
+func (g *mergeGuard) lag(now time.Time) (lag time.Duration, n uint64, ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.queue) == 0 {
-		return 0, 0
+	if !g.read {
+		return 0, 0, false
 	}
-	return now.Sub(g.queue[0].at), len(g.queue)
+	if g.last.Count == 0 {
+		return 0, 0, true
+	}
+	return time.Duration(g.last.AgeSeconds*float64(time.Second)) + now.Sub(g.at), g.last.Count, true
 }
 
-// admit refuses a new submission while the lag is over the limit.
+// admit refuses a new submission while the lag is over the limit, or not
+// known yet.
 func (g *mergeGuard) admit(now time.Time) error {
-	lag, n := g.lag(now)
+	lag, n, ok := g.lag(now)
+	if !ok {
+		return &submit.Rejection{Status: http.StatusServiceUnavailable, Outcome: "merge_lag",
+			Reason: "the server is starting: it has not yet read what waits for publication; retry shortly", RetryAfter: time.Second}
+	}
 	if lag <= g.limit {
 		return nil
 	}
 	return &submit.Rejection{Status: http.StatusServiceUnavailable, Outcome: "merge_lag",
-		Reason: fmt.Sprintf("the log is behind: an event acknowledged %s ago is not integrated yet (%d waiting; limit %s, half the maximum merge delay); retry later",
+		Reason: fmt.Sprintf("the log is behind: an event acknowledged %s ago is not published yet (%d waiting; limit %s, half the maximum merge delay); retry later",
 			lag.Round(time.Second), n, g.limit),
 		RetryAfter: max(time.Second, g.limit/4)}
 }
 
-// sweep forgets the events the log has integrated, among the oldest
-// sweepBatch.
-func (g *mergeGuard) sweep(ctx context.Context) error {
-	g.mu.Lock()
-	n := min(len(g.queue), sweepBatch)
-	ids := make([][32]byte, n)
-	for i := range n {
-		ids[i] = g.queue[i].id
-	}
-	g.mu.Unlock()
-	if n == 0 {
-		return nil
-	}
-	done, err := g.integrated(ctx, ids)
+// sweep reads what waits.
+func (g *mergeGuard) sweep(ctx context.Context, now time.Time) error {
+	w, err := g.waiting(ctx)
 	if err != nil {
 		return err
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	// Only add appends, so the first n are still the ones asked about.
-	kept := g.queue[:0]
-	for i, a := range g.queue {
-		if i < n && done[a.id] {
-			continue
-		}
-		kept = append(kept, a)
-	}
-	clear(g.queue[len(kept):])
-	g.queue = kept
+	g.last, g.at, g.read = w, now, true
+	g.mu.Unlock()
 	return nil
 }
 
-// run sweeps every interval until ctx ends.
+// run sweeps at once and then every interval until ctx ends.
 func (g *mergeGuard) run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		if err := g.sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			g.log.Warn("couldn't read what waits for publication", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if err := g.sweep(ctx); err != nil && ctx.Err() == nil {
-			g.log.Warn("couldn't check which acknowledged events are integrated", "err", err)
 		}
 	}
 }

@@ -10,113 +10,95 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/personality/submit"
+	"github.com/htlog/htlog/personality/tiles"
 )
 
-// fakeIntegration says which events are integrated.
-type fakeIntegration struct {
-	mu   sync.Mutex
-	done map[[32]byte]bool
-	err  error
+// fakeSequence says what waits for publication.
+type fakeSequence struct {
+	mu  sync.Mutex
+	w   tiles.Waiting
+	err error
 }
 
-func (f *fakeIntegration) integrated(_ context.Context, ids [][32]byte) (map[[32]byte]bool, error) {
+func (f *fakeSequence) waiting(context.Context) (tiles.Waiting, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.err != nil {
-		return nil, f.err
+	return f.w, f.err
+}
+
+func (f *fakeSequence) set(w tiles.Waiting, err error) {
+	f.mu.Lock()
+	f.w, f.err = w, err
+	f.mu.Unlock()
+}
+
+func status503(t *testing.T, err error) string {
+	t.Helper()
+	var r *submit.Rejection
+	if !errors.As(err, &r) || r.Status != http.StatusServiceUnavailable || r.RetryAfter <= 0 {
+		t.Fatalf("got %v, want 503 with Retry-After", err)
 	}
-	out := map[[32]byte]bool{}
-	for _, id := range ids {
-		if f.done[id] {
-			out[id] = true
-		}
-	}
-	return out, nil
+	return r.Reason
 }
 
 func TestMergeGuard(t *testing.T) {
-	f := &fakeIntegration{done: map[[32]byte]bool{}}
-	g := &mergeGuard{limit: 10 * time.Second, integrated: f.integrated}
+	f := &fakeSequence{}
+	g := &mergeGuard{limit: 10 * time.Second, waiting: f.waiting}
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := g.admit(t0); err != nil {
-		t.Fatal("an empty guard refuses:", err)
+	// Before the first reading (a replica just started) it refuses.
+	if reason := status503(t, g.admit(t0)); !strings.Contains(reason, "starting") {
+		t.Fatalf("before the first reading: %q", reason)
 	}
-	for i := range 5 {
-		g.add([32]byte{byte(i)}, t0.Add(time.Duration(i)*time.Second))
+	if err := g.sweep(ctx, t0); err != nil {
+		t.Fatal(err)
 	}
-	if lag, n := g.lag(t0.Add(11 * time.Second)); lag != 11*time.Second || n != 5 {
+	if err := g.admit(t0.Add(time.Hour)); err != nil {
+		t.Fatal("nothing waiting, yet refused:", err)
+	}
+	// Five wait, the oldest for 4 s when read: the lag grows with the
+	// clock between readings.
+	f.set(tiles.Waiting{Count: 5, AgeSeconds: 4}, nil)
+	g.sweep(ctx, t0)
+	if lag, n, _ := g.lag(t0.Add(3 * time.Second)); lag != 7*time.Second || n != 5 {
 		t.Fatalf("lag %v, %d waiting", lag, n)
 	}
-	err := g.admit(t0.Add(11 * time.Second))
-	var rej *submit.Rejection
-	if !errors.As(err, &rej) || rej.Status != http.StatusServiceUnavailable || rej.RetryAfter < time.Second ||
-		!strings.Contains(rej.Reason, "not integrated") {
-		t.Fatalf("over the limit: %v", err)
+	if err := g.admit(t0.Add(6 * time.Second)); err != nil {
+		t.Fatal("refused below the limit:", err)
 	}
-	// Events 0 and 2 are integrated: the oldest waiting is now event 1.
-	f.done[[32]byte{0}], f.done[[32]byte{2}] = true, true
-	if err := g.sweep(ctx); err != nil {
-		t.Fatal(err)
+	reason := status503(t, g.admit(t0.Add(7*time.Second)))
+	if !strings.Contains(reason, "5 waiting") || !strings.Contains(reason, "11s ago") {
+		t.Fatalf("reason %q", reason)
 	}
-	if lag, n := g.lag(t0.Add(11 * time.Second)); lag != 10*time.Second || n != 3 {
-		t.Fatalf("after the sweep: lag %v, %d waiting", lag, n)
+	// A failed reading keeps the last one (and its lag keeps growing).
+	f.set(tiles.Waiting{}, errors.New("database down"))
+	if err := g.sweep(ctx, t0.Add(8*time.Second)); err == nil {
+		t.Fatal("sweep hid the error")
 	}
-	if err := g.admit(t0.Add(11 * time.Second)); err != nil {
-		t.Fatal("at the limit:", err)
-	}
-	// A failed lookup forgets nothing.
-	f.err = errors.New("database down")
-	if err := g.sweep(ctx); err == nil {
-		t.Fatal("no error")
-	}
-	if _, n := g.lag(t0); n != 3 {
-		t.Fatalf("%d waiting after a failed sweep", n)
-	}
-	f.err = nil
-	for i := range 5 {
-		f.done[[32]byte{byte(i)}] = true
-	}
-	if err := g.sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if lag, n := g.lag(t0.Add(time.Hour)); lag != 0 || n != 0 {
-		t.Fatalf("all integrated: lag %v, %d waiting", lag, n)
+	status503(t, g.admit(t0.Add(8*time.Second)))
+	// Published: admitted again.
+	f.set(tiles.Waiting{}, nil)
+	g.sweep(ctx, t0.Add(9*time.Second))
+	if err := g.admit(t0.Add(9 * time.Second)); err != nil {
+		t.Fatal("refused after publication:", err)
 	}
 }
 
-// TestMergeGuardConcurrent adds while sweeping (go test -race): nothing
-// added during a sweep is lost.
 func TestMergeGuardConcurrent(t *testing.T) {
-	f := &fakeIntegration{done: map[[32]byte]bool{}}
-	g := &mergeGuard{limit: time.Minute, integrated: f.integrated}
+	f := &fakeSequence{}
+	g := &mergeGuard{limit: time.Minute, waiting: f.waiting}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go g.run(ctx, time.Millisecond)
 	var wg sync.WaitGroup
-	for w := range 4 {
+	for i := range 8 {
 		wg.Go(func() {
-			for i := range 2000 {
-				id := [32]byte{byte(w), byte(i), byte(i >> 8)}
-				if i%2 == 0 {
-					f.mu.Lock()
-					f.done[id] = true
-					f.mu.Unlock()
-				}
-				g.add(id, time.Now())
+			for j := range 200 {
+				f.set(tiles.Waiting{Count: uint64(i*j + 1), AgeSeconds: 1}, nil)
+				g.admit(time.Now())
+				g.lag(time.Now())
 			}
 		})
 	}
 	wg.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, n := g.lag(time.Now()); n == 4000 {
-			break
-		}
-		if time.Now().After(deadline) {
-			_, n := g.lag(time.Now())
-			t.Fatalf("%d waiting, want the 4000 never integrated", n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -226,6 +226,13 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) (int, error) {
 }
 
 func (s *Server) entryWithProof(r *http.Request, idx uint64) (Entry, error) {
+	size, _, err := s.cfg.Store.Size(r.Context())
+	if err != nil {
+		return Entry{}, err
+	}
+	if idx >= size {
+		return Entry{}, tiles.ErrNoSuchEvent // acknowledged, not yet integrated
+	}
 	data, err := s.cfg.Store.Entries(r.Context(), idx, 1)
 	if err != nil {
 		return Entry{}, err

@@ -79,15 +79,15 @@ func New(cfg Config) *Server {
 	var mergeLag func() float64
 	if cfg.Submitter != nil {
 		backlog = cfg.Submitter.Backlog
-		s.guard = &mergeGuard{limit: cfg.MaxMergeDelay / 2, integrated: cfg.Store.Integrated, log: cfg.Logger}
-		mergeLag = func() float64 { lag, _ := s.guard.lag(time.Now()); return lag.Seconds() }
+		s.guard = &mergeGuard{limit: cfg.MaxMergeDelay / 2, waiting: cfg.Store.Waiting, log: cfg.Logger}
+		mergeLag = func() float64 { lag, _, _ := s.guard.lag(time.Now()); return lag.Seconds() }
 	}
 	s.metrics = newMetrics(cfg.Registry, backlog, mergeLag)
 	return s
 }
 
 // Run follows the published checkpoint so waiting receipts are answered,
-// and the integration of acknowledged events for the merge guard.
+// and what waits for publication for the merge guard.
 func (s *Server) Run(ctx context.Context) {
 	if s.guard != nil {
 		go s.guard.run(ctx, 250*time.Millisecond)

@@ -21,8 +21,10 @@ import (
 // waits until the event is in a published, cosigned checkpoint and answers
 // 200 with a C2SP tlog-proof; with ?async=1, or if ReceiptTimeout passes, it
 // answers 202 with an inclusion promise signed by the log (c2sp.Promise) and
-// the receipt is at GET /receipt/<event id>. Resubmitting the
-// same event is safe: it is never logged twice and gets the same index.
+// the receipt is at GET /receipt/<event id>. Either way the event's index is
+// in the HTLOG-Leaf-Index header: it is fixed when the event is
+// acknowledged. Resubmitting the same event is safe: it is never logged
+// twice and gets the same index.
 func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 	if s.cfg.Submitter == nil {
 		return 0, &clientError{status: http.StatusServiceUnavailable, msg: "the log is frozen (read-only): it accepts no new events"}
@@ -59,12 +61,13 @@ func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 	outcome := "accepted"
 	if acc.Duplicate {
 		outcome = "duplicate"
-	} else {
-		s.guard.add(acc.Envelope.IdentityHash(), time.Now())
 	}
 	s.metrics.submission(acc.Event.Kind, outcome, acc.Event.Submitter.Org)
 	id := acc.Envelope.ID()
 	w.Header().Set("HTLOG-Event-ID", id)
+	if acc.Known {
+		w.Header().Set("HTLOG-Leaf-Index", strconv.FormatUint(acc.Index, 10))
+	}
 	if r.URL.Query().Get("async") == "1" {
 		return s.accepted(w, id, acc.Leaf)
 	}

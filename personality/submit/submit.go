@@ -4,13 +4,14 @@
 // event is checked against the sponsor that registered its trial, the
 // per-submitter rate limit is applied (a resubmission of an event already
 // logged or queued costs nothing: it is answered from the dedup path), and
-// only then is the event queued in Trillian. Every rejection is a *Rejection carrying the
+// only then is the event appended to the log's sequence (package batch: one
+// transaction per batch of concurrent submissions), which is the
+// acknowledgement point. Every rejection is a *Rejection carrying the
 // HTTP status and a one-line reason; nothing rejected reaches the log.
 package submit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -18,7 +19,7 @@ import (
 
 	"github.com/htlog/htlog/internal/admission"
 	"github.com/htlog/htlog/internal/event"
-	"github.com/htlog/htlog/personality/logbackend"
+	"github.com/htlog/htlog/personality/tiles"
 	"golang.org/x/time/rate"
 )
 
@@ -44,11 +45,18 @@ type TrialClaims interface {
 	Claim(ctx context.Context, registryID, sponsor string) (owner string, err error)
 }
 
-// Logged answers whether an event is already logged (integrated), so that
-// a resubmission by a submitter at its rate limit is answered rather than
+// Logged answers whether an event is already appended, so that a
+// resubmission by a submitter at its rate limit is answered rather than
 // refused; it returns the logged entry, or nil when the event is not
-// logged.
+// appended.
 type Logged func(ctx context.Context, id [32]byte) (leaf []byte, err error)
+
+// Sequence appends an admitted event durably and returns its index (an
+// event appended before: the earlier index and leaf, Duplicate set).
+// *batch.Batcher is the implementation.
+type Sequence interface {
+	Add(ctx context.Context, p tiles.Pending) (tiles.Appended, error)
+}
 
 // Config configures a Submitter.
 type Config struct {
@@ -56,11 +64,11 @@ type Config struct {
 	Admission *admission.Checker
 	// Trials holds the trials' registering sponsors.
 	Trials TrialClaims
-	// Logged finds already logged events; nil sends every event to the
-	// rate limit and to Trillian's dedup.
+	// Logged finds already appended events; nil sends every event to the
+	// rate limit and to the sequence's dedup.
 	Logged Logged
-	// Log queues leaves.
-	Log logbackend.Log
+	// Sequence appends admitted events.
+	Sequence Sequence
 	// PerSubmitter is each organisation's sustained rate (events/s) and
 	// Burst its burst; zero disables the limit.
 	PerSubmitter float64
@@ -91,12 +99,16 @@ func New(cfg Config) *Submitter {
 	return &Submitter{cfg: cfg, limiters: map[string]*rate.Limiter{}, inflight: make(chan struct{}, cfg.MaxBacklog)}
 }
 
-// Accepted is a submission queued (or found already logged).
+// Accepted is a submission appended (or found appended before).
 type Accepted struct {
 	Envelope *event.Envelope
 	Event    *event.Event
 	// Leaf is the logged bytes (the canonical envelope).
 	Leaf []byte
+	// Index is the event's index in the log; Known is false when a
+	// resubmission was answered from the Logged lookup, which gives none.
+	Index uint64
+	Known bool
 	// Duplicate is true when the same event was submitted before; Leaf is
 	// then the earlier, logged copy.
 	Duplicate bool
@@ -113,7 +125,7 @@ func (s *Submitter) Acquire() (release func(), err error) {
 	}
 }
 
-// Submit checks body and queues it. A *Rejection is the submitter's fault or
+// Submit checks body and appends it. A *Rejection is the submitter's fault or
 // a limit; any other error is the server's (500/503).
 func (s *Submitter) Submit(ctx context.Context, body []byte) (*Accepted, error) {
 	v := s.cfg.Admission.Check(body, s.cfg.Now(), false)
@@ -141,7 +153,7 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*Accepted, error) 
 			res.CancelAt(s.cfg.Now())
 			// Over the limit: a resubmission of a logged event (anyone
 			// may replay the public entries) is answered from the dedup
-			// path, free. Under it, Trillian's dedup answers and the
+			// path, free. Under it, the sequence's dedup answers and the
 			// token is given back (below): no database query is added to
 			// the common path.
 			if acc, err := s.logged(ctx, env, ev); acc != nil || err != nil {
@@ -156,25 +168,22 @@ func (s *Submitter) Submit(ctx context.Context, body []byte) (*Accepted, error) 
 	if !v.Canonical {
 		leaf = env.Marshal() // the log holds the canonical form
 	}
-	existing, dup, err := s.cfg.Log.QueueLeaf(ctx, leaf, env.IdentityHash())
-	if errors.Is(err, logbackend.ErrPushback) {
-		return nil, &Rejection{Status: http.StatusServiceUnavailable, Outcome: "pushback", Reason: "the log is overloaded; retry later", RetryAfter: time.Second}
-	}
+	a, err := s.cfg.Sequence.Add(ctx, tiles.NewPending(env, ev, leaf))
 	if err != nil {
-		return nil, fmt.Errorf("couldn't queue the event: %w", err)
-	}
-	if dup {
-		// Queued before, not integrated yet: give the token back.
-		if reservation != nil {
-			reservation.CancelAt(s.cfg.Now())
+		if ctx.Err() != nil {
+			return nil, &Rejection{Status: http.StatusServiceUnavailable, Outcome: "cancelled", Reason: "the request ended before the event was acknowledged; resubmit it (it is never logged twice)", RetryAfter: time.Second}
 		}
-		leaf = existing
+		return nil, fmt.Errorf("couldn't append the event: %w", err)
 	}
-	return &Accepted{Envelope: env, Event: ev, Leaf: leaf, Duplicate: dup}, nil
+	if a.Duplicate && reservation != nil {
+		// Appended before: give the token back.
+		reservation.CancelAt(s.cfg.Now())
+	}
+	return &Accepted{Envelope: env, Event: ev, Leaf: a.Leaf, Index: a.Index, Known: true, Duplicate: a.Duplicate}, nil
 }
 
-// logged returns the Accepted answer of an event already logged, nil if it
-// is not (or there is no Logged lookup).
+// logged returns the Accepted answer of an event already appended, nil if
+// it is not (or there is no Logged lookup).
 func (s *Submitter) logged(ctx context.Context, env *event.Envelope, ev *event.Event) (*Accepted, error) {
 	if s.cfg.Logged == nil {
 		return nil, nil

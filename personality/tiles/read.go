@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"golang.org/x/mod/sumdb/tlog"
@@ -97,9 +96,15 @@ func (s *Store) EntryBundle(ctx context.Context, index uint64, width int) ([]byt
 	return b, nil
 }
 
-// Entries returns count entries from start (fewer at the end of the tree).
+// Entries returns count appended entries from start (fewer at the end of
+// the sequence). Readers serve only the integrated tree: they bound start
+// and count by Size.
 func (s *Store) Entries(ctx context.Context, start, count uint64) ([][]byte, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT idx, data FROM htlog_entries WHERE idx >= ? AND idx < ? ORDER BY idx", start, start+count)
+	return readEntries(ctx, s.db, start, count)
+}
+
+func readEntries(ctx context.Context, q querier, start, count uint64) ([][]byte, error) {
+	rows, err := q.QueryContext(ctx, "SELECT idx, data FROM htlog_entries WHERE idx >= ? AND idx < ? ORDER BY idx", start, start+count)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read entries: %w", err)
 	}
@@ -273,10 +278,14 @@ func (m mapReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-// Lookup returns up to limit indexes of entries that carry tag, above after
-// (use -1 for the first page), ascending.
+// Lookup returns up to limit indexes of integrated entries that carry tag,
+// above after (use -1 for the first page), ascending.
 func (s *Store) Lookup(ctx context.Context, tag string, after int64, limit int) ([]uint64, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT idx FROM htlog_tags WHERE tag = ? AND idx > ? ORDER BY idx LIMIT ?", tagKey(tag), after, limit)
+	size, _, err := s.Size(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT idx FROM htlog_tags WHERE tag = ? AND idx > ? AND idx < ? ORDER BY idx LIMIT ?", tagKey(tag), after, size, limit)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't look up the tag: %w", err)
 	}
@@ -325,38 +334,4 @@ func (s *Store) Latest(ctx context.Context) (Published, float64, error) {
 		return p, 0, fmt.Errorf("couldn't read the latest checkpoint: %w", err)
 	}
 	return p, age, nil
-}
-
-// Integrated returns which of ids (event identity hashes) the log has
-// integrated, asking in batches of 1,000.
-func (s *Store) Integrated(ctx context.Context, ids [][32]byte) (map[[32]byte]bool, error) {
-	out := map[[32]byte]bool{}
-	for len(ids) > 0 {
-		n := min(len(ids), 1000)
-		args := make([]any, n)
-		for i := range n {
-			args[i] = ids[i][:]
-		}
-		rows, err := s.db.QueryContext(ctx, "SELECT event_id FROM htlog_events WHERE event_id IN (?"+strings.Repeat(",?", n-1)+")", args...)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't look up integrated events: %w", err)
-		}
-		for rows.Next() {
-			var b []byte
-			if err := rows.Scan(&b); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			var id [32]byte
-			copy(id[:], b)
-			out[id] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
-		}
-		ids = ids[n:]
-	}
-	return out, nil
 }

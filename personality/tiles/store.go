@@ -21,7 +21,6 @@ import (
 	"sync"
 
 	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -36,6 +35,10 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS htlog_tags (tag BINARY(32) NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (tag, idx))`,
 	`CREATE TABLE IF NOT EXISTS htlog_trials (
 		registry_id VARCHAR(64) PRIMARY KEY, sponsor VARCHAR(128) NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS htlog_sequence (
+		id TINYINT PRIMARY KEY, next BIGINT NOT NULL, legacy_next BIGINT NOT NULL)`,
+	// Logs from before the batched write path lack the append time.
+	`ALTER TABLE htlog_entries ADD COLUMN IF NOT EXISTS queued_at TIMESTAMP(6) NULL DEFAULT NULL`,
 	`CREATE TABLE IF NOT EXISTS htlog_checkpoints (
 		size BIGINT PRIMARY KEY, note BLOB NOT NULL, published_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))`,
 }
@@ -62,6 +65,12 @@ func Open(ctx context.Context, db *sql.DB) (*Store, error) {
 	if _, err := db.ExecContext(ctx, "INSERT IGNORE INTO htlog_state (id, size, root) VALUES (1, 0, ?)", empty[:]); err != nil {
 		return nil, fmt.Errorf("couldn't initialise htlog_state: %w", err)
 	}
+	// The sequence starts where the integrated tree ends: an empty log at 0,
+	// a log upgraded from per-event queueing after everything it integrated
+	// (and the legacy tree's leaves below that are held).
+	if _, err := db.ExecContext(ctx, "INSERT IGNORE INTO htlog_sequence (id, next, legacy_next) SELECT 1, size, size FROM htlog_state WHERE id = 1"); err != nil {
+		return nil, fmt.Errorf("couldn't initialise htlog_sequence: %w", err)
+	}
 	return &Store{db: db, cache: newTileCache(4096)}, nil
 }
 
@@ -77,27 +86,37 @@ func (s *Store) Size(ctx context.Context) (uint64, c2sp.Hash, error) {
 	return size, h, nil
 }
 
-// Integrate appends leaves, which Trillian sequenced at start onwards, in one
-// transaction: stored hashes, entries, the event and tag indexes and the new
-// size and root. start must equal the integrated size (else nothing changes
-// and an error says so). It returns the new size and root.
-func (s *Store) Integrate(ctx context.Context, start uint64, leaves [][]byte) (uint64, c2sp.Hash, error) {
+// MaxIntegrate bounds the leaves one Integrate call takes in.
+const MaxIntegrate = 4096
+
+// Integrate takes up to max appended entries beyond the integrated tree into
+// it, in one transaction: their stored hashes and the new size and root,
+// which it computes from the entries' own bytes. It returns the integrated
+// size and root (unchanged when nothing was waiting). Only the publisher,
+// which holds the lease, calls it; if another integrated meanwhile, the
+// transaction sees it and goes on from there.
+func (s *Store) Integrate(ctx context.Context, max int) (uint64, c2sp.Hash, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, c2sp.Hash{}, err
 	}
 	defer tx.Rollback()
 	var size uint64
-	if err := tx.QueryRowContext(ctx, "SELECT size FROM htlog_state WHERE id = 1 FOR UPDATE").Scan(&size); err != nil {
+	var cur []byte
+	if err := tx.QueryRowContext(ctx, "SELECT size, root FROM htlog_state WHERE id = 1 FOR UPDATE").Scan(&size, &cur); err != nil {
 		return 0, c2sp.Hash{}, fmt.Errorf("couldn't lock htlog_state: %w", err)
 	}
-	if size != start {
-		return 0, c2sp.Hash{}, fmt.Errorf("integrating at %d but the tree has %d leaves (another publisher?)", start, size)
+	leaves, err := readEntries(ctx, tx, size, uint64(min(max, MaxIntegrate)))
+	if err != nil {
+		return 0, c2sp.Hash{}, err
+	}
+	if len(leaves) == 0 {
+		return size, c2sp.Hash(cur), nil
 	}
 	r := &batchReader{q: tx, ctx: ctx, pending: map[int64]tlog.Hash{}}
-	var hashRows, entryRows, eventRows, tagRows []any
+	var hashRows []any
 	for i, leaf := range leaves {
-		n := int64(start) + int64(i)
+		n := int64(size) + int64(i)
 		hs, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(leaf), r)
 		if err != nil {
 			return 0, c2sp.Hash{}, fmt.Errorf("couldn't hash leaf %d: %w", n, err)
@@ -107,38 +126,14 @@ func (s *Store) Integrate(ctx context.Context, start uint64, leaves [][]byte) (u
 			r.pending[base+int64(j)] = h
 			hashRows = append(hashRows, base+int64(j), h[:])
 		}
-		entryRows = append(entryRows, n, leaf)
-		// Index what parses; a leaf that does not is still logged and served.
-		if env, err := event.ParseEnvelope(leaf); err == nil {
-			if ev, err := event.ParseEvent(env.Payload); err == nil {
-				id := env.IdentityHash()
-				eventRows = append(eventRows, id[:], n, ev.Kind, ev.Submitter.Org, ev.OccurredAt)
-				for _, tag := range event.Tags(ev.Body) {
-					tagRows = append(tagRows, tagKey(tag), n)
-				}
-			}
-		}
 	}
-	newSize := start + uint64(len(leaves))
+	newSize := size + uint64(len(leaves))
 	root, err := tlog.TreeHash(int64(newSize), r)
 	if err != nil {
 		return 0, c2sp.Hash{}, fmt.Errorf("couldn't compute the root: %w", err)
 	}
-	for _, ins := range []struct {
-		query string
-		cols  int
-		rows  []any
-	}{
-		{"INSERT INTO htlog_hashes (id, hash) VALUES ", 2, hashRows},
-		{"INSERT INTO htlog_entries (idx, data) VALUES ", 2, entryRows},
-		// A resubmitted event is deduplicated by Trillian; if an identical
-		// payload were ever sequenced twice, the first index stays.
-		{"INSERT IGNORE INTO htlog_events (event_id, idx, kind, org, occurred_at) VALUES ", 5, eventRows},
-		{"INSERT IGNORE INTO htlog_tags (tag, idx) VALUES ", 2, tagRows},
-	} {
-		if err := insertRows(ctx, tx, ins.query, ins.cols, ins.rows); err != nil {
-			return 0, c2sp.Hash{}, err
-		}
+	if err := insertRows(ctx, tx, "INSERT INTO htlog_hashes (id, hash) VALUES ", "(?,?)", 2, hashRows); err != nil {
+		return 0, c2sp.Hash{}, err
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE htlog_state SET size = ?, root = ? WHERE id = 1", newSize, root[:]); err != nil {
 		return 0, c2sp.Hash{}, err
@@ -150,11 +145,10 @@ func (s *Store) Integrate(ctx context.Context, start uint64, leaves [][]byte) (u
 }
 
 // insertRows runs a multi-row INSERT in chunks.
-func insertRows(ctx context.Context, tx *sql.Tx, query string, cols int, args []any) error {
+func insertRows(ctx context.Context, tx *sql.Tx, query, place string, cols int, args []any) error {
 	const maxRows = 500
 	for len(args) > 0 {
 		n := min(len(args)/cols, maxRows)
-		place := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
 		q := query + strings.TrimSuffix(strings.Repeat(place+",", n), ",")
 		if _, err := tx.ExecContext(ctx, q, args[:n*cols]...); err != nil {
 			return fmt.Errorf("couldn't store integrated data: %w", err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/event"
@@ -54,21 +55,39 @@ func TestIntegrateMatchesReference(t *testing.T) {
 			leaves = append(leaves, envelope(t, k, int(size)+i, tag))
 		}
 		ref.Append(leaves...)
-		got, root, err := s.Integrate(ctx, size, leaves)
-		if err != nil {
-			t.Fatal(err)
+		appendLeaves(t, s, leaves)
+		// Appended but not integrated: not visible to readers.
+		if n, _, _ := s.Size(ctx); n != size {
+			t.Fatalf("size %d before integration, want %d", n, size)
 		}
-		size = got
-		if size != ref.Size() || root != ref.Root(size) {
-			t.Fatalf("after integrating to %d: root %x, want %x", size, root, ref.Root(size))
+		if idxs, _ := s.Lookup(ctx, alice, int64(size)-1, 1000); len(idxs) != 0 && size > 0 {
+			t.Fatalf("lookup finds appended, unintegrated entries %v", idxs)
+		}
+		// Integrated in steps of at most max.
+		for size < ref.Size() {
+			got, root, err := s.Integrate(ctx, 300)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got-size > 300 || got == size {
+				t.Fatalf("Integrate(300) went from %d to %d", size, got)
+			}
+			size = got
+			if root != ref.Root(size) {
+				t.Fatalf("after integrating to %d: root %x, want %x", size, root, ref.Root(size))
+			}
+		}
+		if again, root, err := s.Integrate(ctx, 300); err != nil || again != size || root != ref.Root(size) {
+			t.Fatalf("Integrate with nothing waiting = %d, %v", again, err)
 		}
 	}
-	// Integrating at the wrong position changes nothing.
-	if _, _, err := s.Integrate(ctx, size-1, [][]byte{[]byte("x")}); err == nil {
-		t.Fatal("integrating at a stale position succeeded")
+	if n, _ := s.Sequenced(ctx); n != size {
+		t.Fatalf("sequenced %d, want %d", n, size)
 	}
-	if n, _, _ := s.Size(ctx); n != size {
-		t.Fatalf("size %d after a refused integration, want %d", n, size)
+	for _, n := range []uint64{0, 1, 255, 257, size} {
+		if r, err := s.RootAt(ctx, n); err != nil || r != ref.Root(n) {
+			t.Fatalf("RootAt(%d): %v", n, err)
+		}
 	}
 	// Every tile the reference computes is served identically.
 	want, _ := c2sp.TileHashes(ref.LeafHashes(size))
@@ -156,6 +175,55 @@ func TestIntegrateMatchesReference(t *testing.T) {
 	}
 }
 
+func appendLeaves(t *testing.T, s *tiles.Store, leaves [][]byte) {
+	t.Helper()
+	batch := make([]tiles.Pending, len(leaves))
+	for i, l := range leaves {
+		batch[i] = tiles.PendingOf(l)
+	}
+	if _, err := s.Append(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWaiting: what waits beyond the published checkpoint is read from
+// the database, so every replica and a restarted one see the same.
+func TestWaiting(t *testing.T) {
+	ctx := context.Background()
+	dsn := testonly.NewDatabase(t, "tiles")
+	testonly.RequireIntegration(t)
+	s, err := tiles.Open(ctx, testonly.OpenDB(t, dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err := s.Waiting(ctx); err != nil || w.Count != 0 || w.AgeSeconds != 0 {
+		t.Fatalf("empty log: %+v, %v", w, err)
+	}
+	_, k, _ := ed25519.GenerateKey(rand.Reader)
+	appendLeaves(t, s, [][]byte{envelope(t, k, 0, event.Tag([]byte("k"), "p")), envelope(t, k, 1, event.Tag([]byte("k"), "p"))})
+	time.Sleep(200 * time.Millisecond)
+	other, err := tiles.Open(ctx, testonly.OpenDB(t, dsn)) // another replica, or this one restarted
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := other.Waiting(ctx)
+	if err != nil || w.Count != 2 || w.AgeSeconds < 0.2 || w.AgeSeconds > 60 {
+		t.Fatalf("two waiting: %+v, %v", w, err)
+	}
+	if err := s.Publish(ctx, 1, []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := other.Waiting(ctx); w.Count != 1 || w.AgeSeconds < 0.2 {
+		t.Fatalf("one published: %+v", w)
+	}
+	if err := s.Publish(ctx, 2, []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := other.Waiting(ctx); w.Count != 0 {
+		t.Fatalf("all published: %+v", w)
+	}
+}
+
 func toTlog(p []c2sp.Hash) tlog.RecordProof {
 	out := make(tlog.RecordProof, len(p))
 	for i, h := range p {
@@ -195,7 +263,8 @@ func TestFullTilesServedWithoutTheDatabase(t *testing.T) {
 	for i := range 300 {
 		leaves = append(leaves, envelope(t, k, i, event.Tag([]byte("k"), "p")))
 	}
-	if _, _, err := s.Integrate(ctx, 0, leaves); err != nil {
+	appendLeaves(t, s, leaves)
+	if _, _, err := s.Integrate(ctx, 1000); err != nil {
 		t.Fatal(err)
 	}
 	full, partial := c2sp.TileRef{Level: 0, Index: 0, Width: 256}, c2sp.TileRef{Level: 0, Index: 1, Width: 44}
