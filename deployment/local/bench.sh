@@ -24,6 +24,7 @@ TESSERA_PORT=${TESSERA_PORT:-2124}
 POSIX_PORT=${POSIX_PORT:-2125}
 POSIX_ENTRIES=${POSIX_ENTRIES:-20000}
 say() { echo "bench: $*" >&2; }
+load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
 
 # Cleanup, on any exit: resume the monitor, restore CPU affinity, stop
 # Tessera's servers, drop their database and directory, and stop the stack if
@@ -205,7 +206,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	echo "$r"
 	ratio=$(awk -v a="$(echo "$a" | awk '{print $2}')" -v r="$(echo "$r" | awk '{print $2}')" 'BEGIN{printf "%.0f", 100*a/r}')
 	ratios+=("$ratio")
-	pub_ratio=$(awk -v a="$(published "$a")" -v t="$(published "$t")" 'BEGIN{printf "%.3f", (t > 0 ? a/t : 0)}')
+	pub_ratio=$(awk -v a="$(published "$a")" -v t="$(published "$t")" 'BEGIN{printf "%.3g", (t > 0 ? a/t : 0)}')
 	pub_ratios+=("$pub_ratio")
 	printf '%s\t%s\t%s\t%s\t%s\n' "$ratio" "$a" "$r" "$pub_ratio" "$t" >>"$rounds"
 done
@@ -286,7 +287,8 @@ block=$(cat <<MD
 Measured $(date -u +%Y-%m-%d) with \`make bench\` (DURATION=$DURATION WORKERS=$WORKERS PREGEN=$PREGEN ROUNDS=$ROUNDS) on the local
 stack: one MariaDB, Trillian log server and signer, htlog-server, three witnesses (2-of-3 policy) and the hammer,
 on this $ncpu-core machine ($setup; the monitor is paused: a regulator runs it elsewhere). Requests are signed
-before the clock starts, for htlog and the baseline alike.
+before the clock starts, for htlog and the baseline alike. The machine's 1-minute load average was
+$load_start when the bench started and $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?") when it ended (anything else running on the machine shows there).
 
 | run | accepted/s | p50 | p95 | p99 |
 |---|---|---|---|---|
