@@ -51,8 +51,10 @@ type Stack struct {
 	// WitnessDown makes witness i answer 503 while set.
 	WitnessDown [3]*atomic.Bool
 
-	// ConfigFile is htlog-server's YAML configuration.
-	ConfigFile string
+	// ConfigFile is htlog-server's YAML configuration; DSN its database.
+	ConfigFile, DSN string
+	// LogSKey is the log's signed-note signing key.
+	LogSKey string
 	// Trillian is the log server and signer under the stack.
 	Trillian *Trillian
 
@@ -165,23 +167,26 @@ func PrepareStack(t testing.TB) *Stack {
 		ExampleRights(s.Org)+
 		"  - org: "+CustodyOnlyOrg+"\n    kinds: [custody]\n    keys: [{public_key_file: "+pub+"}]\n"+ExampleRights(CustodyOnlyOrg), 0o644)
 	s.logKeyFile, s.trillianAddr, s.dir = write("log.key", skey, 0o600), tr.LogAddr, dir
-	s.ConfigFile = s.writeConfig(t, "server.yaml", addr, "")
+	s.LogSKey = skey
+	s.ConfigFile, s.DSN = s.writeConfig(t, "server.yaml", addr, "")
 	return s
 }
 
 // writeConfig writes an htlog-server configuration for this stack's origin,
 // key, Trillian, policy and registry, listening on addr with a database of
-// its own, followed by the extra YAML lines.
-func (s *Stack) writeConfig(t testing.TB, name, addr, extra string) string {
+// its own, followed by the extra YAML lines. It returns the file and the
+// database's DSN.
+func (s *Stack) writeConfig(t testing.TB, name, addr, extra string) (string, string) {
 	t.Helper()
 	p := filepath.Join(s.dir, name)
+	dsn := NewDatabase(t, "server")
 	text := fmt.Sprintf(
 		"listen: %s\norigin: %s\nkey_file: %s\ndatabase: {dsn: '%s'}\ntrillian: {address: %s}\ncheckpoint_interval: 200ms\npolicy_file: %s\nsubmitters_file: %s\nwitness_timeout: 1s\nreceipt_timeout: 5s\n%s",
-		addr, s.Origin, s.logKeyFile, NewDatabase(t, "server"), s.trillianAddr, s.PolicyFile, s.RegistryFile, extra)
+		addr, s.Origin, s.logKeyFile, dsn, s.trillianAddr, s.PolicyFile, s.RegistryFile, extra)
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return p, dsn
 }
 
 // SetConfig appends YAML lines (keys the configuration does not set yet,
@@ -212,7 +217,7 @@ func (s *Stack) StartFork(t testing.TB) *Stack {
 	f := *s
 	f.URL = "http://" + addr
 	f.WitnessDown = [3]*atomic.Bool{}
-	f.ConfigFile = s.writeConfig(t, "fork-"+strings.ReplaceAll(addr, ":", "-")+".yaml", addr, "fail_open: true\n")
+	f.ConfigFile, f.DSN = s.writeConfig(t, "fork-"+strings.ReplaceAll(addr, ":", "-")+".yaml", addr, "fail_open: true\n")
 	f.cmd = nil
 	f.Start(t)
 	return &f
