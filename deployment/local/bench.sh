@@ -66,7 +66,7 @@ fi
 sql() {
 	local c
 	c=$(command -v mariadb || command -v mysql) || { say "needs the mariadb (or mysql) client"; return 1; }
-	MYSQL_PWD=$HTLOG_DB_PASSWORD "$c" --protocol=TCP -h "$HTLOG_DB_HOST" -P "$HTLOG_DB_PORT" -u "$HTLOG_DB_USER" -e "$1"
+	MYSQL_PWD=$HTLOG_DB_PASSWORD "$c" --protocol=TCP -h "$HTLOG_DB_HOST" -P "$HTLOG_DB_PORT" -u "$HTLOG_DB_USER" -N -e "$1"
 }
 subs=()
 for n in 1900000013 1900000021 1900000039 1900000047 1900000054 1900000062 1900000070 1900000088; do subs+=(--submitter "npi:$n=var/keys/hammer${n: -2:1}.key"); done
@@ -147,6 +147,11 @@ raw_run() {
 tessera_dir=$(deployment/local/build-tessera.sh)
 mkdir -p var/bench var/log
 [ -f var/bench/tessera.key ] || bin/htlog keygen --kind log --name tessera.localhost/bench --out var/bench/tessera.key >/dev/null
+# A bench killed with SIGKILL could not drop its database: drop those of
+# benches no longer running.
+for db in $(sql "SHOW DATABASES LIKE 'htlog\\_bench\\_tessera\\_%'"); do
+	kill -0 "${db##*_}" 2>/dev/null || sql "DROP DATABASE \`$db\`"
+done
 tessera_db=htlog_bench_tessera_$$
 sql "DROP DATABASE IF EXISTS \`$tessera_db\`; CREATE DATABASE \`$tessera_db\`"
 start_bg() { # log command...: starts command on the app cores, in the background
