@@ -214,21 +214,28 @@ func (m *Monitor) commit(ctx context.Context, st *store.State, fs []finding.Find
 	}
 	st.Hashes = m.tree.Hashes()
 	size := m.tree.Size()
-	saveRules := m.rulesLen < m.cfg.RulesSmall || size-m.rulesSize >= m.cfg.RulesEvery ||
+	saveRules := m.engine.Pending() < m.cfg.RulesSmall || size-m.rulesSize >= m.cfg.RulesEvery ||
 		now.Sub(m.rulesAt) >= m.cfg.RulesInterval
 	if saveRules {
-		snap, err := m.engine.Snapshot()
+		rows, err := m.engine.Changes()
 		if err != nil {
 			return err
 		}
-		st.Rules, st.RulesSize, st.RulesHashes = snap, size, st.Hashes
+		st.SaveRules, st.RulesSize, st.RulesHashes = true, size, st.Hashes
+		st.Rules = make([]store.RulesRow, len(rows))
+		for i, r := range rows {
+			st.Rules[i] = store.RulesRow(r)
+		}
 	}
 	if err := m.cfg.Store.Commit(ctx, st, fs); err != nil {
+		// The engine still counts the rows as changed; the caller reloads
+		// the state from the store anyway.
 		m.m.errors.WithLabelValues("store").Inc()
 		return fmt.Errorf("couldn't commit the replay to size %d: %w", st.Size, err)
 	}
 	if saveRules {
-		m.rulesSize, m.rulesAt, m.rulesLen = size, now, len(st.Rules)
+		m.engine.Saved()
+		m.rulesSize, m.rulesAt = size, now
 	}
 	return nil
 }

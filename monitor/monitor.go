@@ -63,14 +63,15 @@ type Config struct {
 	// commits of its progress (default 65536; rounded to whole bundles).
 	CommitEvery uint64
 	// RulesSmall, RulesEvery and RulesInterval say how often the rules'
-	// state is saved. It grows with the log (every consent, package and
-	// trial) and is saved whole, so once it is over RulesSmall bytes
-	// (default 1 MiB) a commit saves it only when RulesEvery entries
-	// (default 65536) or RulesInterval (default 5m) have passed since it was
-	// last saved; every commit still saves the position and findings. A
-	// restart replays the entries after the saved rules' state again (at
-	// most RulesEvery entries, or RulesInterval's worth), whose findings are
-	// already recorded and ignored by key.
+	// state is saved. It is saved as rows, only those changed since the
+	// last save (rules.Engine.Changes), so a commit saves the changes when
+	// fewer than RulesSmall rows (default 65536) changed, and otherwise
+	// only when RulesEvery entries (default 65536) or RulesInterval
+	// (default 5m) have passed since the last save (rows changed again in
+	// between are written once); every commit still saves the position and
+	// findings. A restart replays the entries after the saved rules' state
+	// again (at most RulesEvery entries, or RulesInterval's worth), whose
+	// findings are already recorded and ignored by key.
 	RulesSmall    int
 	RulesEvery    uint64
 	RulesInterval time.Duration
@@ -108,11 +109,10 @@ type Monitor struct {
 	promises     promiseWatch
 	promiseRound sync.Mutex
 
-	// rulesSize, rulesAt and rulesLen are the tree size, time and length
-	// of the rules' state last saved (guarded by round).
+	// rulesSize and rulesAt are the tree size and time of the rules'
+	// state last saved (guarded by round).
 	rulesSize uint64
 	rulesAt   time.Time
-	rulesLen  int
 
 	mu        sync.Mutex
 	confirmed *c2sp.SignedCheckpoint // latest log checkpoint the replay confirmed; nil before the first
@@ -133,7 +133,7 @@ func New(ctx context.Context, cfg Config) (*Monitor, error) {
 		cfg.CommitEvery = 65536
 	}
 	if cfg.RulesSmall <= 0 {
-		cfg.RulesSmall = 1 << 20
+		cfg.RulesSmall = 65536
 	}
 	if cfg.RulesEvery == 0 {
 		cfg.RulesEvery = 65536
@@ -184,7 +184,7 @@ func (m *Monitor) load(ctx context.Context) error {
 		if m.tree, err = tree.Restore(st.Size, st.Hashes); err != nil {
 			return err
 		}
-		if err := m.engine.Restore(st.Rules); err != nil {
+		if err := m.loadRules(ctx, st); err != nil {
 			return err
 		}
 		if len(st.Checkpoint) > 0 {
@@ -197,7 +197,7 @@ func (m *Monitor) load(ctx context.Context) error {
 				return errors.New("the saved checkpoint does not match the saved compact range: the state is corrupt")
 			}
 		}
-		m.rulesSize, m.rulesAt, m.rulesLen = st.RulesSize, time.Now(), len(st.Rules)
+		m.rulesSize, m.rulesAt = st.RulesSize, time.Now()
 		if st.RulesSize > st.Size {
 			return errors.New("the saved rules' state is ahead of the saved position: the state is corrupt")
 		}
@@ -221,6 +221,25 @@ func (m *Monitor) load(ctx context.Context) error {
 	if confirmed != nil {
 		m.m.treeSize.Set(float64(confirmed.Size))
 	}
+	return nil
+}
+
+// loadRules loads the rules' saved rows into the fresh engine, or a
+// snapshot saved before rows existed, marked changed so the next save of
+// the rules writes it as rows (and drops the snapshot).
+func (m *Monitor) loadRules(ctx context.Context, st *store.State) error {
+	if st.LegacyRules != nil {
+		if err := m.engine.Restore(st.LegacyRules); err != nil {
+			return err
+		}
+		m.engine.TouchAll()
+		return nil
+	}
+	err := m.cfg.Store.LoadRules(ctx, func(r store.RulesRow) error { return m.engine.LoadRow(rules.Row(r)) })
+	if err != nil {
+		return fmt.Errorf("couldn't load the rules' state: %w", err)
+	}
+	m.engine.Loaded()
 	return nil
 }
 

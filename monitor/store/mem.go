@@ -16,6 +16,8 @@ import (
 type Mem struct {
 	mu          sync.Mutex
 	state       *State
+	rules       map[[2]string][]byte // by table and key
+	legacy      []byte
 	findings    []finding.Finding
 	keys        map[string]bool
 	checkpoints []Checkpoint
@@ -28,7 +30,16 @@ type Mem struct {
 
 // NewMem returns an empty in-memory store.
 func NewMem() *Mem {
-	return &Mem{keys: map[string]bool{}, evidence: map[string][]byte{}, promises: map[c2sp.Hash]Promise{}}
+	return &Mem{keys: map[string]bool{}, evidence: map[string][]byte{}, promises: map[c2sp.Hash]Promise{},
+		rules: map[[2]string][]byte{}}
+}
+
+// SetLegacyRules makes the store hold a rules' state saved as one snapshot,
+// as a store written before the rows existed does (for upgrade tests).
+func (m *Mem) SetLegacyRules(snapshot []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.legacy = bytes.Clone(snapshot)
 }
 
 // LoadState implements Store.
@@ -40,7 +51,24 @@ func (m *Mem) LoadState(ctx context.Context) (*State, error) {
 	}
 	c := *m.state
 	c.Hashes, c.RulesHashes = slices.Clone(c.Hashes), slices.Clone(c.RulesHashes)
+	c.LegacyRules = bytes.Clone(m.legacy)
 	return &c, nil
+}
+
+// LoadRules implements Store.
+func (m *Mem) LoadRules(ctx context.Context, f func(RulesRow) error) error {
+	m.mu.Lock()
+	rows := make([]RulesRow, 0, len(m.rules))
+	for k, v := range m.rules {
+		rows = append(rows, RulesRow{Table: k[0], Key: k[1], Value: bytes.Clone(v)})
+	}
+	m.mu.Unlock()
+	for _, r := range rows {
+		if err := f(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Commit implements Store.
@@ -52,11 +80,21 @@ func (m *Mem) Commit(ctx context.Context, st *State, fs []finding.Finding) error
 	}
 	c := *st
 	c.Hashes, c.RulesHashes = slices.Clone(c.Hashes), slices.Clone(c.RulesHashes)
-	if c.Rules == nil { // keep the saved rules' state
-		c.Rules, c.RulesSize, c.RulesHashes = nil, 0, nil
+	c.SaveRules, c.Rules, c.LegacyRules = false, nil, nil
+	if !st.SaveRules { // keep the saved rules' state
+		c.RulesSize, c.RulesHashes = 0, nil
 		if m.state != nil {
-			c.Rules, c.RulesSize, c.RulesHashes = m.state.Rules, m.state.RulesSize, slices.Clone(m.state.RulesHashes)
+			c.RulesSize, c.RulesHashes = m.state.RulesSize, slices.Clone(m.state.RulesHashes)
 		}
+	} else {
+		for _, r := range st.Rules {
+			if r.Value == nil {
+				delete(m.rules, [2]string{r.Table, r.Key})
+			} else {
+				m.rules[[2]string{r.Table, r.Key}] = bytes.Clone(r.Value)
+			}
+		}
+		m.legacy = nil
 	}
 	m.state = &c
 	m.addFindings(fs)

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +25,15 @@ var schema = []string{
 		rules LONGBLOB NOT NULL,
 		rules_size BIGINT UNSIGNED NULL,
 		rules_hashes BLOB NULL
+	)`,
+	// The rules' state, one row per table and key (RulesRow), keyed by
+	// the SHA-256 of the key so that any key fits the primary key.
+	`CREATE TABLE IF NOT EXISTS monitor_rules (
+		tbl VARBINARY(128) NOT NULL,
+		h BINARY(32) NOT NULL,
+		k BLOB NOT NULL,
+		v MEDIUMBLOB NOT NULL,
+		PRIMARY KEY (tbl, h)
 	)`,
 
 	`CREATE TABLE IF NOT EXISTS monitor_checkpoints (
@@ -121,12 +133,15 @@ func (s *MySQL) LoadState(ctx context.Context) (*State, error) {
 	var hashes, rulesHashes []byte
 	var rulesSize sql.NullInt64
 	err := s.db.QueryRowContext(ctx, `SELECT tree_size, hashes, checkpoint, rules, rules_size, rules_hashes FROM monitor_state WHERE id = 1`).
-		Scan(&st.Size, &hashes, &st.Checkpoint, &st.Rules, &rulesSize, &rulesHashes)
+		Scan(&st.Size, &hashes, &st.Checkpoint, &st.LegacyRules, &rulesSize, &rulesHashes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read the monitor's state: %w", err)
+	}
+	if len(st.LegacyRules) == 0 {
+		st.LegacyRules = nil
 	}
 	if st.Hashes, err = splitHashes(hashes); err != nil {
 		return nil, err
@@ -170,24 +185,22 @@ func (s *MySQL) Commit(ctx context.Context, st *State, fs []finding.Finding) err
 	}
 	defer tx.Rollback()
 	hashes := joinHashes(st.Hashes)
-	// The state is written in one statement; the server drops the
-	// connection on a statement over max_allowed_packet, so say so first.
-	if size := int64(2*len(hashes) + len(st.Checkpoint) + len(st.Rules) + 1024); size > s.maxPacket {
-		return fmt.Errorf("the monitor's state is %d bytes, over the database's max_allowed_packet of %d: raise it on the server (max_allowed_packet = 1G in its configuration, or SET GLOBAL max_allowed_packet = 1073741824)", size, s.maxPacket)
-	}
 	checkpoint := append([]byte{}, st.Checkpoint...) // no checkpoint yet: empty, not NULL
 	var err2 error
-	if st.Rules == nil { // the position only; a first row starts the rules empty at size 0
+	if !st.SaveRules { // the position only; a first row starts the rules empty at size 0
 		_, err2 = tx.ExecContext(ctx, `INSERT INTO monitor_state (id, tree_size, hashes, checkpoint, rules, rules_size, rules_hashes)
 			VALUES (1, ?, ?, ?, '', 0, '')
 			ON DUPLICATE KEY UPDATE tree_size = VALUES(tree_size), hashes = VALUES(hashes), checkpoint = VALUES(checkpoint)`,
 			st.Size, hashes, checkpoint)
-	} else {
+	} else { // the rows replace a snapshot saved before them (rules = '')
 		_, err2 = tx.ExecContext(ctx, `INSERT INTO monitor_state (id, tree_size, hashes, checkpoint, rules, rules_size, rules_hashes)
-			VALUES (1, ?, ?, ?, ?, ?, ?)
+			VALUES (1, ?, ?, ?, '', ?, ?)
 			ON DUPLICATE KEY UPDATE tree_size = VALUES(tree_size), hashes = VALUES(hashes), checkpoint = VALUES(checkpoint),
-				rules = VALUES(rules), rules_size = VALUES(rules_size), rules_hashes = VALUES(rules_hashes)`,
-			st.Size, hashes, checkpoint, st.Rules, st.RulesSize, joinHashes(st.RulesHashes))
+				rules = '', rules_size = VALUES(rules_size), rules_hashes = VALUES(rules_hashes)`,
+			st.Size, hashes, checkpoint, st.RulesSize, joinHashes(st.RulesHashes))
+		if err2 == nil {
+			err2 = s.writeRules(ctx, tx, st.Rules)
+		}
 	}
 	if err2 != nil {
 		return fmt.Errorf("couldn't save the monitor's state: %w", err2)
@@ -584,4 +597,93 @@ func (s *MySQL) ResolvePromise(ctx context.Context, p Promise, fs []finding.Find
 		return err
 	}
 	return tx.Commit()
+}
+
+// rulesBatch bounds the bytes of one statement writing rules' rows.
+const rulesBatch = 4 << 20
+
+// writeRules applies rows in tx: upserts in multi-row statements of at most
+// rulesBatch bytes (and half the server's max_allowed_packet), deletes by
+// table.
+func (s *MySQL) writeRules(ctx context.Context, tx *sql.Tx, rows []RulesRow) error {
+	limit := min(int64(rulesBatch), s.maxPacket/2)
+	var q strings.Builder
+	var args []any
+	size := int64(0)
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, q.String()+` ON DUPLICATE KEY UPDATE k = VALUES(k), v = VALUES(v)`, args...)
+		q.Reset()
+		args, size = args[:0], 0
+		if err != nil {
+			return fmt.Errorf("couldn't write the rules' state: %w", err)
+		}
+		return nil
+	}
+	deletes := map[string][]any{}
+	for _, r := range rows {
+		h := sha256.Sum256([]byte(r.Key))
+		if r.Value == nil {
+			deletes[r.Table] = append(deletes[r.Table], h[:])
+			continue
+		}
+		n := int64(len(r.Table) + len(r.Key) + len(r.Value) + 64)
+		if n+1024 > s.maxPacket {
+			return fmt.Errorf("a row of the monitor's rules' state is %d bytes, over the database's max_allowed_packet of %d: raise it on the server (max_allowed_packet = 64M in its configuration, or SET GLOBAL max_allowed_packet = 67108864)", n, s.maxPacket)
+		}
+		if size+n > limit || len(args) >= 4*1000 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if len(args) == 0 {
+			q.WriteString(`INSERT INTO monitor_rules (tbl, h, k, v) VALUES (?, ?, ?, ?)`)
+		} else {
+			q.WriteString(`, (?, ?, ?, ?)`)
+		}
+		args = append(args, r.Table, h[:], []byte(r.Key), r.Value)
+		size += n
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	for _, table := range slices.Sorted(maps.Keys(deletes)) {
+		hs := deletes[table]
+		for len(hs) > 0 {
+			n := min(len(hs), 1000)
+			_, err := tx.ExecContext(ctx, `DELETE FROM monitor_rules WHERE tbl = ? AND h IN (?`+strings.Repeat(", ?", n-1)+`)`,
+				append([]any{table}, hs[:n]...)...)
+			if err != nil {
+				return fmt.Errorf("couldn't delete from the rules' state: %w", err)
+			}
+			hs = hs[n:]
+		}
+	}
+	return nil
+}
+
+// LoadRules implements Store. The rows are streamed, not read at once.
+func (s *MySQL) LoadRules(ctx context.Context, f func(RulesRow) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT tbl, k, v FROM monitor_rules`)
+	if err != nil {
+		return fmt.Errorf("couldn't read the rules' state: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table, key []byte
+		var r RulesRow
+		if err := rows.Scan(&table, &key, &r.Value); err != nil {
+			return fmt.Errorf("couldn't read the rules' state: %w", err)
+		}
+		r.Table, r.Key = string(table), string(key)
+		if err := f(r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("couldn't read the rules' state: %w", err)
+	}
+	return nil
 }

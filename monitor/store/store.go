@@ -33,17 +33,35 @@ type State struct {
 	// Checkpoint is the latest signed log checkpoint whose root the replay
 	// confirmed (its size is Size).
 	Checkpoint []byte
-	// Rules is the compliance rules' state (rules.Engine.Snapshot) after the
-	// first RulesSize entries, whose compact range is RulesHashes. The rules'
-	// state of a large log is saved less often than the position (it can be
-	// tens of megabytes); a restart replays entries RulesSize to Size again to
-	// bring the rules level, and their findings, already recorded, are
-	// ignored by key. Commit with a nil Rules keeps the saved Rules,
-	// RulesSize and RulesHashes; LoadState of a state saved before these
-	// fields existed returns RulesSize = Size and RulesHashes = Hashes.
-	Rules       []byte
+	// The compliance rules' state is kept as rows (RulesRow), as it stood
+	// after the first RulesSize entries, whose compact range is
+	// RulesHashes. A Commit with SaveRules writes Rules, the rows changed
+	// since the last save (rules.Engine.Changes), and sets RulesSize and
+	// RulesHashes, in the same atomic step as the position; one without
+	// keeps the saved rows, RulesSize and RulesHashes. The rules may be
+	// saved less often than the position; a restart replays entries
+	// RulesSize to Size again to bring them level, and their findings,
+	// already recorded, are ignored by key. LoadState leaves Rules nil
+	// (LoadRules reads the rows); of a state saved before RulesSize
+	// existed it returns RulesSize = Size and RulesHashes = Hashes.
+	SaveRules   bool
+	Rules       []RulesRow
 	RulesSize   uint64
 	RulesHashes []c2sp.Hash
+	// LegacyRules, returned by LoadState only, is the rules' state saved
+	// as one snapshot (rules.Engine.Snapshot) before it was kept as rows;
+	// the first Commit with SaveRules deletes it, so it is never set when
+	// rows are saved.
+	LegacyRules []byte
+}
+
+// RulesRow is one row of the compliance rules' state (rules.Row): a
+// table, a key in it and the key's JSON value. In a Commit, a nil Value
+// deletes the row.
+type RulesRow struct {
+	Table string
+	Key   string
+	Value []byte
 }
 
 // Checkpoint is one signed checkpoint heard of, with where from. The store
@@ -164,8 +182,14 @@ type Count struct {
 type Store interface {
 	// LoadState returns the saved state, or nil (and no error) on a fresh store.
 	LoadState(ctx context.Context) (*State, error)
-	// Commit saves st and records fs in one atomic step.
+	// Commit saves st (with st.SaveRules, applying its rules' rows) and
+	// records fs in one atomic step.
 	Commit(ctx context.Context, st *State, fs []finding.Finding) error
+	// LoadRules calls f on every saved row of the rules' state, in no
+	// particular order, and stops at f's first error, which it returns. The
+	// rows are those of the RulesSize LoadState returned, as long as no
+	// Commit runs in between (the monitor's rounds are serialised).
+	LoadRules(ctx context.Context, f func(RulesRow) error) error
 	// AddFindings records findings; one with the Key of a recorded finding
 	// is ignored.
 	AddFindings(ctx context.Context, fs []finding.Finding) error

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ func testStore(t *testing.T, s store.Store) {
 		t.Fatalf("fresh store: %v %v", st, err)
 	}
 	f := finding.Finding{Rule: "r", Severity: finding.High, Index: 3, EventIDs: []string{"sha256:x"}, Submitter: "npi:1", Detail: "d", Time: time.Now().UTC().Truncate(time.Microsecond)}
-	st := &store.State{Size: 3, Hashes: []c2sp.Hash{{1}, {2}}, Checkpoint: []byte("cp"), Rules: []byte(`{}`)}
+	st := &store.State{Size: 3, Hashes: []c2sp.Hash{{1}, {2}}, Checkpoint: []byte("cp"), SaveRules: true}
 	if err := s.Commit(ctx, st, []finding.Finding{f, f}); err != nil {
 		t.Fatal(err)
 	}
@@ -94,29 +96,78 @@ func testStore(t *testing.T, s store.Store) {
 	testRulesState(t, s)
 }
 
-// testRulesState: a commit without the rules' state keeps the saved one,
-// with the size and compact range it was taken at.
+// rulesRows reads every saved row of the rules' state, as table and key
+// mapped to value.
+func rulesRows(t *testing.T, s store.Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := s.LoadRules(context.Background(), func(r store.RulesRow) error {
+		out[r.Table+"|"+r.Key] = string(r.Value)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// testRulesState: a commit with the rules' state applies its rows (a nil
+// value deletes one), with the position, atomically; one without keeps the
+// saved rows, with the size and compact range they were taken at.
 func testRulesState(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	at := &store.State{Size: 6, Hashes: []c2sp.Hash{{6}}, Checkpoint: []byte("cp6"), Rules: []byte(`{"a":1}`),
+	long := strings.Repeat("k", 5000) // longer than any index allows
+	at := &store.State{Size: 6, Hashes: []c2sp.Hash{{6}}, Checkpoint: []byte("cp6"), SaveRules: true,
+		Rules: []store.RulesRow{{Table: "r/t", Key: "a", Value: []byte(`1`)}, {Table: "r/t", Key: "b", Value: []byte(`2`)},
+			{Table: "r", Value: []byte(`{"clock":3}`)}, {Table: "r/t", Key: long, Value: []byte(`4`)},
+			{Table: "r/u", Key: "a", Value: []byte(`5`)}, {Table: "r/t", Key: "never", Value: nil}},
 		RulesSize: 6, RulesHashes: []c2sp.Hash{{6}}}
 	if err := s.Commit(ctx, at, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(ctx, &store.State{Size: 9, Hashes: []c2sp.Hash{{8}, {1}}, Checkpoint: []byte("cp9")}, nil); err != nil {
+	want := map[string]string{"r/t|a": "1", "r/t|b": "2", "r|": `{"clock":3}`, "r/t|" + long: "4", "r/u|a": "5"}
+	if got := rulesRows(t, s); !maps.Equal(got, want) {
+		t.Fatalf("rows after the first commit: %v", got)
+	}
+	if err := s.Commit(ctx, &store.State{Size: 9, Hashes: []c2sp.Hash{{8}, {1}}, Checkpoint: []byte("cp9"),
+		Rules: []store.RulesRow{{Table: "r/t", Key: "a", Value: []byte(`99`)}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.LoadState(ctx)
-	if err != nil || got.Size != 9 || len(got.Hashes) != 2 || string(got.Checkpoint) != "cp9" ||
-		string(got.Rules) != `{"a":1}` || got.RulesSize != 6 || len(got.RulesHashes) != 1 || got.RulesHashes[0] != (c2sp.Hash{6}) {
+	if err != nil || got.Size != 9 || len(got.Hashes) != 2 || string(got.Checkpoint) != "cp9" || got.Rules != nil ||
+		got.LegacyRules != nil || got.RulesSize != 6 || len(got.RulesHashes) != 1 || got.RulesHashes[0] != (c2sp.Hash{6}) {
 		t.Fatalf("after a commit without the rules: %+v %v", got, err)
 	}
-	if err := s.Commit(ctx, &store.State{Size: 10, Hashes: []c2sp.Hash{{8}, {2}}, Checkpoint: []byte("cp10"),
-		Rules: []byte(`{"a":2}`), RulesSize: 10, RulesHashes: []c2sp.Hash{{8}, {2}}}, nil); err != nil {
+	if got := rulesRows(t, s); !maps.Equal(got, want) {
+		t.Fatalf("a commit without SaveRules changed the rows: %v", got)
+	}
+	// Changed, deleted and added rows.
+	if err := s.Commit(ctx, &store.State{Size: 10, Hashes: []c2sp.Hash{{8}, {2}}, Checkpoint: []byte("cp10"), SaveRules: true,
+		Rules: []store.RulesRow{{Table: "r/t", Key: "a", Value: []byte(`7`)}, {Table: "r/t", Key: "b"}, {Table: "r/t", Key: long},
+			{Table: "r/t", Key: "c", Value: []byte(`8`)}, {Table: "r", Value: []byte(`{"clock":4}`)}},
+		RulesSize: 10, RulesHashes: []c2sp.Hash{{8}, {2}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.LoadState(ctx); err != nil || string(got.Rules) != `{"a":2}` || got.RulesSize != 10 || len(got.RulesHashes) != 2 {
+	want = map[string]string{"r/t|a": "7", "r/t|c": "8", "r|": `{"clock":4}`, "r/u|a": "5"}
+	if got := rulesRows(t, s); !maps.Equal(got, want) {
+		t.Fatalf("rows after changes: %v", got)
+	}
+	if got, err := s.LoadState(ctx); err != nil || got.RulesSize != 10 || len(got.RulesHashes) != 2 {
 		t.Fatalf("after a commit with the rules: %+v %v", got, err)
+	}
+	// A commit with the rules and no rows moves their size on.
+	if err := s.Commit(ctx, &store.State{Size: 11, Hashes: []c2sp.Hash{{11}}, Checkpoint: []byte("cp11"), SaveRules: true,
+		RulesSize: 11, RulesHashes: []c2sp.Hash{{11}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadState(ctx); err != nil || got.RulesSize != 11 || !maps.Equal(rulesRows(t, s), want) {
+		t.Fatalf("after a commit of no rows: %+v %v", got, err)
+	}
+	// LoadRules stops at the callback's error.
+	stop := errors.New("stop")
+	n := 0
+	if err := s.LoadRules(ctx, func(store.RulesRow) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("LoadRules returned %v after %d rows", err, n)
 	}
 }
 
@@ -130,7 +181,7 @@ func testFirstCommitWithoutRules(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	got, err := s.LoadState(ctx)
-	if err != nil || got.Size != 4 || len(got.Rules) != 0 || got.RulesSize != 0 || len(got.RulesHashes) != 0 {
+	if err != nil || got.Size != 4 || len(rulesRows(t, s)) != 0 || got.LegacyRules != nil || got.RulesSize != 0 || len(got.RulesHashes) != 0 {
 		t.Fatalf("%+v %v", got, err)
 	}
 }
@@ -222,7 +273,7 @@ func TestMySQLUpgradesOldState(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.LoadState(ctx)
-	if err != nil || got.Size != 7 || string(got.Rules) != `{"old":true}` || got.RulesSize != 7 ||
+	if err != nil || got.Size != 7 || string(got.LegacyRules) != `{"old":true}` || got.RulesSize != 7 ||
 		len(got.RulesHashes) != 1 || got.RulesHashes[0] != h {
 		t.Fatalf("%+v %v", got, err)
 	}
@@ -234,9 +285,40 @@ func TestMySQLUpgradesOldState(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err = s.LoadState(ctx)
-	if err != nil || got.Size != 9 || string(got.Rules) != `{"old":true}` || got.RulesSize != 7 ||
+	if err != nil || got.Size != 9 || string(got.LegacyRules) != `{"old":true}` || got.RulesSize != 7 ||
 		len(got.RulesHashes) != 1 || got.RulesHashes[0] != h {
 		t.Fatalf("after a commit of the position: %+v %v", got, err)
+	}
+	// The first save of the rules as rows drops the snapshot.
+	if err := s.Commit(ctx, &store.State{Size: 9, Hashes: []c2sp.Hash{{9}}, Checkpoint: []byte("cp9"), SaveRules: true,
+		Rules: []store.RulesRow{{Table: "r", Value: []byte(`{}`)}}, RulesSize: 9, RulesHashes: []c2sp.Hash{{9}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.LoadState(ctx); err != nil || got.LegacyRules != nil || got.RulesSize != 9 || len(rulesRows(t, s)) != 1 {
+		t.Fatalf("after the first save as rows: %+v %v", got, err)
+	}
+}
+
+// TestMemLegacyRules: the twin holds a snapshot like an old MySQL row does,
+// until the first save of the rules as rows.
+func TestMemLegacyRules(t *testing.T) {
+	ctx := context.Background()
+	s := store.NewMem()
+	if err := s.Commit(ctx, &store.State{Size: 2, Hashes: []c2sp.Hash{{2}}, Checkpoint: []byte("cp")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.SetLegacyRules([]byte(`{"old":true}`))
+	if err := s.Commit(ctx, &store.State{Size: 3, Hashes: []c2sp.Hash{{3}}, Checkpoint: []byte("cp")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadState(ctx); err != nil || string(got.LegacyRules) != `{"old":true}` {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if err := s.Commit(ctx, &store.State{Size: 3, Hashes: []c2sp.Hash{{3}}, Checkpoint: []byte("cp"), SaveRules: true, RulesSize: 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadState(ctx); err != nil || got.LegacyRules != nil || got.RulesSize != 3 {
+		t.Fatalf("%+v %v", got, err)
 	}
 }
 
@@ -297,9 +379,10 @@ func TestMySQLUpgradesCheckpoints(t *testing.T) {
 	}
 }
 
-// TestMySQLStateOverMaxPacket: a state the server would refuse in one
-// statement gets an error that says what to raise, and the saved state is
-// unchanged.
+// TestMySQLStateOverMaxPacket: a row of the rules' state the server would
+// refuse in one statement gets an error that says what to raise, and the
+// saved state is unchanged; many rows that together are far over it are
+// written in several statements.
 func TestMySQLStateOverMaxPacket(t *testing.T) {
 	testonly.RequireIntegration(t)
 	ctx := context.Background()
@@ -308,18 +391,32 @@ func TestMySQLStateOverMaxPacket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(ctx, &store.State{Size: 1, Hashes: []c2sp.Hash{{1}}, Checkpoint: []byte("cp"), Rules: []byte(`{}`)}, nil); err != nil {
+	if err := s.Commit(ctx, &store.State{Size: 1, Hashes: []c2sp.Hash{{1}}, Checkpoint: []byte("cp"), SaveRules: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var maxPacket int
 	if err := db.QueryRow("SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
 		t.Fatal(err)
 	}
-	big := &store.State{Size: 2, Hashes: []c2sp.Hash{{2}}, Checkpoint: []byte("cp2"), Rules: make([]byte, maxPacket)}
-	if err := s.Commit(ctx, big, nil); err == nil || !strings.Contains(err.Error(), "max_allowed_packet") {
-		t.Fatalf("Commit of a state over max_allowed_packet: %v", err)
+	if maxPacket > 64<<20 {
+		t.Skipf("max_allowed_packet is %d: too large to send a row over it", maxPacket)
 	}
-	if st, err := s.LoadState(ctx); err != nil || st.Size != 1 {
+	big := &store.State{Size: 2, Hashes: []c2sp.Hash{{2}}, Checkpoint: []byte("cp2"), SaveRules: true, RulesSize: 2,
+		Rules: []store.RulesRow{{Table: "r/t", Key: "small", Value: []byte("1")}, {Table: "r/t", Key: "big", Value: make([]byte, maxPacket)}}}
+	if err := s.Commit(ctx, big, nil); err == nil || !strings.Contains(err.Error(), "max_allowed_packet") {
+		t.Fatalf("Commit of a row over max_allowed_packet: %v", err)
+	}
+	if st, err := s.LoadState(ctx); err != nil || st.Size != 1 || len(rulesRows(t, s)) != 0 {
 		t.Fatalf("state after the refused commit: %+v, %v", st, err)
+	}
+	var rows []store.RulesRow
+	for i := range min(3*maxPacket, 64<<20) / 4000 {
+		rows = append(rows, store.RulesRow{Table: "r/t", Key: fmt.Sprint(i), Value: make([]byte, 4000)})
+	}
+	if err := s.Commit(ctx, &store.State{Size: 3, Hashes: []c2sp.Hash{{3}}, Checkpoint: []byte("cp3"), SaveRules: true, RulesSize: 3, Rules: rows}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := rulesRows(t, s); len(got) != len(rows) {
+		t.Fatalf("%d rows saved, want %d", len(got), len(rows))
 	}
 }
