@@ -3,12 +3,17 @@ package monitor_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
-	"github.com/htlog/htlog/internal/registry"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/htlog/htlog/internal/registry"
 
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/monitor"
@@ -108,4 +113,90 @@ func validExamples(t testing.TB) []example {
 		out = append(out, example{ex.Kind, ex.Body})
 	}
 	return out
+}
+
+// BenchmarkReplayMillionOnMySQL replays 1,000,000 mixed entries (as
+// BenchmarkReplayMixed: fresh tags, so most events name new patients,
+// packages and trials and the rules' state grows with every one) into the
+// MariaDB store, committing as a catch-up does (every 65,536 entries, the
+// rules' changed rows with the position). It reports entries/s, the
+// process's peak RSS (VmHWM, which includes the in-process fake log's
+// entries, reported apart as log-MB) and the rules' state in the database
+// (monitor_rules' data and index bytes, from information_schema) per
+// entry. It needs the integration environment and takes minutes:
+//
+//	HTLOG_INTEGRATION=1 HTLOG_TEST_DSN='root@tcp(127.0.0.1:3306)/' \
+//	  go test -run '^$' -bench BenchmarkReplayMillionOnMySQL -benchtime 1x -timeout 60m ./monitor/
+func BenchmarkReplayMillionOnMySQL(b *testing.B) {
+	testonly.RequireIntegration(b)
+	n := 1_000_000
+	if s := os.Getenv("HTLOG_BENCH_ENTRIES"); s != "" { // a shorter run
+		n, _ = strconv.Atoi(s)
+	}
+	e := newEnvTB(b, store.NewMem())
+	fillMixed(b, e, n)
+	logBytes := 0
+	for _, raw := range e.log.Entries() {
+		logBytes += len(raw)
+	}
+	ctx := context.Background()
+	var db *sql.DB
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		b.StopTimer()
+		db = testonly.OpenDB(b, testonly.NewDatabase(b, "monbench"))
+		st, err := store.NewMySQL(ctx, db)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.cfg.Store = st
+		b.StartTimer()
+		m, err := monitor.New(ctx, e.cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Step(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if m.Confirmed().Size != uint64(n) {
+			b.Fatal("incomplete replay")
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "entries/s")
+	b.ReportMetric(float64(vmHWM(b))/(1<<20), "peak-RSS-MB")
+	b.ReportMetric(float64(logBytes)/(1<<20), "log-MB")
+	if _, err := db.ExecContext(ctx, "ANALYZE TABLE monitor_rules"); err != nil {
+		b.Fatal(err)
+	}
+	var rows, size int64
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM monitor_rules`).Scan(&rows); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT data_length + index_length FROM information_schema.tables
+		WHERE table_schema = DATABASE() AND table_name = 'monitor_rules'`).Scan(&size); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(size)/float64(n), "state-B/entry")
+	b.ReportMetric(float64(rows)/float64(n), "rows/entry")
+}
+
+// vmHWM returns the process's peak resident set size in bytes.
+func vmHWM(b *testing.B) int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
 }

@@ -94,3 +94,80 @@ func findingKeys(t *testing.T, st store.Store) []string {
 func TestRulesSavedLessOften(t *testing.T) { testRulesSavedLessOften(t, store.NewMem()) }
 
 func TestRulesSavedLessOftenOnMySQL(t *testing.T) { testRulesSavedLessOften(t, mysqlStore(t)) }
+
+// testResumeFromRows replays a mixed log (every kind of event, fresh tags,
+// so rules hold events, settle them and drop them over a small bound) with
+// commits every 256 entries, the rules' rows saved only every 512 entries,
+// and a crash at every third commit (the failed commit's rows, position and
+// findings lost together), each followed by a restart; it must end with
+// exactly the findings of a monitor that never stopped. A change to the
+// rules' state lost on a restart (a held event forgotten) or applied twice
+// (entries replayed into a state that already had them: a second
+// commissioning of the same package) changes the findings.
+func testResumeFromRows(t *testing.T, st store.Store) {
+	mod := func(c *monitor.Config) {
+		c.CommitEvery = 256
+		c.RulesSmall, c.RulesEvery, c.RulesInterval = 1, 512, time.Hour
+		c.Rules.SettleWindow, c.Rules.SettleMax = 10*time.Minute, 64
+	}
+	cs := &crashStore{Store: st}
+	e := newEnv(t, cs, mod)
+	fillMixed(t, e, 1500)
+	e.appendAccesses(t, 300)
+	fillMixed(t, e, 500)
+	e.restart(t) // with the registry fillMixed set
+	n := e.log.Size()
+	crashes := 0
+	for {
+		cs.commits, cs.failAt = 0, 3
+		err := e.mon.Step(e.ctx)
+		if err == nil {
+			break
+		}
+		crashes++
+		if crashes > 20 {
+			t.Fatalf("no progress: %v", err)
+		}
+		e.restart(t)
+	}
+	if crashes == 0 {
+		t.Fatal("no crash: the test tests nothing")
+	}
+	if got := e.mon.Confirmed().Size; got != n {
+		t.Fatalf("confirmed %d, want %d", got, n)
+	}
+	got := findingKeys(t, st)
+
+	cfg := e.cfg
+	cfg.Store = store.NewMem()
+	m, err := monitor.New(e.ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Step(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := findingKeys(t, cfg.Store)
+	if len(want) < 10 {
+		t.Fatalf("only %d findings: the log tests too little", len(want))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after %d crashes, %d findings; without a crash, %d; only after the crashes: %v; only without: %v",
+			crashes, len(got), len(want), minus(got, want), minus(want, got))
+	}
+}
+
+// minus returns the elements of a not in b.
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func TestResumeFromRows(t *testing.T) { testResumeFromRows(t, store.NewMem()) }
+
+func TestResumeFromRowsOnMySQL(t *testing.T) { testResumeFromRows(t, mysqlStore(t)) }
