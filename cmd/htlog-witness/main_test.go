@@ -169,6 +169,16 @@ func TestCrashNeverRollsBack(t *testing.T) {
 			}()
 		}
 		time.Sleep(time.Duration(150+round*100) * time.Millisecond)
+		// On a loaded machine the first cosignature can take longer than
+		// that: kill only once something was acknowledged.
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			n := acked
+			mu.Unlock()
+			if n > 0 {
+				break
+			}
+		}
 		d.kill()
 		close(stop)
 		wg.Wait()
