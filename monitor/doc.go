@@ -17,6 +17,10 @@
 //
 // Everything durable (position, compact range, rules' state, checkpoints,
 // findings, evidence) lives in a store.Store, committed once per round, so
-// a restart resumes where the last round ended. Anything wrong the log
+// a restart resumes where the last round ended. The rules' state is kept as
+// rows (one per consent, package, trial, agent and held event, plus each
+// rule's scalars: rules/state.go); a commit writes the rows changed since
+// the last save, in the same transaction as the position they were taken
+// at, so a save costs what changed and never the whole state. Anything wrong the log
 // serves is a finding, never a crash; a log that is down is retried.
 package monitor

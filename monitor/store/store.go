@@ -1,9 +1,11 @@
 // Package store is the monitor's durable state: how far it has replayed the
 // log (size and compact range), the latest checkpoint it confirmed, the
 // compliance rules' state, every checkpoint it heard of from any vantage
-// point, its findings and its split-view evidence. MySQL (MariaDB) backs it
-// in production; Mem is the in-memory twin for unit tests. Both pass
-// TestStore.
+// point, its findings and its split-view evidence. The rules' state is
+// rows (RulesRow; table monitor_rules on MySQL), of which a commit writes
+// those that changed. MySQL (MariaDB) backs it in production; Mem is the
+// in-memory twin for unit tests. Both pass the same conformance test
+// (testStore, testRulesState) and the monitor's resume tests.
 package store
 
 import (
