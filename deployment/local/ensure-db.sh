@@ -85,7 +85,8 @@ fi
 say "starting a private mariadbd on 127.0.0.1:$private_port (log: $private_dir/mariadbd.log)"
 setsid nohup "$mariadbd" --no-defaults --datadir="$private_dir/data" --port="$private_port" --bind-address=127.0.0.1 \
 	--socket="$private_dir/mariadbd.sock" --pid-file="$private_dir/mariadbd.pid" --user="$(id -un)" \
-	--log-error="$private_dir/mariadbd.log" --max-connections=500 --max-allowed-packet=1G >/dev/null 2>&1 </dev/null &
+	--log-error="$private_dir/mariadbd.log" --max-connections=500 --max-allowed-packet=1G \
+	--innodb-buffer-pool-size=1G --innodb-log-file-size=1G >/dev/null 2>&1 </dev/null &
 for _ in $(seq 1 60); do
 	if answers 127.0.0.1 "$private_port"; then
 		write_env 127.0.0.1 "$private_port"

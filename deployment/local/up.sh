@@ -34,6 +34,22 @@ if c=$(command -v mariadb || command -v mysql) && ! MYSQL_PWD=$HTLOG_DB_PASSWORD
 	-P "$HTLOG_DB_PORT" -u "$HTLOG_DB_USER" -e 'SET GLOBAL max_allowed_packet = 1073741824' 2>/dev/null; then
 	echo "up: couldn't raise the database's max_allowed_packet; the monitor needs a large one on a big log (docs/operations.md)" >&2
 fi
+# The log writes every entry to htlog's tables and to Trillian's: with
+# MariaDB's default 128 MiB buffer pool and 96 MiB redo log, a log of a few
+# hundred thousand entries no longer fits and each write waits for the
+# disk. Give InnoDB what the load needs (both settings are dynamic in
+# MariaDB 10.9+ and MySQL 8; not persistent: set them in the server's
+# configuration for good, docs/operations.md). HTLOG_DB_TUNE=0 leaves the
+# server as it is.
+if [ "${HTLOG_DB_TUNE:-1}" = 1 ] && [ -n "${c:-}" ]; then
+	mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo 2>/dev/null || echo 0)
+	pool=$((mem_kb * 1024 / 4)) # a quarter of the RAM, at least 1 GiB, at most 4 GiB
+	pool=$((pool < 1073741824 ? 1073741824 : pool > 4294967296 ? 4294967296 : pool))
+	if ! MYSQL_PWD=$HTLOG_DB_PASSWORD "$c" --protocol=TCP -h "$HTLOG_DB_HOST" -P "$HTLOG_DB_PORT" -u "$HTLOG_DB_USER" -e \
+		"SET GLOBAL innodb_buffer_pool_size = GREATEST(@@innodb_buffer_pool_size, $pool); SET GLOBAL innodb_log_file_size = GREATEST(@@innodb_log_file_size, 1073741824)" 2>/dev/null; then
+		echo "up: couldn't size the database's buffer pool and redo log for the load (docs/operations.md); htlog runs, more slowly" >&2
+	fi
+fi
 origin=htlog.localhost/log1
 
 # Keys, made once and kept: a log key is never regenerated for an origin.

@@ -5,14 +5,16 @@ import (
 	"fmt"
 
 	"github.com/htlog/htlog/personality/tiles"
+	"golang.org/x/sync/errgroup"
 )
 
 // Feeding bounds: one AddSequenced call carries at most this many leaves
 // and (past the first leaf) this many bytes, under gRPC's 4 MiB message
-// limit.
+// limit; this many calls run at once.
 const (
-	maxFeedLeaves = 1000
-	maxFeedBytes  = 2 << 20
+	maxFeedLeaves   = 1000
+	maxFeedBytes    = 2 << 20
+	maxFeedInFlight = 4
 )
 
 // FeedOnce stores the integrated leaves Trillian lacks in Trillian, in
@@ -28,37 +30,51 @@ func (p *Publisher) FeedOnce(ctx context.Context) (uint64, error) {
 			return 0, fmt.Errorf("couldn't read Trillian's root: %w", err)
 		}
 		p.fed, p.fedKnown = r.Size, true
+		p.fedNow.Store(p.fed)
 	}
 	integrated, _, err := p.cfg.Store.Size(ctx)
 	if err != nil {
 		return p.fed, err
 	}
 	for p.fed < integrated {
-		leaves, ids, err := p.cfg.Store.EntriesWithIDs(ctx, p.fed, min(integrated-p.fed, maxFeedLeaves))
+		// Up to maxFeedInFlight calls at once on consecutive ranges: each
+		// is a transaction in Trillian, and their commits overlap.
+		leaves, ids, err := p.cfg.Store.EntriesWithIDs(ctx, p.fed, min(integrated-p.fed, maxFeedLeaves*maxFeedInFlight))
 		if err != nil {
 			return p.fed, err
 		}
 		if len(leaves) == 0 {
 			return p.fed, fmt.Errorf("entry %d is integrated but missing", p.fed)
 		}
-		n, bytes := 0, 0
-		for n < len(leaves) && (n == 0 || bytes+len(leaves[n]) <= maxFeedBytes) {
-			bytes += len(leaves[n])
-			n++
+		var g errgroup.Group
+		start := p.fed
+		for len(leaves) > 0 {
+			n, bytes := 0, 0
+			for n < len(leaves) && n < maxFeedLeaves && (n == 0 || bytes+len(leaves[n]) <= maxFeedBytes) {
+				bytes += len(leaves[n])
+				n++
+			}
+			at, l, id := start, leaves[:n], ids[:n]
+			g.Go(func() error {
+				if err := p.cfg.Log.AddSequenced(ctx, at, l, id); err != nil {
+					return fmt.Errorf("couldn't store leaves from %d in Trillian: %w", at, err)
+				}
+				return nil
+			})
+			start, leaves, ids = start+uint64(n), leaves[n:], ids[n:]
 		}
-		if err := p.cfg.Log.AddSequenced(ctx, p.fed, leaves[:n], ids[:n]); err != nil {
-			return p.fed, fmt.Errorf("couldn't store leaves from %d in Trillian: %w", p.fed, err)
+		if err := g.Wait(); err != nil {
+			return p.fed, err // the next call stores again what did go in
 		}
-		p.fed += uint64(n)
+		p.fed = start
+		p.fedNow.Store(p.fed)
 	}
 	return p.fed, nil
 }
 
-func (p *Publisher) fedSize() uint64 {
-	p.fmu.Lock()
-	defer p.fmu.Unlock()
-	return p.fed
-}
+// fedSize is how many leaves Trillian holds, as last fed (read without
+// waiting for a feed in progress).
+func (p *Publisher) fedSize() uint64 { return p.fedNow.Load() }
 
 // forgetFed makes the next FeedOnce start again from Trillian's size (after
 // the lease was lost: another replica may have fed meanwhile).

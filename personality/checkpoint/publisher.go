@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
@@ -76,8 +77,9 @@ type Publisher struct {
 	fmu       sync.Mutex // serialises feeding Trillian
 	fed       uint64     // leaves stored in Trillian (under fmu); valid if fedKnown
 	fedKnown  bool
-	vmu       sync.Mutex // guards verified
-	verified  uint64     // the size at which Trillian's root matched htlog's
+	fedNow    atomic.Uint64 // fed, for readers that must not wait for fmu
+	vmu       sync.Mutex    // guards verified
+	verified  uint64        // the size at which Trillian's root matched htlog's
 }
 
 // Errors PublishOnce returns that mean the log must not publish.

@@ -62,12 +62,14 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) append(t *testing.T, n int) {
+	var batch []tiles.Pending
 	for i := 0; i < n; i++ {
 		leaf := fmt.Appendf(nil, "leaf %d", w.ref.Size())
 		w.ref.Append(leaf)
-		if _, err := w.store.Append(context.Background(), []tiles.Pending{{ID: sha256.Sum256(leaf), Leaf: leaf}}); err != nil {
-			t.Fatal(err)
-		}
+		batch = append(batch, tiles.Pending{ID: sha256.Sum256(leaf), Leaf: leaf})
+	}
+	if _, err := w.store.Append(context.Background(), batch); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -309,5 +311,37 @@ func TestLegacyTreeTakenIn(t *testing.T) {
 	}
 	if n, _ := w.store.Sequenced(ctx); n != 6 {
 		t.Fatalf("sequenced %d after a second import, want 6", n)
+	}
+}
+
+// TestFeedInParallelAndAfterFailure feeds Trillian several calls' worth of
+// leaves at once; a failed feed advances nothing and the retry stores the
+// rest (and again, harmlessly, what went in).
+func TestFeedInParallelAndAfterFailure(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.append(t, 2500)
+	p := w.publisher(t, "quorum none\n", false, w.log)
+	if _, _, err := p.IntegrateOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.log.Failing = errors.New("Trillian unavailable")
+	if fed, err := p.FeedOnce(ctx); err == nil || fed != 0 {
+		t.Fatalf("FeedOnce with Trillian failing = %d, %v", fed, err)
+	}
+	w.log.Failing = nil
+	w.append(t, 3100)
+	if _, _, err := p.IntegrateOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fed, err := p.FeedOnce(ctx); err != nil || fed != 5600 {
+		t.Fatalf("FeedOnce = %d, %v; want 5600", fed, err)
+	}
+	r, err := w.log.LatestRoot(ctx)
+	if err != nil || r.Size != 5600 || r.Hash != w.ref.Root(5600) {
+		t.Fatalf("Trillian's root %d %x, want 5600 %x (%v)", r.Size, r.Hash, w.ref.Root(5600), err)
+	}
+	if size, err := p.PublishOnce(ctx); err != nil || size != 5600 {
+		t.Fatalf("PublishOnce = %d, %v", size, err)
 	}
 }

@@ -237,7 +237,12 @@ func (w *watcher) advance(ctx context.Context, p tiles.Published) {
 	}
 	var events map[[32]byte]uint64
 	receipts := map[[32]byte]receipt{}
-	if started {
+	w.mu.Lock()
+	waiters := len(w.waiting) > 0
+	w.mu.Unlock()
+	// With nobody waiting (async submissions) there is nothing to look up;
+	// a waiter that registers meanwhile looks for itself after registering.
+	if started && waiters {
 		var err error
 		if events, err = w.store.EventsInRange(ctx, prev.Size, p.Size); err != nil {
 			return // try again on the next tick
