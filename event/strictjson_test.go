@@ -365,7 +365,7 @@ func sameError(a, b error) bool {
 // json.Valid refuses, and decodeStrict and ParseEnvelope accept and decode
 // exactly what they did with the token walk.
 //
-//	go test -run '^$' -fuzz FuzzCheckJSON -fuzztime 60s ./internal/event/
+//	go test -run '^$' -fuzz FuzzCheckJSON -fuzztime 60s ./event/
 func FuzzCheckJSON(f *testing.F) {
 	for _, tc := range checkJSONTests {
 		if len(tc.in) < 1000 {

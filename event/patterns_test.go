@@ -40,7 +40,7 @@ func TestPatterns(t *testing.T) {
 
 // FuzzPatterns compares isOrgID and isEventID with the expressions:
 //
-//	go test -run '^$' -fuzz FuzzPatterns -fuzztime 30s ./internal/event/
+//	go test -run '^$' -fuzz FuzzPatterns -fuzztime 30s ./event/
 func FuzzPatterns(f *testing.F) {
 	for _, s := range patternInputs {
 		f.Add(s)

@@ -1,10 +1,10 @@
 //go:build ignore
 
-// gen_mldsa44 wrote the ML-DSA-44 witness test vector of internal/c2sp
+// gen_mldsa44 wrote the ML-DSA-44 witness test vector of c2sp
 // (testdata/mldsa44-*) once, with github.com/transparency-dev/formats/note
 // v0.1.1 (which signs through filippo.io/mldsa):
 //
-//	go run ./internal/c2sp/testdata/gen_mldsa44.go
+//	go run ./c2sp/testdata/gen_mldsa44.go
 //
 // The keys come from fixed seeds and the cosignature carries a fixed
 // timestamp; only the ML-DSA-44 signature itself (hedged, so randomised)
@@ -108,7 +108,7 @@ func merkleRoot(leaves [][32]byte) [32]byte {
 }
 
 func write(name, data string) {
-	check(os.WriteFile("internal/c2sp/testdata/"+name, []byte(data), 0o644))
+	check(os.WriteFile("c2sp/testdata/"+name, []byte(data), 0o644))
 	fmt.Println("wrote", name)
 }
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 )
 
 func payload(keyID string) []byte {
