@@ -11,10 +11,16 @@ import (
 	moved "github.com/htlog/htlog/event"
 )
 
+// Builder is [moved.Builder].
+type Builder = moved.Builder
+
 // Commit is [moved.Commit].
 func Commit(value []byte) (commitment string, opening []byte) {
 	return moved.Commit(value)
 }
+
+// Draft is [moved.Draft].
+type Draft = moved.Draft
 
 // Envelope is [moved.Envelope].
 type Envelope = moved.Envelope
@@ -56,6 +62,11 @@ const MaxEnvelopeSize = moved.MaxEnvelopeSize
 
 // MaxSupersedes is [moved.MaxSupersedes].
 const MaxSupersedes = moved.MaxSupersedes
+
+// NewBuilder is [moved.NewBuilder].
+func NewBuilder(org string, key crypto.Signer) (*Builder, error) {
+	return moved.NewBuilder(org, key)
+}
 
 // NewTagKey is [moved.NewTagKey].
 func NewTagKey() []byte {
