@@ -6,6 +6,15 @@
 // bytes are exactly the bytes the submitter signed, and the event id is the
 // SHA-256 of those bytes, so anyone holding the entry can recompute the id
 // and check the signature. The personality dedups on the event id.
+//
+// A submitter builds events with a [Builder] (its organisation id and
+// signing key): [Builder.Build] fills in the submitter, the schema version
+// and the time, checks the event and signs it. Identifiers go into bodies
+// as tags, never in clear: [Builder.PatientTag] for the patient (under the
+// patient's own key, see [NewTagKey]) and [Tag] for the submitter's own
+// identifiers under keys it keeps; sensitive values go in as commitments
+// ([Commit]). Readers parse entries with [ParseEnvelope] and [ParseEvent]
+// and check signatures with [Envelope.Verify].
 package event
 
 import (
