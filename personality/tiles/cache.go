@@ -2,15 +2,17 @@ package tiles
 
 import "sync"
 
-// tileCache keeps immutable (full) tiles and bundles; when full it drops an
-// arbitrary half, which is enough for a cache whose misses cost one query.
+// tileCache keeps immutable (full) tiles and bundles, up to max bytes; when
+// full it drops an arbitrary half of its entries, which is enough for a
+// cache whose misses cost one query.
 type tileCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[string][]byte
+	mu    sync.Mutex
+	max   int
+	bytes int
+	m     map[string][]byte
 }
 
-func newTileCache(max int) *tileCache { return &tileCache{max: max, m: map[string][]byte{}} }
+func newTileCache(maxBytes int) *tileCache { return &tileCache{max: maxBytes, m: map[string][]byte{}} }
 
 func (c *tileCache) get(k string) ([]byte, bool) {
 	c.mu.Lock()
@@ -22,14 +24,20 @@ func (c *tileCache) get(k string) ([]byte, bool) {
 func (c *tileCache) put(k string, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
-		n := 0
-		for key := range c.m {
-			delete(c.m, key)
-			if n++; n >= c.max/2 {
+	if _, ok := c.m[k]; ok || len(b) > c.max/4 {
+		return
+	}
+	if c.bytes+len(b) > c.max {
+		n := len(c.m) / 2
+		for key, v := range c.m {
+			if n == 0 {
 				break
 			}
+			delete(c.m, key)
+			c.bytes -= len(v)
+			n--
 		}
 	}
 	c.m[k] = b
+	c.bytes += len(b)
 }

@@ -51,6 +51,10 @@ type Store struct {
 	trialOwners sync.Map
 }
 
+// CacheBytes bounds the memory each Store spends on cached full tiles and
+// entry bundles (immutable, so served without the database once cached).
+const CacheBytes = 256 << 20
+
 // ErrBeyondTree is returned for a tile, entry or proof beyond the integrated tree.
 var ErrBeyondTree = errors.New("beyond the integrated tree")
 
@@ -71,7 +75,7 @@ func Open(ctx context.Context, db *sql.DB) (*Store, error) {
 	if _, err := db.ExecContext(ctx, "INSERT IGNORE INTO htlog_sequence (id, next, legacy_next) SELECT 1, size, size FROM htlog_state WHERE id = 1"); err != nil {
 		return nil, fmt.Errorf("couldn't initialise htlog_sequence: %w", err)
 	}
-	return &Store{db: db, cache: newTileCache(4096)}, nil
+	return &Store{db: db, cache: newTileCache(CacheBytes)}, nil
 }
 
 // Size returns the integrated tree's size and root.

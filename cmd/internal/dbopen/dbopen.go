@@ -82,6 +82,12 @@ func Config(dsn string, tc *tls.Config) (*mysql.Config, error) {
 	}
 	cfg.ParseTime = true
 	cfg.MultiStatements = false
+	// Arguments are escaped into the query text (the driver refuses the
+	// character sets where that is unsafe) rather than sent through a
+	// server-side prepared statement: one round trip per query instead of
+	// three (prepare, execute, close), which the write path's batched
+	// inserts of hundreds of rows feel most.
+	cfg.InterpolateParams = true
 	return cfg, nil
 }
 
