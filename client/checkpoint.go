@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"golang.org/x/mod/sumdb/note"
 )
 

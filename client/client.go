@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // Client talks to one htlog log over HTTP. The zero value is not usable: set

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/client"
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/testonly"
 	"golang.org/x/mod/sumdb/note"
 )

@@ -4,11 +4,12 @@
 //
 // # Place in the flow
 //
-// Submitters sign events (package event) and hand the envelope to
-// [Client.Submit], which POSTs it to /add-event, retries safely (the log
-// deduplicates, so the same bytes always get the same index) and returns the
-// receipt: a C2SP tlog-proof, verified against the client's witness policy
-// before it is returned. Everyone else reads: [Client.Checkpoint] fetches the
+// Submitters build and sign events with an [event.Builder] (package
+// github.com/htlog/htlog/event) and hand the envelope to [Client.Submit],
+// which POSTs it to /add-event, retries safely (the log deduplicates, so the
+// same bytes always get the same index) and returns the receipt: a C2SP
+// tlog-proof, verified against the client's witness policy before it is
+// returned. Everyone else reads: [Client.Checkpoint] fetches the
 // latest checkpoint and verifies the log's signature and the witness quorum;
 // a [Keeper] remembers the newest verified checkpoint and only moves forward,
 // proving each step consistent from the log's tiles and returning a
@@ -27,6 +28,14 @@
 // returned every matching event (the log may withhold some; monitors replay
 // the whole log for that), and the submitter's signature on an event, which
 // needs the submitter registry.
+//
+// # Packages
+//
+// Everything the client's API takes and returns is in public packages: the
+// C2SP formats (policy, checkpoint, tlog-proof, split-view evidence,
+// inclusion promise) in github.com/htlog/htlog/c2sp, the signed event in
+// github.com/htlog/htlog/event. docs/client.md walks a hospital's program
+// through them.
 //
 // # Errors
 //

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/client"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/testonly"
 )
 

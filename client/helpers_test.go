@@ -4,21 +4,22 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"testing"
 
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/event"
 )
 
 // testEnvelope returns a fresh signed, canonical envelope.
 func testEnvelope(t testing.TB) []byte {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	keyID, _ := event.KeyID(key.Public())
-	payload, _ := json.Marshal(event.Event{Kind: "access", Version: 1, Submitter: event.Submitter{Org: "npi:1234567893", KeyID: keyID},
-		OccurredAt: "2026-01-02T03:04:05Z", Body: json.RawMessage(`{"patient":"` + event.Tag([]byte("k"), rand.Text()) + `"}`)})
-	env, err := event.Sign(payload, key)
+	b, err := event.NewBuilder("npi:1234567893", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := b.Build(event.Draft{Kind: "access", Version: 1, OccurredAt: "2026-01-02T03:04:05Z",
+		Body: map[string]string{"patient": event.Tag([]byte("k"), rand.Text())}})
 	if err != nil {
 		t.Fatal(err)
 	}

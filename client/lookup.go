@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 )
 
 // Event is one logged event a lookup found, verified.
@@ -46,7 +46,7 @@ type lookupPage struct {
 const maxLookupPages = 1000
 
 // Lookup returns every event the log says carries tag (compute it with
-// event.Tag from the patient's key and identifier), each verified: its
+// PatientTag from the patient's key and the custodian), each verified: its
 // tlog-proof verifies against the policy for the entry's leaf hash at the
 // claimed index, and its body really contains the tag. Events the log has
 // integrated but not yet published in a checkpoint have no proof yet and

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // ProofResult is what a verified tlog-proof establishes.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/client"
-	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
 )
 

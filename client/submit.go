@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/event"
 )
 
 // Submit sends a signed event envelope to the log and returns its receipt: a

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"golang.org/x/mod/sumdb/tlog"
 )
 

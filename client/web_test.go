@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/client"
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/testonly"
 )
 
