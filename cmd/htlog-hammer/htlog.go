@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -17,8 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
-	"github.com/htlog/htlog/schemas"
+	"github.com/htlog/htlog/event"
 )
 
 // htlogTarget submits signed events to htlog-server.
@@ -26,18 +24,12 @@ type htlogTarget struct {
 	url        string
 	async      bool
 	client     *http.Client
-	submitters []submitter
+	submitters []*event.Builder
 	bodies     []template
 	// ready are envelopes signed in advance; ready[i-1] is request i.
 	ready [][]byte
 	// merge, if set, samples accepted async events to time their inclusion.
 	merge *mergeWatch
-}
-
-type submitter struct {
-	org    string
-	keyID  string
-	signer crypto.Signer
 }
 
 type template struct {
@@ -66,11 +58,11 @@ func newHTLogTarget(url string, specs []string, examples string, async bool) (*h
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		id, err := event.KeyID(signer.Public())
+		b, err := event.NewBuilder(org, signer)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--submitter %q: %w", spec, err)
 		}
-		t.submitters = append(t.submitters, submitter{org: org, keyID: id, signer: signer})
+		t.submitters = append(t.submitters, b)
 	}
 	for _, kind := range event.Kinds {
 		files, _ := filepath.Glob(filepath.Join(examples, kind, "valid-*.json"))
@@ -109,18 +101,12 @@ func (t *htlogTarget) envelope(i int) ([]byte, error) {
 // to the minute for the kinds whose times must be whole minutes, to the
 // nanosecond for trials (their bodies have no tags, so the time is what
 // keeps two generated events apart).
-func (t *htlogTarget) sign(s submitter, kind, body string) ([]byte, error) {
-	now := time.Now().UTC()
-	occurred := now.Truncate(time.Minute).Format(time.RFC3339)
+func (t *htlogTarget) sign(s *event.Builder, kind, body string) ([]byte, error) {
+	occurred := "" // the builder's default: now, to the minute
 	if kind == "trial" {
-		occurred = now.Format(time.RFC3339Nano)
+		occurred = time.Now().UTC().Format(time.RFC3339Nano)
 	}
-	payload, err := json.Marshal(event.Event{Kind: kind, Version: schemas.Latest(kind), Submitter: event.Submitter{Org: s.org, KeyID: s.keyID},
-		OccurredAt: occurred, Body: json.RawMessage(body)})
-	if err != nil {
-		return nil, err
-	}
-	env, err := event.Sign(payload, s.signer)
+	env, err := s.Build(event.Draft{Kind: kind, OccurredAt: occurred, Body: json.RawMessage(body)})
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 )
 
 func init() {

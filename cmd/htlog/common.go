@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/cmd/internal/tlsconfig"
-	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/spf13/pflag"
 )
 

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/event"
 )
 
 func init() {

@@ -13,8 +13,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/event"
 	"github.com/spf13/pflag"
 	"golang.org/x/mod/sumdb/note"
 )

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"golang.org/x/mod/sumdb/note"
 )
 

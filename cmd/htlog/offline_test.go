@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/registry"
 )
 

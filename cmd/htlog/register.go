@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/ident"
 	"go.yaml.in/yaml/v3"
 )

@@ -16,8 +16,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/client"
-	"github.com/htlog/htlog/internal/event"
-	"github.com/htlog/htlog/schemas"
+	"github.com/htlog/htlog/event"
 )
 
 func init() {
@@ -77,13 +76,13 @@ func submitCmd(args []string, stdout, stderr io.Writer) error {
 		if fs.NArg() != 0 || *out != "" || *envOut != "" || *async || *promiseOut != "" {
 			return usageError{"--events takes no BODY argument, --out, --envelope-out or --async (use --out-dir)"}
 		}
-		var signer crypto.Signer
-		if *keyFile != "" {
-			if signer, err = loadSigner(*keyFile); err != nil {
+		var builder *event.Builder
+		if *keyFile != "" && *org != "" {
+			if builder, err = loadBuilder(*keyFile, *org); err != nil {
 				return err
 			}
 		}
-		b := &batch{c: c, signer: signer, org: *org, kind: *kind, version: *version, outDir: *outDir,
+		b := &batch{c: c, builder: builder, kind: *kind, version: *version, outDir: *outDir,
 			timeout: *lf.timeout, asJSON: *asJSON, stdout: stdout, stderr: stderr}
 		return b.run(*events, max(*parallel, 1))
 	}
@@ -94,11 +93,11 @@ func submitCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	signer, err := loadSigner(*keyFile)
+	builder, err := loadBuilder(*keyFile, *org)
 	if err != nil {
 		return err
 	}
-	env, err := signEvent(signer, *org, *kind, *version, *occurred, *supersedes, body)
+	env, err := buildEvent(builder, event.Draft{Kind: *kind, Version: *version, OccurredAt: *occurred, Supersedes: *supersedes, Body: body})
 	if err != nil {
 		return err
 	}
@@ -154,40 +153,33 @@ func loadSigner(keyFile string) (crypto.Signer, error) {
 	return signer, nil
 }
 
-// signEvent builds and signs an event payload.
-func signEvent(signer crypto.Signer, org, kind string, version int, occurred string, supersedes []string, body []byte) (*event.Envelope, error) {
-	keyID, err := event.KeyID(signer.Public())
+// loadBuilder reads a submitter key and returns the builder of org's events.
+func loadBuilder(keyFile, org string) (*event.Builder, error) {
+	signer, err := loadSigner(keyFile)
 	if err != nil {
 		return nil, err
 	}
-	if occurred == "" {
-		// Whole minutes: the log refuses more precise ACCESS, CONSENT and
-		// CUSTODY times (a precise time helps single a person out).
-		occurred = time.Now().UTC().Truncate(time.Minute).Format(time.RFC3339)
-	}
-	if version == 0 {
-		version = schemas.Latest(kind)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, body); err != nil {
-		return nil, usageError{fmt.Sprintf("the body is not JSON: %v", err)}
-	}
-	payload, err := json.Marshal(event.Event{Kind: kind, Version: version, Submitter: event.Submitter{Org: org, KeyID: keyID},
-		OccurredAt: occurred, Supersedes: supersedes, Body: compact.Bytes()})
+	b, err := event.NewBuilder(org, signer)
 	if err != nil {
-		return nil, err
+		return nil, usageError{fmt.Sprintf("--org %s, --key %s: %v", org, keyFile, err)}
 	}
-	if _, err := event.ParseEvent(payload); err != nil {
+	return b, nil
+}
+
+// buildEvent builds and signs an event; a malformed one is a usage error.
+func buildEvent(b *event.Builder, d event.Draft) (*event.Envelope, error) {
+	env, err := b.Build(d)
+	if errors.Is(err, event.ErrMalformed) {
 		return nil, usageError{err.Error()}
 	}
-	return event.Sign(payload, signer)
+	return env, err
 }
 
 // batch submits a JSON-lines file of events.
 type batch struct {
 	c               *client.Client
-	signer          crypto.Signer
-	org, kind       string
+	builder         *event.Builder // nil without --key and --org
+	kind            string
 	version         int
 	outDir          string
 	timeout         time.Duration
@@ -323,7 +315,7 @@ func (b *batch) envelope(line []byte) ([]byte, error) {
 		}
 		return env.Marshal(), nil
 	}
-	if b.signer == nil || b.org == "" {
+	if b.builder == nil {
 		return nil, errors.New("an unsigned event needs --key and --org")
 	}
 	var l batchLine
@@ -341,7 +333,7 @@ func (b *batch) envelope(line []byte) ([]byte, error) {
 	if len(l.Body) == 0 {
 		return nil, errors.New("no body")
 	}
-	env, err := signEvent(b.signer, b.org, l.Kind, l.Version, l.OccurredAt, l.Supersedes, l.Body)
+	env, err := buildEvent(b.builder, event.Draft{Kind: l.Kind, Version: l.Version, OccurredAt: l.OccurredAt, Supersedes: l.Supersedes, Body: l.Body})
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 )
 
 func init() {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/client"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 )
 
 func init() {

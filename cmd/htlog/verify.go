@@ -5,9 +5,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/client"
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 )
 
 func init() {

@@ -1,12 +1,10 @@
 package testonly
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
@@ -22,7 +20,6 @@ import (
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/event"
-	"github.com/htlog/htlog/schemas"
 	"github.com/htlog/htlog/witness"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -294,13 +291,11 @@ func (s *Stack) Envelope(t testing.TB, kind string, body []byte, occurredAt stri
 // EnvelopeAs is Envelope claiming to be org (signed with the stack's key).
 func (s *Stack) EnvelopeAs(t testing.TB, org, kind string, body []byte, occurredAt string) []byte {
 	t.Helper()
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, body); err != nil {
+	b, err := event.NewBuilder(org, s.Key)
+	if err != nil {
 		t.Fatal(err)
 	}
-	keyID, _ := event.KeyID(s.Key.Public())
-	payload, _ := json.Marshal(event.Event{Kind: kind, Version: schemas.Latest(kind), Submitter: event.Submitter{Org: org, KeyID: keyID}, OccurredAt: occurredAt, Body: compact.Bytes()})
-	env, err := event.Sign(payload, s.Key)
+	env, err := b.Build(event.Draft{Kind: kind, OccurredAt: occurredAt, Body: body})
 	if err != nil {
 		t.Fatal(err)
 	}
