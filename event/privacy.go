@@ -88,31 +88,15 @@ func IsCommitment(s string) bool { return commitPattern.MatchString(s) }
 // Tags returns every distinct tag that appears as a string value anywhere in
 // body, sorted: the index a patient searches by.
 func Tags(body json.RawMessage) []string {
-	var v any
-	if json.Unmarshal(body, &v) != nil {
+	var out []string
+	err := WalkStrings(body, func(_, value []byte) {
+		if IsTag(string(value)) && !slices.Contains(out, string(value)) {
+			out = append(out, string(value))
+		}
+	})
+	if err != nil {
 		return nil
 	}
-	seen := map[string]bool{}
-	var out []string
-	var walk func(any)
-	walk = func(x any) {
-		switch t := x.(type) {
-		case string:
-			if IsTag(t) && !seen[t] {
-				seen[t] = true
-				out = append(out, t)
-			}
-		case []any:
-			for _, e := range t {
-				walk(e)
-			}
-		case map[string]any:
-			for _, e := range t {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
 	slices.Sort(out)
 	return out
 }

@@ -230,6 +230,9 @@ func (p *Publisher) checkPublished(ctx context.Context, latest tiles.Published) 
 	return nil
 }
 
+// trillianTimeout bounds the publisher's wait for Trillian's root.
+const trillianTimeout = 2 * time.Second
+
 // checkTrillian compares Trillian's newest root with htlog's root at the
 // same size, once for each size Trillian reaches, and returns the largest
 // size checked. A Trillian that cannot be reached is logged and leaves the
@@ -237,7 +240,10 @@ func (p *Publisher) checkPublished(ctx context.Context, latest tiles.Published) 
 func (p *Publisher) checkTrillian(ctx context.Context, integrated uint64) (uint64, error) {
 	p.vmu.Lock()
 	defer p.vmu.Unlock()
-	r, err := p.cfg.Log.LatestRoot(ctx)
+	// A Trillian that hangs must not hold publication up.
+	tctx, cancel := context.WithTimeout(ctx, trillianTimeout)
+	r, err := p.cfg.Log.LatestRoot(tctx)
+	cancel()
 	if err != nil {
 		p.cfg.Logger.Warn("couldn't read Trillian's root; its check waits", "err", err)
 		return p.verified, nil
