@@ -68,7 +68,7 @@ function parseVKey(vkey) {
 }
 
 // parsePolicy parses a C2SP tlog-policy (log, witness, group and quorum
-// lines; # comments) as internal/c2sp.ParsePolicy does. Ed25519 keys are
+// lines; # comments) as c2sp.ParsePolicy does. Ed25519 keys are
 // checked; ML-DSA-44 witness keys are read but cannot be checked in a
 // browser (p.unchecked), so those witnesses never count toward the quorum.
 async function parsePolicy(text) {
