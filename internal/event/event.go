@@ -1,8 +1,7 @@
-// Code generated from github.com/htlog/htlog/event; DO NOT EDIT.
-
 // Package event re-exports github.com/htlog/htlog/event, where the code moved when it became
 // public (issue 17), for the packages that still import this path.
-// New code imports github.com/htlog/htlog/event.
+// Each name is an alias of, or calls, the public one, so values pass
+// freely between the two paths. New code imports github.com/htlog/htlog/event.
 package event
 
 import (
