@@ -14,7 +14,7 @@ import (
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/monitor/entrycheck"
 	"github.com/htlog/htlog/monitor/internal/montest"
-	"github.com/htlog/htlog/personality/logbackend"
+	"github.com/htlog/htlog/personality/batch"
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/schemas"
 )
@@ -37,7 +37,11 @@ func TestServerAndMonitorAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := submit.New(submit.Config{Admission: checker, Trials: &submit.MemoryTrialClaims{}, Log: logbackend.NewMemory()})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	seq := batch.New(batch.NewMemory(), 0)
+	go seq.Run(ctx)
+	server := submit.New(submit.Config{Admission: checker, Trials: &submit.MemoryTrialClaims{}, Sequence: seq})
 	monitor := montest.Checker(t, reg)
 
 	type input struct {
