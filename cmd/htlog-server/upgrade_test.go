@@ -113,9 +113,26 @@ func TestUpgradeFromPerEventQueueing(t *testing.T) {
 		}
 	}
 
-	// The upgrade.
+	// The upgrade. (The old checkpoint above carries no cosignatures, so
+	// receipts verify against the policy once the upgraded server has
+	// published a cosigned one.)
 	s.Start(t)
 	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get(s.URL + "/checkpoint")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if sc, _, err := s.Policy.VerifyCheckpoint(b); err == nil && sc.Size >= integrated+queuedAfter {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no cosigned checkpoint of the whole old log within 90s: %q", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	for _, env := range envs {
 		if err := awaitReceipt(s, env, deadline); err != nil {
 			t.Fatalf("an event of the old log: %v", err)
