@@ -133,14 +133,22 @@ func New(cfg Config) (*Publisher, error) {
 func (p *Publisher) IntegrateOnce(ctx context.Context) (uint64, c2sp.Hash, error) {
 	p.imu.Lock()
 	defer p.imu.Unlock()
-	size, root, err := p.cfg.Store.Integrate(ctx, tiles.MaxIntegrate)
-	for err == nil {
-		prev := size
-		if size, root, err = p.cfg.Store.Integrate(ctx, tiles.MaxIntegrate); err == nil && size == prev {
+	prev, _, err := p.cfg.Store.Size(ctx)
+	if err != nil {
+		return 0, c2sp.Hash{}, err
+	}
+	// Chunk after chunk while a backlog remains; a chunk that is not full
+	// ends the round, so a steady stream of appends never keeps it here.
+	for {
+		size, root, err := p.cfg.Store.Integrate(ctx, tiles.MaxIntegrate)
+		if err != nil {
+			return 0, c2sp.Hash{}, err
+		}
+		if size-prev < tiles.MaxIntegrate {
 			return size, root, nil
 		}
+		prev = size
 	}
-	return 0, c2sp.Hash{}, err
 }
 
 // PublishOnce runs one round: integrate, check against Trillian and the
