@@ -269,6 +269,8 @@ done
 
 shared_rows=""
 shared_ratio=""
+shared_tess_rows=""
+shared_pub_ratio=""
 if [ "$isolate" = 1 ]; then
 	unpin
 	app_cpus=$all_cpus
@@ -280,6 +282,14 @@ if [ "$isolate" = 1 ]; then
 	echo "bench: shared cores: raw Trillian baseline"
 	sraw=$(raw_run)
 	echo "$sraw"
+	drain
+	echo "bench: shared cores: Tessera MySQL conformance log"
+	pin "$all_cpus" $tessera_pids
+	stess=$(tessera_run)
+	echo "$stess"
+	shared_pub_ratio=$(awk -v a="$(published "$sasync")" -v t="$(published "$stess")" 'BEGIN{printf "%.3g", (t > 0 ? a/t : 0)}')
+	shared_tess_rows="| shared cores: htlog async | $(echo "$sasync" | awk '{print $2" | "$13" ms | "$19" ms"}') | $(published "$sasync") | $(tocp "$sasync") |
+| shared cores: Tessera MySQL conformance log | $(echo "$stess" | awk '{print $2" | "$13" ms | "$19" ms"}') | $(published "$stess") | $(tocp "$stess") |"
 	shared_ratio=$(awk -v a="$(echo "$sasync" | awk '{print $2}')" -v r="$(echo "$sraw" | awk '{print $2}')" 'BEGIN{printf "%.0f", 100*a/r}')
 	shared_rows="| shared cores: raw Trillian QueueLeaf | $(echo "$sraw" | awk '{print $2" | "$13" ms | "$16" ms | "$19" ms"}') |
 | shared cores: htlog async | $(echo "$sasync" | awk '{print $2" | "$13" ms | "$16" ms | "$19" ms"}') |"
@@ -319,8 +329,9 @@ published checkpoint that includes it.
 |---|---|---|---|---|---|---|
 | htlog async | $(echo "$tasync" | awk '{print $2" | "$13" ms | "$19" ms"}') | $(published "$tasync") | $(tocp "$tasync") |
 | Tessera MySQL conformance log | $(echo "$tess" | awk '{print $2" | "$13" ms | "$19" ms"}') | $(published "$tess") | $(tocp "$tess") |
+$shared_tess_rows
 
-htlog/Tessera-MySQL published rate: **${pub_ratio}** (the round with the median ratio; every round: ${pub_ratios[*]}).
+htlog/Tessera-MySQL published rate: **${pub_ratio}** (the round with the median ratio; every round: ${pub_ratios[*]})${shared_pub_ratio:+; **${shared_pub_ratio}** with every process on shared cores, where the operating system schedules them as on an untuned machine}.
 
 Reads ($READ_DURATION each, $READ_WORKERS clients): htlog-server against a plain file server (Go's
 \`http.FileServer\`, in Tessera's \`cmd/conformance/posix\`) of a Tessera POSIX log of $POSIX_ENTRIES entries.
