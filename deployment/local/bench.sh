@@ -260,7 +260,7 @@ for kind in checkpoint tile entries inclusion; do
 	case $kind in
 	checkpoint) what="checkpoint (htlog: the cosigned checkpoint)" ;;
 	tile) what="full level-0 hash tiles (8 KB), random below the checkpoint" ;;
-	entries) what="full entry bundles (256 entries; htlog gzips, the file server does not)" ;;
+	entries) what="full entry bundles (256 entries of 2.2 KB; both sent uncompressed)" ;;
 	inclusion) what="inclusion proofs (htlog: GET /proof/inclusion of a random entry; Tessera clients build them from tiles)" ;;
 	esac
 	read_rows="$read_rows
@@ -308,7 +308,7 @@ $load_start when the bench started and $(cut -d' ' -f1 /proc/loadavg 2>/dev/null
 | run | accepted/s | p50 | p95 | p99 |
 |---|---|---|---|---|
 | raw Trillian QueueLeaf (baseline, 2.2 KB leaves, same log server and MariaDB) | $(echo "$raw" | awk '{print $2" | "$13" ms | "$16" ms | "$19" ms"}') |
-| htlog async (full checks, ack after durable queueing, signed promise) | $(echo "$async" | awk '{print $2" | "$13" ms | "$16" ms | "$19" ms"}') |
+| htlog async (full checks, ack once the batch holding the event commits, signed promise) | $(echo "$async" | awk '{print $2" | "$13" ms | "$16" ms | "$19" ms"}') |
 | htlog async, from acknowledgement to the first published (cosigned) checkpoint including the event (1 in 10 sampled) | (same run) | $(echo "$async" | sed -n 's/.*to checkpoint p50 \([0-9.]*\) ms  p95 \([0-9.]*\) ms  p99 \([0-9.]*\) ms.*/\1 ms | \2 ms | \3 ms/p') |
 | htlog sync at half of max ($half/s target; latency to the cosigned receipt) | $(echo "$sync" | awk '{print $2" | "$13" ms | "$16" ms | "$19" ms"}') |
 $shared_rows
