@@ -26,14 +26,8 @@ for p in "$run"/*.pid; do
 done
 
 dsn=$(deployment/local/ensure-db.sh)   # user:password@tcp(host:port)/
-# The monitor saves its rules' state as one value, which outgrows MariaDB's
-# default max_allowed_packet (16M) on a large log (docs/operations.md): raise
-# it if we may, else say so.
 . var/db.env
-if c=$(command -v mariadb || command -v mysql) && ! MYSQL_PWD=$HTLOG_DB_PASSWORD "$c" --protocol=TCP -h "$HTLOG_DB_HOST" \
-	-P "$HTLOG_DB_PORT" -u "$HTLOG_DB_USER" -e 'SET GLOBAL max_allowed_packet = 1073741824' 2>/dev/null; then
-	echo "up: couldn't raise the database's max_allowed_packet; the monitor needs a large one on a big log (docs/operations.md)" >&2
-fi
+c=$(command -v mariadb || command -v mysql || true)
 # The log writes every entry to htlog's tables and to Trillian's: with
 # MariaDB's default 128 MiB buffer pool and 96 MiB redo log, a log of a few
 # hundred thousand entries no longer fits and each write waits for the
