@@ -18,6 +18,7 @@ import (
 	"github.com/htlog/htlog/personality/logbackend"
 	"github.com/htlog/htlog/schemas"
 	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/grpc"
 )
 
 // startMonitor runs an in-process monitor of the stack with its state in
@@ -155,17 +156,24 @@ func TestNoBrokenPromiseWhileTheSignerIsDown(t *testing.T) {
 	if err != nil || len(trees.Tree) != 1 {
 		t.Fatalf("the stack's Trillian has %d trees (%v), want 1", len(trees.GetTree()), err)
 	}
-	l, err := logbackend.NewTrillian(ctx, conn, trees.Tree[0].TreeId)
+	awaitTrillian(t, conn, trees.Tree[0].TreeId, published, deadline)
+}
+
+// awaitTrillian waits until Trillian's tree id has integrated size leaves
+// (its root at that size is then checked by the publisher).
+func awaitTrillian(t *testing.T, conn *grpc.ClientConn, id int64, size uint64, deadline time.Time) {
+	t.Helper()
+	l, err := logbackend.NewTrillian(context.Background(), conn, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for {
-		r, err := l.LatestRoot(ctx)
-		if err == nil && r.Size >= published {
-			break
+		r, err := l.LatestRoot(context.Background())
+		if err == nil && r.Size >= size {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Trillian's tree at %d, published %d: %v", r.Size, published, err)
+			t.Fatalf("Trillian's tree at %d, want %d: %v", r.Size, size, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -169,20 +169,7 @@ func TestUpgradeFromPerEventQueueing(t *testing.T) {
 	if err != nil || trees.Legacy != legacyID || trees.ID == legacyID {
 		t.Fatalf("trees after the upgrade: %+v, %v", trees, err)
 	}
-	l, err := logbackend.NewTrillian(ctx, conn, trees.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		r, err := l.LatestRoot(ctx)
-		if err == nil && r.Size >= n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Trillian's new tree at %d, want %d: %v", r.Size, n, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	awaitTrillian(t, conn, trees.ID, n, deadline)
 }
 
 func latestCheckpoint(t *testing.T, s *testonly.Stack) *c2sp.SignedCheckpoint {
