@@ -48,25 +48,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "report" {
 		return runReport(ctx, args[1:], stdout, stderr)
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	fs := pflag.NewFlagSet("htlog-monitor", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.String("config", "", "YAML configuration file")
-	fs.String("listen", "", "HTTP listen address (overrides the file)")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintln(stderr, "htlog-monitor:", err)
-		return 2
-	}
 	cfg := defaults()
-	if err := config.Load(fs, cfg); err != nil {
-		fmt.Fprintln(stderr, "htlog-monitor:", err)
-		return 2
-	}
-	if err := serve(ctx, cfg, logger); err != nil {
-		logger.Error("htlog-monitor stopped", "err", err)
-		return 1
-	}
-	return 0
+	return daemon.Run(ctx, "htlog-monitor", args, cfg, stderr, func(ctx context.Context, logger *slog.Logger) error {
+		return serve(ctx, cfg, logger)
+	})
 }
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {

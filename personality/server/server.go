@@ -309,9 +309,10 @@ func (w *watcher) published() (tiles.Published, bool) {
 	return w.latest, w.started
 }
 
-// wait registers interest in event id: the channel is closed when a
-// checkpoint containing it is published. cancel must be called if the
-// caller stops waiting first.
+// wait registers interest in event id: the channel receives one receipt
+// when a checkpoint containing it is published (an empty one when the
+// waiter should look for itself). cancel must be called if the caller stops
+// waiting first.
 func (w *watcher) wait(id [32]byte) (ch <-chan receipt, cancel func()) {
 	c := make(chan receipt, 1)
 	w.mu.Lock()

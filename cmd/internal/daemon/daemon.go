@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -29,18 +30,25 @@ const (
 
 // Main parses args (--config FILE, --listen ADDR), loads cfg through
 // config.Load and runs serve with a JSON logger on stderr. It returns the
-// process exit code.
+// process exit code. With HTLOG_PPROF_ADDR set it also serves
+// net/http/pprof there.
 func Main(ctx context.Context, name string, args []string, cfg config.Validator, serve func(context.Context, *slog.Logger) error) int {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	return Run(ctx, name, args, cfg, os.Stderr, serve)
+}
+
+// Run is Main writing its errors and logs to stderr (tests pass a buffer).
+func Run(ctx context.Context, name string, args []string, cfg config.Validator, stderr io.Writer, serve func(context.Context, *slog.Logger) error) int {
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.String("config", "", "YAML configuration file")
 	fs.String("listen", "", "HTTP listen address (overrides the file)")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return ExitBadConfig
 	}
 	if err := config.Load(fs, cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return ExitBadConfig
 	}
 	if addr := os.Getenv(PprofEnv); addr != "" {
