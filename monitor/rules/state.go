@@ -117,11 +117,6 @@ func (t *table[V]) touch(k string) {
 	t.dirty[k] = struct{}{}
 }
 
-func (t *table[V]) len() int { return len(t.m) }
-
-// keys returns the keys in order (to walk the table deterministically).
-func (t *table[V]) keys() []string { return slices.Sorted(maps.Keys(t.m)) }
-
 // MarshalJSON writes the table as a JSON object (the snapshot format).
 func (t *table[V]) MarshalJSON() ([]byte, error) {
 	if t.m == nil {
