@@ -1,15 +1,16 @@
-// Package tiles is the personality's copy of the tree: every sequenced leaf
-// integrated once from Trillian into MariaDB tables of stored hashes (the
-// golang.org/x/mod/sumdb/tlog layout), entries, an event-id index and a
-// pseudonymous-tag index. From them it builds the C2SP tlog-tiles resources
-// (hash tiles, entry bundles) and the inclusion and consistency proofs, so
-// the read path never touches Trillian, and it recomputes the root of every
-// tree it integrates, so a checkpoint is only signed over a root htlog has
-// computed itself from the logged leaves.
+// Package tiles is the personality's copy of the log in MariaDB: the
+// sequence (Append: entries, an event-id index and a pseudonymous-tag index,
+// written once, deduplicated, at gapless indexes), the tree (Integrate:
+// stored hashes in the golang.org/x/mod/sumdb/tlog layout, the root
+// computed from the entries' own bytes, so a checkpoint is only signed over
+// a root htlog has computed itself), the published checkpoints, and the
+// reads built from them: C2SP tlog-tiles resources (hash tiles, entry
+// bundles), inclusion and consistency proofs and lookups, so the read path
+// never touches Trillian.
 //
-// One database holds one log (one origin). Integrate must be called by one
-// process at a time (the checkpoint publisher holds a lease); reads are safe
-// from any number of replicas.
+// One database holds one log (one origin). Any replica appends; Integrate
+// is called by one process at a time (the checkpoint publisher holds a
+// lease); reads are safe from any number of replicas.
 package tiles
 
 import (
