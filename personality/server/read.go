@@ -10,6 +10,7 @@ import (
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/tiles"
 	"github.com/htlog/htlog/schemas"
 )
@@ -42,7 +43,7 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) (int, error)
 func (s *Server) tile(w http.ResponseWriter, r *http.Request) (int, error) {
 	ref, err := c2sp.ParseTilePath("tile/" + r.PathValue("path"))
 	if err != nil {
-		return 0, &clientError{status: http.StatusNotFound, msg: "not a tlog-tiles path: " + err.Error()}
+		return 0, apierr.NotFound("not a tlog-tiles path: %v", err)
 	}
 	var data []byte
 	if ref.Entries {
@@ -297,11 +298,11 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) (int, error) {
 	v, ok := strings.CutPrefix(strings.TrimSuffix(file, ".json"), "v")
 	n, err := strconv.Atoi(v)
 	if !ok || err != nil || !strings.HasSuffix(file, ".json") {
-		return 0, &clientError{status: http.StatusNotFound, msg: "schemas are at /schemas/<kind>/v<N>.json"}
+		return 0, apierr.NotFound("schemas are at /schemas/<kind>/v<N>.json")
 	}
 	b, ok := schemas.Schema(r.PathValue("kind"), n)
 	if !ok {
-		return 0, &clientError{status: http.StatusNotFound, msg: "no such schema"}
+		return 0, apierr.NotFound("no such schema")
 	}
 	w.Header().Set("Content-Type", "application/schema+json")
 	w.Header().Set("Cache-Control", "public, max-age=86400")
@@ -316,7 +317,7 @@ func (s *Server) valueSet(w http.ResponseWriter, r *http.Request) (int, error) {
 	name, ok := strings.CutSuffix(r.PathValue("file"), ".json")
 	vs, found := schemas.LookupValueSet(name)
 	if !ok || !found {
-		return 0, &clientError{status: http.StatusNotFound, msg: "value sets are at /valuesets/<name>.json: " + strings.Join(schemas.ValueSetNames(), ", ")}
+		return 0, apierr.NotFound("value sets are at /valuesets/<name>.json: %s", strings.Join(schemas.ValueSetNames(), ", "))
 	}
 	w.Header().Set("Cache-Control", "public, max-age=86400")
 	return writeJSON(w, vs)
@@ -326,13 +327,13 @@ func (s *Server) valueSet(w http.ResponseWriter, r *http.Request) (int, error) {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) (int, error) {
 	p, age, err := s.cfg.Store.Latest(r.Context())
 	if errors.Is(err, tiles.ErrNoCheckpoint) {
-		return 0, &clientError{status: http.StatusServiceUnavailable, msg: "no checkpoint published yet"}
+		return 0, apierr.New(http.StatusServiceUnavailable, "no checkpoint published yet")
 	}
 	if err != nil {
 		return http.StatusServiceUnavailable, err
 	}
 	if age > s.cfg.MaxCheckpointAge.Seconds() {
-		return 0, &clientError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("the latest checkpoint (size %d) is %.0fs old, more than %v", p.Size, age, s.cfg.MaxCheckpointAge)}
+		return 0, apierr.New(http.StatusServiceUnavailable, "the latest checkpoint (size %d) is %.0fs old, more than %v", p.Size, age, s.cfg.MaxCheckpointAge)
 	}
 	fmt.Fprintf(w, "ok size %d age %.1fs\n", p.Size, age)
 	return http.StatusOK, nil

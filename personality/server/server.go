@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/personality/tiles"
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,17 +121,25 @@ func (s *Server) Handler() http.Handler {
 // handlerFunc writes a success response itself or returns a status and error.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) (int, error)
 
-// clientError is an error whose message is safe and useful to show the client.
-type clientError struct {
-	status     int
-	msg        string
-	retryAfter time.Duration
-}
+func badRequest(format string, args ...any) error { return apierr.BadRequest(format, args...) }
 
-func (e *clientError) Error() string { return e.msg }
-
-func badRequest(format string, args ...any) error {
-	return &clientError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+// statusOf maps an error a handler returned to its answer: an *apierr.Error
+// is the client's (its status and reason, and Retry-After), a read beyond
+// the tree or of an unknown event is 404, anything else is the server's
+// (status 500, or the handler's own 5xx) with a generic reason, and
+// internal reports that it must be logged.
+func statusOf(handlerStatus int, err error) (status int, reason string, retryAfter time.Duration, internal bool) {
+	var ae *apierr.Error
+	switch {
+	case errors.As(err, &ae):
+		return ae.Status, ae.Reason, ae.RetryAfter, false
+	case errors.Is(err, tiles.ErrBeyondTree), errors.Is(err, tiles.ErrNoSuchEvent), errors.Is(err, tiles.ErrNoCheckpoint):
+		return http.StatusNotFound, err.Error(), 0, false
+	}
+	if handlerStatus < 500 {
+		handlerStatus = http.StatusInternalServerError
+	}
+	return handlerStatus, "internal error", 0, true
 }
 
 func (s *Server) adapt(name string, f handlerFunc) http.Handler {
@@ -139,27 +147,15 @@ func (s *Server) adapt(name string, f handlerFunc) http.Handler {
 		start := time.Now()
 		status, err := f(w, r)
 		if err != nil {
-			var ce *clientError
-			var rej *submit.Rejection
-			msg := "internal error"
-			switch {
-			case errors.As(err, &rej):
-				status, msg = rej.Status, rej.Reason
-				if rej.RetryAfter > 0 {
-					w.Header().Set("Retry-After", strconv.Itoa(int(rej.RetryAfter.Seconds()+0.999)))
-				}
-			case errors.As(err, &ce):
-				status, msg = ce.status, ce.msg
-				if ce.retryAfter > 0 {
-					w.Header().Set("Retry-After", strconv.Itoa(int(ce.retryAfter.Seconds()+0.999)))
-				}
-			case errors.Is(err, tiles.ErrBeyondTree), errors.Is(err, tiles.ErrNoSuchEvent), errors.Is(err, tiles.ErrNoCheckpoint):
-				status, msg = http.StatusNotFound, oneLine(err.Error())
-			default:
-				if status < 500 {
-					status = http.StatusInternalServerError
-				}
+			var msg string
+			var retryAfter time.Duration
+			var internal bool
+			status, msg, retryAfter, internal = statusOf(status, err)
+			if internal {
 				s.cfg.Logger.Error("request failed", "endpoint", name, "err", err)
+			}
+			if retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds()+0.999)))
 			}
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/personality/tiles"
 )
@@ -27,13 +28,13 @@ import (
 // twice and gets the same index.
 func (s *Server) addEvent(w http.ResponseWriter, r *http.Request) (int, error) {
 	if s.cfg.Submitter == nil {
-		return 0, &clientError{status: http.StatusServiceUnavailable, msg: "the log is frozen (read-only): it accepts no new events"}
+		return 0, apierr.New(http.StatusServiceUnavailable, "the log is frozen (read-only): it accepts no new events")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, event.MaxEnvelopeSize))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		s.metrics.submission("unknown", "too_large", "-")
-		return 0, &clientError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the envelope is larger than %d bytes", event.MaxEnvelopeSize)}
+		return 0, apierr.New(http.StatusRequestEntityTooLarge, "the envelope is larger than %d bytes", event.MaxEnvelopeSize)
 	}
 	if err != nil {
 		return 0, badRequest("couldn't read the request body: %v", err)
@@ -162,8 +163,9 @@ func (s *Server) receipt(w http.ResponseWriter, r *http.Request) (int, error) {
 	}
 	proof, idx, err := s.proofFor(r.Context(), id, published)
 	if errors.Is(err, errNotYetPublished) {
-		w.Header().Set("Retry-After", "1")
-		return 0, &clientError{status: http.StatusNotFound, msg: "the event is not in a published checkpoint yet; retry shortly"}
+		e := apierr.NotFound("the event is not in a published checkpoint yet; retry shortly")
+		e.RetryAfter = time.Second
+		return 0, e
 	}
 	if err != nil {
 		return 0, err

@@ -19,20 +19,15 @@ import (
 
 	"github.com/htlog/htlog/internal/admission"
 	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/tiles"
 	"golang.org/x/time/rate"
 )
 
 // Rejection is a submission refused for a reason the submitter can fix (or
-// wait out): Status is the HTTP status, Reason one line, Outcome a metrics label.
-type Rejection struct {
-	Status     int
-	Outcome    string
-	Reason     string
-	RetryAfter time.Duration
-}
-
-func (r *Rejection) Error() string { return r.Reason }
+// wait out): htlog-server's one client error type, apierr.Error (Status is
+// the HTTP status, Reason one line, Outcome a metrics label).
+type Rejection = apierr.Error
 
 // TrialClaims records which sponsor registered each trial on this log.
 // Implementations are safe for concurrent use and durable before they
