@@ -38,9 +38,33 @@ func envelope(t *testing.T, k ed25519.PrivateKey, i int, tag string) []byte {
 	return env.Marshal()
 }
 
-func TestIntegrateMatchesReference(t *testing.T) {
+// store is what both implementations, MariaDB's Store and the memory twin,
+// offer; the conformance tests below run against each.
+type store interface {
+	Append(ctx context.Context, batch []tiles.Pending) ([]tiles.Appended, error)
+	Sequenced(ctx context.Context) (uint64, error)
+	Integrate(ctx context.Context, max int) (uint64, c2sp.Hash, error)
+	Size(ctx context.Context) (uint64, c2sp.Hash, error)
+	RootAt(ctx context.Context, size uint64) (c2sp.Hash, error)
+	Tile(ctx context.Context, ref c2sp.TileRef) ([]byte, error)
+	EntryBundle(ctx context.Context, index uint64, width int) ([]byte, error)
+	InclusionProof(ctx context.Context, index, size uint64) ([]c2sp.Hash, error)
+	InclusionProofs(ctx context.Context, indexes []uint64, size uint64) ([][]c2sp.Hash, error)
+	ConsistencyProof(ctx context.Context, from, to uint64) ([]c2sp.Hash, error)
+	EventsInRange(ctx context.Context, from, to uint64) (map[[32]byte]uint64, error)
+	EventIndex(ctx context.Context, id [32]byte) (uint64, error)
+	Lookup(ctx context.Context, tag string, after int64, limit int) ([]uint64, error)
+	Publish(ctx context.Context, size uint64, note []byte) error
+	Latest(ctx context.Context) (tiles.Published, float64, error)
+	Waiting(ctx context.Context) (tiles.Waiting, error)
+}
+
+func TestIntegrateMatchesReference(t *testing.T) { runIntegrate(t, openStore(t)) }
+
+func TestMemoryIntegrateMatchesReference(t *testing.T) { runIntegrate(t, tiles.NewMemory()) }
+
+func runIntegrate(t *testing.T, s store) {
 	ctx := context.Background()
-	s := openStore(t)
 	ref := testonly.NewFakeLog(t, "example.com/log")
 	_, k, _ := ed25519.GenerateKey(rand.Reader)
 	alice, bob := event.Tag([]byte("k"), "alice"), event.Tag([]byte("k"), "bob")
@@ -175,7 +199,7 @@ func TestIntegrateMatchesReference(t *testing.T) {
 	}
 }
 
-func appendLeaves(t *testing.T, s *tiles.Store, leaves [][]byte) {
+func appendLeaves(t *testing.T, s store, leaves [][]byte) {
 	t.Helper()
 	batch := make([]tiles.Pending, len(leaves))
 	for i, l := range leaves {
@@ -189,23 +213,37 @@ func appendLeaves(t *testing.T, s *tiles.Store, leaves [][]byte) {
 // TestWaiting: what waits beyond the published checkpoint is read from
 // the database, so every replica and a restarted one see the same.
 func TestWaiting(t *testing.T) {
-	ctx := context.Background()
-	dsn := testonly.NewDatabase(t, "tiles")
 	testonly.RequireIntegration(t)
-	s, err := tiles.Open(ctx, testonly.OpenDB(t, dsn))
+	dsn := testonly.NewDatabase(t, "tiles")
+	s, err := tiles.Open(context.Background(), testonly.OpenDB(t, dsn))
 	if err != nil {
 		t.Fatal(err)
 	}
+	runWaiting(t, s, func() store {
+		other, err := tiles.Open(context.Background(), testonly.OpenDB(t, dsn)) // another replica, or this one restarted
+		if err != nil {
+			t.Fatal(err)
+		}
+		return other
+	})
+}
+
+func TestMemoryWaiting(t *testing.T) {
+	m := tiles.NewMemory()
+	runWaiting(t, m, func() store { return m })
+}
+
+// runWaiting checks Waiting on s, read back through reopen (another
+// replica on the same database, where there is one).
+func runWaiting(t *testing.T, s store, reopen func() store) {
+	ctx := context.Background()
 	if w, err := s.Waiting(ctx); err != nil || w.Count != 0 || w.AgeSeconds != 0 {
 		t.Fatalf("empty log: %+v, %v", w, err)
 	}
 	_, k, _ := ed25519.GenerateKey(rand.Reader)
 	appendLeaves(t, s, [][]byte{envelope(t, k, 0, event.Tag([]byte("k"), "p")), envelope(t, k, 1, event.Tag([]byte("k"), "p"))})
 	time.Sleep(200 * time.Millisecond)
-	other, err := tiles.Open(ctx, testonly.OpenDB(t, dsn)) // another replica, or this one restarted
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := reopen()
 	w, err := other.Waiting(ctx)
 	if err != nil || w.Count != 2 || w.AgeSeconds < 0.2 || w.AgeSeconds > 60 {
 		t.Fatalf("two waiting: %+v, %v", w, err)
@@ -232,9 +270,11 @@ func toTlog(p []c2sp.Hash) tlog.RecordProof {
 	return out
 }
 
-func TestPublishLatest(t *testing.T) {
+func TestPublishLatest(t *testing.T)       { runPublishLatest(t, openStore(t)) }
+func TestMemoryPublishLatest(t *testing.T) { runPublishLatest(t, tiles.NewMemory()) }
+
+func runPublishLatest(t *testing.T, s store) {
 	ctx := context.Background()
-	s := openStore(t)
 	if _, _, err := s.Latest(ctx); !errors.Is(err, tiles.ErrNoCheckpoint) {
 		t.Fatalf("Latest on empty: %v", err)
 	}
