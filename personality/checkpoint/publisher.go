@@ -47,8 +47,9 @@ type Config struct {
 	// MaxUnverified bounds how far the published tree may run ahead of the
 	// size at which Trillian's root was checked (default 500,000 leaves).
 	MaxUnverified uint64
-	// Store is the tile store.
-	Store *tiles.Store
+	// Store is the log's tables (tiles.Store on MariaDB, tiles.Memory in
+	// unit tests).
+	Store Store
 	// Policy names the witnesses (with URLs) and the quorum; nil or a policy
 	// without witnesses publishes log-signed checkpoints only.
 	Policy *c2sp.Policy
@@ -65,6 +66,21 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics records publishing; nil disables.
 	Metrics *Metrics
+}
+
+// Store is what the publisher integrates, feeds Trillian from and
+// publishes to.
+type Store interface {
+	Append(ctx context.Context, batch []tiles.Pending) ([]tiles.Appended, error)
+	Integrate(ctx context.Context, max int) (uint64, c2sp.Hash, error)
+	Size(ctx context.Context) (uint64, c2sp.Hash, error)
+	RootAt(ctx context.Context, size uint64) (c2sp.Hash, error)
+	EntriesWithIDs(ctx context.Context, start, count uint64) ([][]byte, [][32]byte, error)
+	ConsistencyProof(ctx context.Context, from, to uint64) ([]c2sp.Hash, error)
+	Latest(ctx context.Context) (tiles.Published, float64, error)
+	Publish(ctx context.Context, size uint64, note []byte) error
+	LegacyNext(ctx context.Context) (uint64, error)
+	SetLegacyNext(ctx context.Context, n uint64) error
 }
 
 // Publisher publishes checkpoints; run it in one process at a time (Run

@@ -67,10 +67,10 @@ func TestAddEventRefusalsWithoutADatabase(t *testing.T) {
 		return rec
 	}
 	// Read-only: 503, nothing read.
-	if rec := post(New(Config{Logger: quiet}), []byte("{}")); rec.Code != 503 || !strings.Contains(rec.Body.String(), "read-only") {
+	if rec := post(New(Config{Logger: quiet, Store: tiles.NewMemory()}), []byte("{}")); rec.Code != 503 || !strings.Contains(rec.Body.String(), "read-only") {
 		t.Fatalf("read-only log: %d %q", rec.Code, rec.Body)
 	}
-	s := New(Config{Logger: quiet, Submitter: submit.New(submit.Config{})})
+	s := New(Config{Logger: quiet, Submitter: submit.New(submit.Config{}), Store: tiles.NewMemory()})
 	// Too large: 413 before anything else.
 	if rec := post(s, bytes.Repeat([]byte("x"), event.MaxEnvelopeSize+1)); rec.Code != 413 {
 		t.Fatalf("too large: %d %q", rec.Code, rec.Body)

@@ -30,8 +30,9 @@ import (
 type Config struct {
 	// Submitter runs the write path; nil makes the server read-only.
 	Submitter *submit.Submitter
-	// Store is the tile store.
-	Store *tiles.Store
+	// Store is the log's tables (tiles.Store on MariaDB, tiles.Memory in
+	// unit tests).
+	Store Store
 	// Verifier verifies the log's checkpoint signature.
 	Verifier note.Verifier
 	// Signer is the log's key, used to sign inclusion promises (202 answers).
@@ -49,6 +50,23 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry, if not nil, is served at /metrics and receives the server's metrics.
 	Registry *prometheus.Registry
+}
+
+// Store is what the HTTP API reads, the receipts' watcher follows and the
+// merge guard asks.
+type Store interface {
+	Size(ctx context.Context) (uint64, c2sp.Hash, error)
+	Tile(ctx context.Context, ref c2sp.TileRef) ([]byte, error)
+	EntryBundle(ctx context.Context, index uint64, width int) ([]byte, error)
+	Entries(ctx context.Context, start, count uint64) ([][]byte, error)
+	EventIndex(ctx context.Context, id [32]byte) (uint64, error)
+	EventsInRange(ctx context.Context, from, to uint64) (map[[32]byte]uint64, error)
+	InclusionProof(ctx context.Context, index, size uint64) ([]c2sp.Hash, error)
+	InclusionProofs(ctx context.Context, indexes []uint64, size uint64) ([][]c2sp.Hash, error)
+	ConsistencyProof(ctx context.Context, from, to uint64) ([]c2sp.Hash, error)
+	Lookup(ctx context.Context, tag string, after int64, limit int) ([]uint64, error)
+	Latest(ctx context.Context) (tiles.Published, float64, error)
+	Waiting(ctx context.Context) (tiles.Waiting, error)
 }
 
 // Server is the HTTP API.
@@ -186,7 +204,7 @@ func oneLine(s string) string {
 // and delivers each to its waiters, so a thousand waiting submissions cost a
 // few queries per checkpoint, not a thousand.
 type watcher struct {
-	store   *tiles.Store
+	store   Store
 	mu      sync.Mutex
 	latest  tiles.Published
 	started bool
@@ -200,7 +218,7 @@ type receipt struct {
 	Index uint64
 }
 
-func newWatcher(store *tiles.Store) *watcher {
+func newWatcher(store Store) *watcher {
 	return &watcher{store: store, waiting: map[[32]byte][]chan receipt{}}
 }
 

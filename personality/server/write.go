@@ -158,7 +158,7 @@ func (s *Server) receipt(w http.ResponseWriter, r *http.Request) (int, error) {
 		return 0, err
 	}
 	published, _, err := s.cfg.Store.Latest(r.Context())
-	if err != nil {
+	if err != nil && !errors.Is(err, tiles.ErrNoCheckpoint) { // none yet: not published either
 		return 0, err
 	}
 	proof, idx, err := s.proofFor(r.Context(), id, published)
