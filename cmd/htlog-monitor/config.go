@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"net/url"
 	"regexp"
 	"strings"
@@ -27,13 +28,7 @@ type Config struct {
 	// witnesses, peers and webhooks.
 	TLS tlsconfig.Server `mapstructure:"tls"`
 	// Database holds the monitor's durable state.
-	Database struct {
-		// DSN is a go-sql-driver DSN, such as
-		// root@tcp(127.0.0.1:3306)/htlog_monitor; the database is created if missing.
-		DSN string `mapstructure:"dsn"`
-		// TLS, if set, encrypts the link to the database.
-		TLS tlsconfig.Client `mapstructure:"tls"`
-	} `mapstructure:"database"`
+	Database dbopen.Section `mapstructure:"database"`
 	// Log names the monitored log.
 	Log struct {
 		// URL is the log's tlog-tiles base URL, such as http://127.0.0.1:8080.

@@ -55,11 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	dbTLS, err := cfg.Database.TLS.Config("database.tls", logger)
-	if err != nil {
-		return err
-	}
-	db, err := dbopen.Open(ctx, cfg.Database.DSN, dbTLS)
+	db, err := cfg.Database.Open(ctx, logger)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"strings"
 
 	"errors"
@@ -28,13 +29,7 @@ type Config struct {
 	// KeyFile holds the log's signed-note private key (htlog keygen --kind log).
 	KeyFile string `mapstructure:"key_file"`
 	// Database holds htlog's tables for this origin and the tree id.
-	Database struct {
-		// DSN names the database; it is created if missing.
-		DSN string `mapstructure:"dsn"`
-		// TLS, if set, encrypts the link to the database (a private CA, a
-		// server name, a client certificate); the DSN's tls=true works too.
-		TLS tlsconfig.Client `mapstructure:"tls"`
-	} `mapstructure:"database"`
+	Database dbopen.Section `mapstructure:"database"`
 	// Trillian is the Trillian log server.
 	Trillian struct {
 		// Address is the log server's gRPC host:port.

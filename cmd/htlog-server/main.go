@@ -21,7 +21,6 @@ import (
 
 	"github.com/google/trillian"
 	"github.com/htlog/htlog/cmd/internal/daemon"
-	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/internal/trilliantree"
@@ -50,11 +49,7 @@ func run(ctx context.Context, args []string) int {
 }
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	dbTLS, err := cfg.Database.TLS.Config("database.tls", logger)
-	if err != nil {
-		return err
-	}
-	db, err := dbopen.Open(ctx, cfg.Database.DSN, dbTLS)
+	db, err := cfg.Database.Open(ctx, logger)
 	if err != nil {
 		return err
 	}

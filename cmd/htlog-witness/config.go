@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"net/url"
 	"strings"
 	"time"
@@ -24,13 +25,7 @@ type Config struct {
 	// gossiping with peers.
 	TLS tlsconfig.Server `mapstructure:"tls"`
 	// Database holds the witness's durable state.
-	Database struct {
-		// DSN is a go-sql-driver DSN naming the database, such as
-		// root@tcp(127.0.0.1:3306)/htlog_witness1; it is created if missing.
-		DSN string `mapstructure:"dsn"`
-		// TLS, if set, encrypts the link to the database.
-		TLS tlsconfig.Client `mapstructure:"tls"`
-	} `mapstructure:"database"`
+	Database dbopen.Section `mapstructure:"database"`
 	// KeyFile holds the witness's private key (htlog keygen --kind witness);
 	// it must be readable by its owner only.
 	KeyFile string `mapstructure:"key_file"`

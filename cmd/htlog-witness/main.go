@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/cmd/internal/daemon"
-	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/witness"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,11 +41,7 @@ func run(ctx context.Context, args []string) int {
 }
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	dbTLS, err := cfg.Database.TLS.Config("database.tls", logger)
-	if err != nil {
-		return err
-	}
-	db, err := dbopen.Open(ctx, cfg.Database.DSN, dbTLS)
+	db, err := cfg.Database.Open(ctx, logger)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/htlog/htlog/cmd/internal/tlsconfig"
+	"log/slog"
 )
 
 var dbName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
@@ -97,4 +99,25 @@ func openDB(cfg *mysql.Config) (*sql.DB, error) {
 		return nil, fmt.Errorf("database.dsn: %v", err)
 	}
 	return sql.OpenDB(c), nil
+}
+
+// Section is a daemon's database configuration section: `database.dsn`
+// and `database.tls`, the same in every daemon.
+type Section struct {
+	// DSN is a go-sql-driver DSN naming the database, such as
+	// root@tcp(127.0.0.1:3306)/htlog; the database is created if missing.
+	DSN string `mapstructure:"dsn"`
+	// TLS, if set, encrypts the link to the database (a private CA, a
+	// server name, a client certificate); the DSN's tls=true works too.
+	TLS tlsconfig.Client `mapstructure:"tls"`
+}
+
+// Open opens the section's database (creating it if missing), over TLS if
+// the section asks for it; logger may be nil.
+func (s Section) Open(ctx context.Context, logger *slog.Logger) (*sql.DB, error) {
+	tc, err := s.TLS.Config("database.tls", logger)
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, s.DSN, tc)
 }
