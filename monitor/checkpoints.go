@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/store"
 	"golang.org/x/mod/sumdb/note"
 )

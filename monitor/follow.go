@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/store"
 	"github.com/htlog/htlog/monitor/tlogclient"

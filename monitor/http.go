@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/store"
 	"github.com/prometheus/client_golang/prometheus"

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/entrycheck"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/rules"

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/store"
 	"golang.org/x/mod/sumdb/note"

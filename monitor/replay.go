@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/entrycheck"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/tlogclient"

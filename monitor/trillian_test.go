@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/client"
-	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/monitor"

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/witness"
 	"github.com/transparency-dev/merkle/rfc6962"

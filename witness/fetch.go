@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // maxFetchSize bounds anything the witness downloads from a log.

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // ErrSplitView is returned (wrapped, with the evidence id) by Pollinate when

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/witness"
 	"github.com/prometheus/client_golang/prometheus"

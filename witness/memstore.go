@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // MemStore is an in-memory Store for unit tests: same contract, no durability.

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // MySQLStore is the Store on MySQL/MariaDB (InnoDB: every Swap is a committed

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // PullOnce fetches the log's latest checkpoint and, if it is newer than the

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // State is the latest checkpoint the witness cosigned for one origin.

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"golang.org/x/mod/sumdb/note"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/client"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 )
 
 // mergeWatch measures, for a sample of the events submitted asynchronously,

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 )
 
 // TestMergeWatch: sampled events are timed from submission to the first

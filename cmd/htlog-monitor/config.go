@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/config"
 	"github.com/htlog/htlog/cmd/internal/tlsconfig"
-	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/monitor/rules"
 )

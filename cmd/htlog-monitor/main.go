@@ -24,10 +24,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/config"
 	"github.com/htlog/htlog/cmd/internal/daemon"
 	"github.com/htlog/htlog/cmd/internal/dbopen"
-	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/monitor"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/report"

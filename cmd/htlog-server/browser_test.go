@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/testonly"
 	"golang.org/x/mod/sumdb/note"
 )

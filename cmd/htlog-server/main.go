@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/google/trillian"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/daemon"
-	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/internal/trilliantree"
 	"github.com/htlog/htlog/personality/batch"

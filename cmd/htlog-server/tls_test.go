@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/google/trillian"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/cmd/internal/tlsconfig"
-	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
 )
 

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/google/trillian"
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/internal/trilliantree"
 	"github.com/htlog/htlog/personality/logbackend"

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/config"
 	"github.com/htlog/htlog/cmd/internal/tlsconfig"
-	"github.com/htlog/htlog/internal/c2sp"
 )
 
 // Config is htlog-witness's configuration: a YAML file (--config), HTLOG_*

@@ -19,8 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/daemon"
-	"github.com/htlog/htlog/internal/c2sp"
 	"github.com/htlog/htlog/witness"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"

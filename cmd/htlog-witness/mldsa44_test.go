@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
 	"golang.org/x/mod/sumdb/note"
 )

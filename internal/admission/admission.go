@@ -41,7 +41,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/schemas"
 )

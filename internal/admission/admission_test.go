@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/admission"
-	"github.com/htlog/htlog/internal/event"
 	"github.com/htlog/htlog/internal/phicorpus"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/internal/testonly"

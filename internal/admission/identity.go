@@ -3,7 +3,7 @@ package admission
 import (
 	"net/http"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/registry"
 )
 

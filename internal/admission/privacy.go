@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/ident"
 	"github.com/htlog/htlog/internal/phi"
 	"github.com/htlog/htlog/schemas"

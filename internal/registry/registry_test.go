@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/registry"
 )
 

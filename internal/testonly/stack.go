@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/witness"
 	"golang.org/x/mod/sumdb/note"
 )

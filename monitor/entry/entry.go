@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 )
 
 // Entry is one decoded log entry.

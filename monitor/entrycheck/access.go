@@ -3,7 +3,7 @@ package entrycheck
 import (
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/monitor/entry"
 )
 

@@ -9,7 +9,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/monitor/entry"
 	"github.com/htlog/htlog/schemas"
 )

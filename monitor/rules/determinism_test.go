@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/monitor/entry"
 	"github.com/htlog/htlog/monitor/internal/montest"
 	"github.com/htlog/htlog/monitor/rules"

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/finding"
 )
 

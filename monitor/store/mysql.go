@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/finding"
 )
 

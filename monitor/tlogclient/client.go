@@ -15,7 +15,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // maxTileBody bounds a tile or entry bundle body.

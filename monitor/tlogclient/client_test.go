@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/monitor/tlogclient"
 )

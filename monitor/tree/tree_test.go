@@ -3,7 +3,7 @@ package tree
 import (
 	"testing"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 func TestTreeMatchesRootFromLeafHashes(t *testing.T) {

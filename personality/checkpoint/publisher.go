@@ -27,7 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/personality/logbackend"
 	"github.com/htlog/htlog/personality/tiles"
 	"golang.org/x/mod/sumdb/note"

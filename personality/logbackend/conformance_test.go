@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/personality/logbackend"
 )

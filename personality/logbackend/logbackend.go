@@ -16,7 +16,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // ErrNotFound is returned when a leaf is not (yet) in the tree.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/personality/tiles"

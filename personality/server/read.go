@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/tiles"
 	"github.com/htlog/htlog/schemas"

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 )
 
 // TestProofResponseJSON: /proof/inclusion and /proof/consistency answer

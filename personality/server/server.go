@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/personality/tiles"

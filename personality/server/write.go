@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/personality/tiles"

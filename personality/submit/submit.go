@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/admission"
-	"github.com/htlog/htlog/internal/event"
 	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/tiles"
 	"golang.org/x/time/rate"

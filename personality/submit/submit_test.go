@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/personality/batch"
 	"github.com/htlog/htlog/personality/submit"

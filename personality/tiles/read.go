@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"golang.org/x/mod/sumdb/tlog"
 )
 

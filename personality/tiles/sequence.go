@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 )
 
 // Pending is an admitted event to append to the sequence: its identity hash

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/htlog/htlog/internal/c2sp"
+	"github.com/htlog/htlog/c2sp"
 	"golang.org/x/mod/sumdb/tlog"
 )
 

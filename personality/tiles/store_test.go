@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/c2sp"
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/personality/tiles"
 	"golang.org/x/mod/sumdb/tlog"

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/htlog/htlog/internal/event"
+	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/monitor/entrycheck"
