@@ -219,31 +219,42 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	e, err := s.entryWithProof(r, idx)
+	size, _, err := s.cfg.Store.Size(r.Context())
+	if err != nil {
+		return 0, err
+	}
+	if idx >= size {
+		return 0, tiles.ErrNoSuchEvent // acknowledged, not yet integrated
+	}
+	published, err := s.latest(r)
+	if err != nil {
+		return 0, err
+	}
+	e, err := s.entryWithProof(r, idx, published)
 	if err != nil {
 		return 0, err
 	}
 	return writeJSON(w, e)
 }
 
-func (s *Server) entryWithProof(r *http.Request, idx uint64) (Entry, error) {
-	size, _, err := s.cfg.Store.Size(r.Context())
-	if err != nil {
-		return Entry{}, err
+// latest is the newest published checkpoint, the zero one before the first.
+func (s *Server) latest(r *http.Request) (tiles.Published, error) {
+	published, _, err := s.cfg.Store.Latest(r.Context())
+	if err != nil && !errors.Is(err, tiles.ErrNoCheckpoint) {
+		return tiles.Published{}, err
 	}
-	if idx >= size {
-		return Entry{}, tiles.ErrNoSuchEvent // acknowledged, not yet integrated
-	}
+	return published, nil
+}
+
+// entryWithProof returns the integrated entry at idx with its tlog-proof
+// in published, if published holds it.
+func (s *Server) entryWithProof(r *http.Request, idx uint64, published tiles.Published) (Entry, error) {
 	data, err := s.cfg.Store.Entries(r.Context(), idx, 1)
 	if err != nil {
 		return Entry{}, err
 	}
 	if len(data) != 1 {
 		return Entry{}, fmt.Errorf("entry %d is missing", idx)
-	}
-	published, _, err := s.cfg.Store.Latest(r.Context())
-	if err != nil && !errors.Is(err, tiles.ErrNoCheckpoint) {
-		return Entry{}, err
 	}
 	return s.withProof(r, toEntry(idx, data[0]), published)
 }
@@ -282,8 +293,13 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) (int, error) {
 		next := idxs[len(idxs)-1]
 		resp.Next = &next
 	}
+	// Lookup returns integrated entries only; one checkpoint proves them all.
+	published, err := s.latest(r)
+	if err != nil {
+		return 0, err
+	}
 	for _, idx := range idxs {
-		e, err := s.entryWithProof(r, idx)
+		e, err := s.entryWithProof(r, idx, published)
 		if err != nil {
 			return 0, err
 		}

@@ -157,8 +157,8 @@ func (s *Server) receipt(w http.ResponseWriter, r *http.Request) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	published, _, err := s.cfg.Store.Latest(r.Context())
-	if err != nil && !errors.Is(err, tiles.ErrNoCheckpoint) { // none yet: not published either
+	published, err := s.latest(r) // none yet: not published either
+	if err != nil {
 		return 0, err
 	}
 	proof, idx, err := s.proofFor(r.Context(), id, published)
