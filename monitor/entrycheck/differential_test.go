@@ -16,6 +16,7 @@ import (
 	"github.com/htlog/htlog/monitor/internal/montest"
 	"github.com/htlog/htlog/personality/batch"
 	"github.com/htlog/htlog/personality/submit"
+	"github.com/htlog/htlog/personality/tiles"
 	"github.com/htlog/htlog/schemas"
 )
 
@@ -39,7 +40,7 @@ func TestServerAndMonitorAgree(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	seq := batch.New(batch.NewMemory(), 0)
+	seq := batch.New(tiles.NewMemory(), 0)
 	go seq.Run(ctx)
 	server := submit.New(submit.Config{Admission: checker, Trials: &submit.MemoryTrialClaims{}, Sequence: seq})
 	monitor := montest.Checker(t, reg)

@@ -14,7 +14,8 @@ import (
 
 // Appender durably appends a batch of events in one transaction: on nil
 // error every event has its index (a duplicate the earlier one's).
-// *tiles.Store is the MariaDB implementation, Memory the in-memory twin.
+// *tiles.Store is the MariaDB implementation, *tiles.Memory the in-memory
+// twin.
 type Appender interface {
 	Append(ctx context.Context, batch []tiles.Pending) ([]tiles.Appended, error)
 }

@@ -50,7 +50,7 @@ func runConformance(t *testing.T, a batch.Appender) {
 	}
 }
 
-func TestMemoryConformance(t *testing.T) { runConformance(t, batch.NewMemory()) }
+func TestMemoryConformance(t *testing.T) { runConformance(t, tiles.NewMemory()) }
 
 func TestMariaDBConformance(t *testing.T) {
 	testonly.RequireIntegration(t)
@@ -126,19 +126,27 @@ func TestConcurrentReplicasOnMariaDB(t *testing.T) {
 	}
 }
 
-// slowAppender makes every batch take a while, so concurrent adds gather.
-type slowAppender struct{ *batch.Memory }
+// slowAppender makes every batch take a while, so concurrent adds gather,
+// and records each batch's size.
+type slowAppender struct {
+	*tiles.Memory
+	mu    sync.Mutex
+	sizes []int
+}
 
-func (s slowAppender) Append(ctx context.Context, b []tiles.Pending) ([]tiles.Appended, error) {
+func (s *slowAppender) Append(ctx context.Context, b []tiles.Pending) ([]tiles.Appended, error) {
 	time.Sleep(5 * time.Millisecond)
+	s.mu.Lock()
+	s.sizes = append(s.sizes, len(b))
+	s.mu.Unlock()
 	return s.Memory.Append(ctx, b)
 }
 
 func TestBatcherGathersConcurrentAdds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	m := batch.NewMemory()
-	b := batch.New(slowAppender{m}, 32)
+	m := &slowAppender{Memory: tiles.NewMemory()}
+	b := batch.New(m, 32)
 	go b.Run(ctx)
 	var wg sync.WaitGroup
 	idx := make([]uint64, 400)
@@ -158,7 +166,9 @@ func TestBatcherGathersConcurrentAdds(t *testing.T) {
 			t.Fatalf("indexes are not 0..399: %v", idx)
 		}
 	}
-	sizes := m.Batches()
+	m.mu.Lock()
+	sizes := m.sizes
+	m.mu.Unlock()
 	if len(sizes) >= 400 || slices.Max(sizes) > 32 {
 		t.Fatalf("batch sizes %v: want fewer batches than events, none above 32", sizes)
 	}
@@ -166,7 +176,7 @@ func TestBatcherGathersConcurrentAdds(t *testing.T) {
 
 func TestBatcherFailureAndStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	m := batch.NewMemory()
+	m := tiles.NewMemory()
 	m.Failing = errors.New("database down")
 	b := batch.New(m, 8)
 	done := make(chan struct{})
@@ -174,7 +184,7 @@ func TestBatcherFailureAndStop(t *testing.T) {
 	if _, err := b.Add(context.Background(), pending("x")); err == nil || err.Error() != "database down" {
 		t.Fatalf("Add with a failing appender: %v", err)
 	}
-	if len(m.Leaves()) != 0 {
+	if n, _ := m.Sequenced(context.Background()); n != 0 {
 		t.Fatal("a failed batch appended something")
 	}
 	cancel()

@@ -21,6 +21,7 @@ import (
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/personality/batch"
 	"github.com/htlog/htlog/personality/submit"
+	"github.com/htlog/htlog/personality/tiles"
 	"github.com/htlog/htlog/schemas"
 )
 
@@ -28,7 +29,7 @@ type fixture struct {
 	// logged maps an envelope to its logged entry, as the tree store would.
 	logged map[string][]byte
 	sub    *submit.Submitter
-	log    *batch.Memory
+	log    *tiles.Memory
 	key    ed25519.PrivateKey
 	now    time.Time
 }
@@ -50,7 +51,7 @@ func newFixture(t testing.TB, perSubmitter float64, burst, backlog int) *fixture
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{log: batch.NewMemory(), key: key, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{log: tiles.NewMemory(), key: key, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	checker, err := admission.New(admission.Config{Registry: func() *registry.Registry { return reg }, Validator: v})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +132,7 @@ func TestValidEventQueuedOnceDeduplicated(t *testing.T) {
 	if a.Index != 0 || b.Index != 0 || !a.Known || !b.Known {
 		t.Fatalf("indexes %d and %d, want 0 for both", a.Index, b.Index)
 	}
-	if n := len(f.log.Leaves()); n != 1 {
+	if n, _ := f.log.Sequenced(context.Background()); n != 1 {
 		t.Fatalf("log size %d, want 1", n)
 	}
 }
@@ -257,7 +258,7 @@ func TestBacklogAndPushback(t *testing.T) {
 	if _, err := f.sub.Submit(context.Background(), f.envelope(t, "npi:1111111112", 0)); err == nil || status(err) != 500 {
 		t.Fatalf("failing database: %v, want a server error", err)
 	}
-	if n := len(f.log.Leaves()); n != 0 {
+	if n, _ := f.log.Sequenced(context.Background()); n != 0 {
 		t.Fatalf("%d events appended while the database failed", n)
 	}
 	// A request that ends before its batch is written is not acknowledged.

@@ -19,6 +19,7 @@ import (
 type Memory struct {
 	mu          sync.Mutex
 	entries     [][]byte
+	ids         [][32]byte
 	queued      []time.Time
 	events      map[[32]byte]uint64
 	tags        map[string][]uint64
@@ -64,6 +65,7 @@ func (m *Memory) Append(_ context.Context, batch []Pending) ([]Appended, error) 
 		idx := uint64(len(m.entries))
 		m.events[p.ID] = idx
 		m.entries = append(m.entries, bytes.Clone(p.Leaf))
+		m.ids = append(m.ids, p.ID)
 		m.queued = append(m.queued, time.Now())
 		for _, tag := range p.Tags {
 			if l := m.tags[tag]; len(l) == 0 || l[len(l)-1] != idx {
@@ -159,16 +161,14 @@ func (m *Memory) Entries(_ context.Context, start, count uint64) ([][]byte, erro
 }
 
 // EntriesWithIDs is Store.EntriesWithIDs.
-func (m *Memory) EntriesWithIDs(ctx context.Context, start, count uint64) ([][]byte, [][32]byte, error) {
-	leaves, err := m.Entries(ctx, start, count)
-	if err != nil {
-		return nil, nil, err
+func (m *Memory) EntriesWithIDs(_ context.Context, start, count uint64) ([][]byte, [][32]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if start >= uint64(len(m.entries)) {
+		return nil, nil, nil
 	}
-	ids := make([][32]byte, len(leaves))
-	for i, l := range leaves {
-		ids[i] = PendingOf(l).ID
-	}
-	return leaves, ids, nil
+	end := min(start+count, uint64(len(m.entries)))
+	return slices.Clone(m.entries[start:end]), slices.Clone(m.ids[start:end]), nil
 }
 
 // EventIndex is Store.EventIndex.
