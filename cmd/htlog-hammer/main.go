@@ -119,11 +119,11 @@ func main() {
 			os.Exit(1)
 		}
 		defer r.close()
-		r.ready = pregenerated(*pregenerate, func(int) ([]byte, error) { return r.leaf(), nil })
+		r.ready = pregenerated(*pregenerate, func(int) ([]byte, error) { return randomLeaf(r.leafSize), nil })
 		send, label = r.send, "trillian-raw"
 	case *tessera != "":
 		t := newTesseraTarget(*tessera, *leafSize)
-		t.ready = pregenerated(*pregenerate, func(int) ([]byte, error) { return t.leaf(), nil })
+		t.ready = pregenerated(*pregenerate, func(int) ([]byte, error) { return randomLeaf(t.leafSize), nil })
 		t.merge = &mergeWatch{url: t.url, client: t.client, every: *mergeSample, poll: 50 * time.Millisecond}
 		send, merge, label = t.send, t.merge, "tessera"
 	default:

@@ -48,20 +48,25 @@ func newRawTarget(ctx context.Context, addr string, leafSize int, treeID int64) 
 	return &rawTarget{conn: conn, log: trillian.NewTrillianLogClient(conn), treeID: tree.TreeId, leafSize: leafSize}, nil
 }
 
-// leaf makes a random leaf of leafSize bytes.
-func (r *rawTarget) leaf() []byte {
-	leaf := make([]byte, r.leafSize)
+// randomLeaf makes a random leaf of size bytes (random, so that neither
+// Trillian's nor Tessera's deduplication ever merges two of them).
+func randomLeaf(size int) []byte {
+	leaf := make([]byte, size)
 	rand.Read(leaf)
 	return leaf
 }
 
-func (r *rawTarget) send(ctx context.Context, _, i int) result {
-	var leaf []byte
-	if i-1 < len(r.ready) {
-		leaf = r.ready[i-1]
-	} else {
-		leaf = r.leaf()
+// leafFor is request i's leaf (counting from 1): pregenerated if there is
+// one, else made now.
+func leafFor(ready [][]byte, i, size int) []byte {
+	if i-1 < len(ready) {
+		return ready[i-1]
 	}
+	return randomLeaf(size)
+}
+
+func (r *rawTarget) send(ctx context.Context, _, i int) result {
+	leaf := leafFor(r.ready, i, r.leafSize)
 	id := sha256.Sum256(leaf)
 	start := time.Now()
 	_, err := r.log.QueueLeaf(ctx, &trillian.QueueLeafRequest{LogId: r.treeID, Leaf: &trillian.LogLeaf{LeafValue: leaf, LeafIdentityHash: id[:]}})

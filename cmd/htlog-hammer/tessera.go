@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"io"
 	"net/http"
 	"strconv"
@@ -31,21 +30,8 @@ func newTesseraTarget(url string, leafSize int) *tesseraTarget {
 		client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}}
 }
 
-// leaf makes a random leaf of leafSize bytes (random, so that Tessera's
-// antispam never deduplicates two of them).
-func (t *tesseraTarget) leaf() []byte {
-	leaf := make([]byte, t.leafSize)
-	rand.Read(leaf)
-	return leaf
-}
-
 func (t *tesseraTarget) send(ctx context.Context, _, i int) result {
-	var leaf []byte
-	if i-1 < len(t.ready) {
-		leaf = t.ready[i-1]
-	} else {
-		leaf = t.leaf()
-	}
+	leaf := leafFor(t.ready, i, t.leafSize)
 	start := time.Now()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.url+"/add", bytes.NewReader(leaf))
 	resp, err := t.client.Do(req)

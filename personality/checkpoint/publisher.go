@@ -185,7 +185,9 @@ func (p *Publisher) PublishOnce(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	phases.done("trillian")
+	limited := false
 	if limit := verified + p.cfg.MaxUnverified; size > limit {
+		limited = true
 		p.cfg.Logger.Warn("Trillian's signer is behind: publishing only up to the unverified bound", "integrated", size, "verified", verified, "published_up_to", limit)
 		size = limit
 		if rootHash, err = p.cfg.Store.RootAt(ctx, size); err != nil {
@@ -200,10 +202,10 @@ func (p *Publisher) PublishOnce(ctx context.Context) (uint64, error) {
 	default:
 		p.cfg.Metrics.backlog(size, latest.Size)
 		if latest.Size > size {
-			if size < verified+p.cfg.MaxUnverified {
-				return 0, fmt.Errorf("%w: published size %d is above the integrated %d", ErrInconsistent, latest.Size, size)
+			if limited {
+				return 0, nil // held back by the unverified bound
 			}
-			return 0, nil // held back by the unverified bound
+			return 0, fmt.Errorf("%w: published size %d is above the integrated %d", ErrInconsistent, latest.Size, size)
 		}
 		if latest.Size == size && age < p.cfg.Republish.Seconds() {
 			return 0, nil
