@@ -69,8 +69,8 @@ func (b *Builder) PatientTag(patientKey []byte) string { return PatientTag(patie
 type Draft struct {
 	// Kind is access, consent, custody or trial.
 	Kind string
-	// Version is the schema version of Body; 0 means the latest version the
-	// schemas package knows (schemas.Latest).
+	// Version is the schema version of Body; 0 means the default version
+	// (schemas.Default: version 2; name 3 to write a version 3 body).
 	Version int
 	// OccurredAt is when the event happened, RFC 3339 with an offset; ""
 	// means now, in UTC, truncated to the minute (the log refuses more
@@ -112,7 +112,7 @@ func (b *Builder) Build(d Draft) (*Envelope, error) {
 		return nil, fmt.Errorf("%w: body: not JSON: %v", ErrMalformed, err)
 	}
 	if d.Version == 0 {
-		d.Version = schemas.Latest(d.Kind)
+		d.Version = schemas.Default(d.Kind)
 	}
 	if d.OccurredAt == "" {
 		d.OccurredAt = time.Now().UTC().Truncate(time.Minute).Format(time.RFC3339)

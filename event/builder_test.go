@@ -57,7 +57,7 @@ func TestBuilder(t *testing.T) {
 				t.Fatal(err)
 			}
 			if ev.Submitter != (event.Submitter{Org: "npi:1234567893", KeyID: wantID}) || ev.Kind != "access" ||
-				ev.Version != schemas.Latest("access") || len(ev.Supersedes) != 1 {
+				ev.Version != schemas.Default("access") || len(ev.Supersedes) != 1 {
 				t.Errorf("event %+v", ev)
 			}
 			if at := ev.Time(); at.Before(before) || at.After(time.Now()) || at.Second() != 0 || at.Nanosecond() != 0 {

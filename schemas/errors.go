@@ -90,6 +90,9 @@ func describe(e *jsonschema.ValidationError) *ValidationError {
 		case FormatCommitment:
 			return &ValidationError{field, "is not an htlog commitment"}
 		}
+		if kind, ok := strings.CutPrefix(k.Want, FormatCodingPrefix); ok {
+			return &ValidationError{field, codingReason(kind)}
+		}
 		if set, ok := strings.CutPrefix(k.Want, FormatCodePrefix); ok {
 			return &ValidationError{field, "is not a code of value set " + set}
 		}
@@ -99,6 +102,8 @@ func describe(e *jsonschema.ValidationError) *ValidationError {
 			}
 		}
 		return &ValidationError{field, "is not a valid " + k.Want}
+	case *kind.FalseSchema:
+		return &ValidationError{field, "is not allowed in this kind of event"}
 	case *kind.Pattern:
 		return &ValidationError{field, fmt.Sprintf("does not match pattern %s", k.Want)}
 	}

@@ -73,6 +73,26 @@ func Latest(kind string) int {
 	return latest[kind]
 }
 
+// MinAdmitted is the lowest schema version a log admits for every kind:
+// version 1 allowed free text. Versions MinAdmitted to [Latest] are all
+// admitted; a submitter chooses per event.
+const MinAdmitted = 2
+
+// DefaultVersion is the version an event gets when its builder names none
+// (event.Draft with Version 0): version 2, which every existing submitter
+// writes, until they name version 3 (what the gateway writes). Version 3 is
+// a superset of what version 2 can say, not a replacement it forces.
+const DefaultVersion = 2
+
+// Default returns the version an event of kind gets when none is named:
+// [DefaultVersion] for a known kind, 0 for an unknown one.
+func Default(kind string) int {
+	if latest[kind] == 0 {
+		return 0
+	}
+	return min(DefaultVersion, latest[kind])
+}
+
 // IsTag reports whether s is a keyed pseudonymous tag: "tag:v1:" followed by
 // exactly 64 lowercase hex characters.
 func IsTag(s string) bool { return prefixedHex64(s, "tag:v1:") }
@@ -117,6 +137,9 @@ func NewValidator() (*Validator, error) {
 	}
 	for name, vs := range valueSets {
 		c.RegisterFormat(&jsonschema.Format{Name: FormatCodePrefix + name, Validate: codeFormat(vs)})
+	}
+	for kind, systems := range codingKinds {
+		c.RegisterFormat(&jsonschema.Format{Name: FormatCodingPrefix + kind, Validate: codingFormat(kind, systems)})
 	}
 	c.UseLoader(noLoader{}) // never fetch anything over the network
 	v := &Validator{compiled: map[string]map[int]*jsonschema.Schema{}}

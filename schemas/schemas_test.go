@@ -23,10 +23,16 @@ func newValidator(t testing.TB) *schemas.Validator {
 	return v
 }
 
-// examples returns the example files of kind whose names start with prefix.
-func examples(t *testing.T, kind, prefix string) []string {
+// exampleDirs maps each admitted schema version to the folder of its
+// examples: examples/<kind> holds version 2's, examples/v3/<kind>
+// version 3's (examples/v1 is read by TestValidationErrorField).
+var exampleDirs = map[int]string{2: "examples", 3: filepath.Join("examples", "v3")}
+
+// examples returns the example files of kind and version whose names start
+// with prefix.
+func examples(t *testing.T, version int, kind, prefix string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("examples", kind, prefix+"-*.json"))
+	files, err := filepath.Glob(filepath.Join(exampleDirs[version], kind, prefix+"-*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,18 +41,20 @@ func examples(t *testing.T, kind, prefix string) []string {
 
 func TestValidExamples(t *testing.T) {
 	v := newValidator(t)
-	for _, kind := range schemas.Kinds {
-		files := examples(t, kind, "valid")
-		if len(files) < 2 {
-			t.Errorf("%s: %d valid examples, want at least 2", kind, len(files))
-		}
-		for _, f := range files {
-			body, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
+	for version := range exampleDirs {
+		for _, kind := range schemas.Kinds {
+			files := examples(t, version, kind, "valid")
+			if len(files) < 2 {
+				t.Errorf("%s v%d: %d valid examples, want at least 2", kind, version, len(files))
 			}
-			if err := v.Validate(kind, schemas.Latest(kind), body); err != nil {
-				t.Errorf("%s: %v", f, err)
+			for _, f := range files {
+				body, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := v.Validate(kind, version, body); err != nil {
+					t.Errorf("%s: %v", f, err)
+				}
 			}
 		}
 	}
@@ -54,26 +62,28 @@ func TestValidExamples(t *testing.T) {
 
 func TestInvalidExamples(t *testing.T) {
 	v := newValidator(t)
-	for _, kind := range schemas.Kinds {
-		files := examples(t, kind, "invalid")
-		if len(files) < 3 {
-			t.Errorf("%s: %d invalid examples, want at least 3", kind, len(files))
-		}
-		for _, f := range files {
-			body, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
+	for version := range exampleDirs {
+		for _, kind := range schemas.Kinds {
+			files := examples(t, version, kind, "invalid")
+			if len(files) < 3 {
+				t.Errorf("%s v%d: %d invalid examples, want at least 3", kind, version, len(files))
 			}
-			err = v.Validate(kind, schemas.Latest(kind), body)
-			var ve *schemas.ValidationError
-			if !errors.As(err, &ve) {
-				t.Errorf("%s: got %v, want a *ValidationError", f, err)
-				continue
+			for _, f := range files {
+				body, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = v.Validate(kind, version, body)
+				var ve *schemas.ValidationError
+				if !errors.As(err, &ve) {
+					t.Errorf("%s: got %v, want a *ValidationError", f, err)
+					continue
+				}
+				if ve.Field == "" || strings.Contains(ve.Error(), "\n") {
+					t.Errorf("%s: got %q, want one line naming a field", f, ve.Error())
+				}
+				t.Logf("%s: %v", f, ve)
 			}
-			if ve.Field == "" || strings.Contains(ve.Error(), "\n") {
-				t.Errorf("%s: got %q, want one line naming a field", f, ve.Error())
-			}
-			t.Logf("%s: %v", filepath.Base(f), ve)
 		}
 	}
 }
@@ -97,7 +107,7 @@ func TestErrors(t *testing.T) {
 		{"unknown kind", "billing", 1, string(valid), schemas.ErrUnknownKind},
 		{"empty kind", "", 1, string(valid), schemas.ErrUnknownKind},
 		{"version 0", "access", 0, string(valid), schemas.ErrUnknownVersion},
-		{"version 3", "access", 3, string(valid), schemas.ErrUnknownVersion},
+		{"version 4", "access", 4, string(valid), schemas.ErrUnknownVersion},
 		{"too large", "access", 1, string(huge), schemas.ErrBodyTooLarge},
 		{"empty", "access", 1, "", schemas.ErrMalformedBody},
 		{"array", "access", 1, "[]", schemas.ErrMalformedBody},
@@ -156,10 +166,13 @@ func TestValidationErrorField(t *testing.T) {
 
 func TestSchemaAndLatest(t *testing.T) {
 	for _, kind := range schemas.Kinds {
-		if got := schemas.Latest(kind); got != 2 {
-			t.Errorf("Latest(%q) = %d, want 2", kind, got)
+		if got := schemas.Latest(kind); got != 3 {
+			t.Errorf("Latest(%q) = %d, want 3", kind, got)
 		}
-		for _, n := range []int{1, 2} {
+		if got := schemas.Default(kind); got != 2 {
+			t.Errorf("Default(%q) = %d, want 2", kind, got)
+		}
+		for _, n := range []int{1, 2, 3} {
 			b, ok := schemas.Schema(kind, n)
 			if !ok {
 				t.Fatalf("Schema(%q, %d) missing", kind, n)
@@ -175,14 +188,14 @@ func TestSchemaAndLatest(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := schemas.Schema("access", 3); ok {
-		t.Error("Schema(access, 3) exists")
+	if _, ok := schemas.Schema("access", 4); ok {
+		t.Error("Schema(access, 4) exists")
 	}
 	if _, ok := schemas.Schema("billing", 1); ok {
 		t.Error("Schema(billing, 1) exists")
 	}
-	if got := schemas.Latest("billing"); got != 0 {
-		t.Errorf("Latest(billing) = %d, want 0", got)
+	if got, def := schemas.Latest("billing"), schemas.Default("billing"); got != 0 || def != 0 {
+		t.Errorf("Latest(billing) = %d, Default(billing) = %d, want 0", got, def)
 	}
 }
 
@@ -241,7 +254,8 @@ func TestConcurrentValidate(t *testing.T) {
 func FuzzValidate(f *testing.F) {
 	for i, kind := range schemas.Kinds {
 		files, _ := filepath.Glob(filepath.Join("examples", kind, "*.json"))
-		for _, file := range files {
+		v3, _ := filepath.Glob(filepath.Join("examples", "v3", kind, "*.json"))
+		for _, file := range append(files, v3...) {
 			b, _ := os.ReadFile(file)
 			f.Add(uint8(i), b)
 		}
@@ -251,7 +265,8 @@ func FuzzValidate(f *testing.F) {
 	v := newValidator(f)
 	f.Fuzz(func(t *testing.T, k uint8, body []byte) {
 		kind := schemas.Kinds[int(k)%len(schemas.Kinds)]
-		if v.Validate(kind, 1, body) != nil {
+		version := 1 + int(k/4)%schemas.Latest(kind)
+		if v.Validate(kind, version, body) != nil {
 			return
 		}
 		var obj map[string]any

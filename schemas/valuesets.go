@@ -91,11 +91,14 @@ var codeSystems = func() map[string]bool {
 			out[c.System] = true
 		}
 	}
+	for system := range terminologies {
+		out[system] = true
+	}
 	return out
 }()
 
 // IsCodeSystem reports whether uri is the code system of a bundled value
-// set's codes.
+// set's codes or a terminology an "htlog-coding" format allows.
 func IsCodeSystem(uri string) bool { return codeSystems[uri] }
 
 // fixedValues holds every string a schema fixes: the codes and code systems

@@ -35,14 +35,15 @@ func TestValueSets(t *testing.T) {
 	}
 }
 
-// TestFormatsAreKnown walks every version 2 schema: each "format" must be
+// TestFormatsAreKnown walks every version 2 and 3 schema: each "format" must be
 // one the validator asserts (an unknown format would silently check
 // nothing), and each value set a format names must exist.
 func TestFormatsAreKnown(t *testing.T) {
 	known := []string{"date", "date-time", "uri", schemas.FormatTag, schemas.FormatCommitment,
 		"htlog-org-id", "htlog-gln", "htlog-gtin", "htlog-sscc", "htlog-epc-gln", "htlog-trial-id"}
-	for _, kind := range schemas.Kinds {
-		b, _ := schemas.Schema(kind, 2)
+	for _, kv := range kindVersions() {
+		kind := kv.kind
+		b, _ := schemas.Schema(kind, kv.version)
 		var doc any
 		if err := json.Unmarshal(b, &doc); err != nil {
 			t.Fatal(err)
@@ -54,7 +55,11 @@ func TestFormatsAreKnown(t *testing.T) {
 			case map[string]any:
 				if f, ok := x["format"].(string); ok {
 					count++
-					if set, ok := strings.CutPrefix(f, schemas.FormatCodePrefix); ok {
+					if kind, ok := strings.CutPrefix(f, schemas.FormatCodingPrefix); ok {
+						if !slices.Contains([]string{"condition", "intervention", "measure"}, kind) {
+							t.Errorf("%s%s: unknown coding %q", kv, path, kind)
+						}
+					} else if set, ok := strings.CutPrefix(f, schemas.FormatCodePrefix); ok {
 						if _, ok := schemas.LookupValueSet(set); !ok {
 							t.Errorf("%s%s: unknown value set %q", kind, path, set)
 						}
@@ -73,17 +78,39 @@ func TestFormatsAreKnown(t *testing.T) {
 		}
 		walk("", doc)
 		if count < 5 {
-			t.Errorf("%s v2: only %d formats", kind, count)
+			t.Errorf("%s: only %d formats", kv, count)
 		}
 	}
 }
 
-// TestVersion2HasNoFreeText walks every version 2 schema: every string
-// property is constrained by an enum, a const, a format or a pattern, or
-// is trial text the law makes public (bounded by maxLength).
-func TestVersion2HasNoFreeText(t *testing.T) {
+// kv is one schema: a kind and a version.
+type kv struct {
+	kind    string
+	version int
+}
+
+func (k kv) String() string { return fmt.Sprintf("%s v%d", k.kind, k.version) }
+
+// kindVersions lists the schemas of the admitted versions, 2 and 3.
+func kindVersions() []kv {
+	var out []kv
 	for _, kind := range schemas.Kinds {
-		b, _ := schemas.Schema(kind, 2)
+		for v := 2; v <= schemas.Latest(kind); v++ {
+			out = append(out, kv{kind, v})
+		}
+	}
+	return out
+}
+
+// TestVersion2HasNoFreeText walks every version 2 and 3 schema: every
+// string property is constrained by an enum, a const, a format or a
+// pattern, or, in version 2 only, is trial text the law makes public
+// (bounded by maxLength). Version 3 has no such exception: titles,
+// conditions, interventions and outcomes are codes or commitments.
+func TestVersion2HasNoFreeText(t *testing.T) {
+	for _, k := range kindVersions() {
+		kind := k.kind
+		b, _ := schemas.Schema(kind, k.version)
 		var doc any
 		json.Unmarshal(b, &doc)
 		var walk func(path string, v any, coded bool)
@@ -95,9 +122,9 @@ func TestVersion2HasNoFreeText(t *testing.T) {
 					_, format := x["format"]
 					_, pattern := x["pattern"]
 					_, bounded := x["maxLength"]
-					publicText := kind == "trial" && bounded && strings.Contains(fmt.Sprint(x["description"]), "Public by law")
+					publicText := kind == "trial" && k.version == 2 && bounded && strings.Contains(fmt.Sprint(x["description"]), "Public by law")
 					if !enum && !format && !pattern && !publicText {
-						t.Errorf("%s%s: a string with no enum, format or pattern", kind, path)
+						t.Errorf("%s%s: a string with no enum, format or pattern", k, path)
 					}
 				}
 				// A {system, code} object whose format names a value set

@@ -12,9 +12,10 @@
 //     key was valid at the event's time;
 //  3. signature: the envelope's signature verifies with that key;
 //  4. schema: the body is valid under the schema of its kind and version,
-//     and the version is one this checker admits (version 2 carries no
-//     free text: codes from bundled value sets, checked identifiers, tags,
-//     commitments, event ids, times);
+//     and the version is one this checker admits (versions 2 and 3 carry no
+//     free text: codes from bundled value sets or of named terminologies,
+//     checked identifiers, tags, commitments, event ids, times; version 3
+//     adds what FHIR AuditEvent/Consent, EPCIS 2.0 and WHO TRDS carry);
 //  5. privacy: no string of the body looks like a personal identifier
 //     (package phi), and every URL is on the operator's allow list;
 //  6. identity and authority: the organisation an event names as acting
@@ -22,7 +23,10 @@
 //     event's source system is one the submitter declared, a CUSTODY
 //     event's locations are the submitter's own;
 //  7. time: occurred_at lies in the window around the checker's clock,
-//     and version 2 ACCESS, CONSENT and CUSTODY times are whole minutes.
+//     and version 2 and 3 ACCESS, CONSENT and CUSTODY times are whole
+//     minutes; so are the times a version 3 body adds (an access's
+//     recorded time, which may not precede occurred_at nor lie ahead of
+//     the clock, and the DSCSA determination and notice times).
 //
 // A trial's later events must come from the sponsor that registered it:
 // that needs the log's history, so it is a separate function,
@@ -86,8 +90,9 @@ type Config struct {
 	// Validator validates bodies against the schemas.
 	Validator *schemas.Validator
 	// MinVersion is the lowest schema version admitted for each kind;
-	// zero means the latest version only. The server leaves it zero; a
-	// monitor replaying a log that predates version 2 sets it to 1.
+	// zero means schemas.MinAdmitted (version 2: versions 2 and 3 are
+	// admitted). The server leaves it zero; a monitor replaying a log that
+	// predates version 2 sets it to 1.
 	MinVersion int
 	// MaxAhead bounds how far occurred_at may lie after the clock; zero
 	// means DefaultMaxAhead.
@@ -253,7 +258,7 @@ func (c *Checker) Check(raw []byte, now time.Time, all bool) *Verdict {
 			}
 		}
 	}
-	if r := c.checkTime(ev, at, now); r != nil {
+	if r := c.checkTime(ev, v.Body, at, now); r != nil {
 		add(r)
 	}
 	return v
@@ -265,10 +270,10 @@ func (c *Checker) checkVersion(ev *event.Event) *Refusal {
 	latest := schemas.Latest(ev.Kind)
 	minimum := c.cfg.MinVersion
 	if minimum <= 0 {
-		minimum = latest
+		minimum = schemas.MinAdmitted
 	}
 	if ev.Version < minimum {
-		return refuse(CodeSchema, http.StatusBadRequest, "version: %s events must use schema version %d (schemas/%s/v%d.json); version %d allowed free text and is no longer admitted", ev.Kind, latest, ev.Kind, latest, ev.Version)
+		return refuse(CodeSchema, http.StatusBadRequest, "version: %s events must use schema version %d to %d (schemas/%s/v%d.json); version %d allowed free text and is no longer admitted", ev.Kind, minimum, latest, ev.Kind, latest, ev.Version)
 	}
 	return nil
 }
@@ -287,7 +292,7 @@ func schemaRefusal(ev *event.Event, err error) *Refusal {
 
 // checkTime bounds occurred_at around now and, for the kinds whose times
 // can single a person out, requires whole minutes.
-func (c *Checker) checkTime(ev *event.Event, at, now time.Time) *Refusal {
+func (c *Checker) checkTime(ev *event.Event, body map[string]any, at, now time.Time) *Refusal {
 	if at.After(now.Add(c.cfg.MaxAhead)) {
 		return refuse(CodeTime, http.StatusBadRequest, "occurred_at: more than %v after the log's clock (the upper bound of the admission window)", c.cfg.MaxAhead)
 	}
@@ -296,6 +301,9 @@ func (c *Checker) checkTime(ev *event.Event, at, now time.Time) *Refusal {
 	}
 	if ev.Version >= 2 && ev.Kind != "trial" && (at.Second() != 0 || at.Nanosecond() != 0) {
 		return refuse(CodeTime, http.StatusBadRequest, "occurred_at: %s events carry whole minutes (seconds 00, no fraction): a precise time helps link an event to a person", ev.Kind)
+	}
+	if ev.Version >= 3 && body != nil {
+		return c.checkBodyTimes(ev, body, at, now)
 	}
 	return nil
 }

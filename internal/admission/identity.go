@@ -10,7 +10,8 @@ import (
 // checkIdentity binds what a version 2 body says about who acted to who
 // signed it: the acting organisation is the submitter or one it acts for,
 // an access's source system is declared, a custody event's locations are
-// the submitter's own, a trial's sponsor is one the submitter speaks for.
+// the submitter's own, a trial's sponsor is one the submitter speaks for;
+// in version 3, every agent's organisation and a consent's controller too.
 // body is the schema-valid decoded body. Version 1 entries predate the
 // binding and are not judged by it.
 func checkIdentity(sub *registry.Submitter, ev *event.Event, body map[string]any) *Refusal {
@@ -19,16 +20,32 @@ func checkIdentity(sub *registry.Submitter, ev *event.Event, body map[string]any
 	}
 	switch ev.Kind {
 	case "access":
-		agent, _ := body["agent"].(map[string]any)
-		if org, _ := agent["organization"].(string); !sub.SpeaksFor(org) {
-			return refuse(CodeIdentity, http.StatusForbidden, "body/agent/organization: %s is not registered to act for that organisation (registry acts_for)", sub.Org)
+		if ev.Version >= 3 {
+			// Every agent an access names with an organisation acts for
+			// the custodian: the requestor must name one, the others may.
+			agents, _ := body["agents"].([]any)
+			for i, a := range agents {
+				agent, _ := a.(map[string]any)
+				if org, ok := agent["organization"].(string); ok && !sub.SpeaksFor(org) {
+					return refuse(CodeIdentity, http.StatusForbidden, "body/agents/%d/organization: %s is not registered to act for that organisation (registry acts_for)", i, sub.Org)
+				}
+			}
+		} else {
+			agent, _ := body["agent"].(map[string]any)
+			if org, _ := agent["organization"].(string); !sub.SpeaksFor(org) {
+				return refuse(CodeIdentity, http.StatusForbidden, "body/agent/organization: %s is not registered to act for that organisation (registry acts_for)", sub.Org)
+			}
 		}
 		if sys, _ := body["source_system"].(string); !sub.HasSourceSystem(sys) {
 			return refuse(CodeIdentity, http.StatusForbidden, "body/source_system: not one of the source systems %s declared in the registry (source_systems)", sub.Org)
 		}
 	case "consent":
 		// The custodian recording a consent is the submitter; the grantee
-		// may be anyone the patient chose.
+		// may be anyone the patient chose. A version 3 controller manages
+		// the consent: the submitter or one it acts for.
+		if org, ok := body["controller"].(string); ok && !sub.SpeaksFor(org) {
+			return refuse(CodeIdentity, http.StatusForbidden, "body/controller: %s is not registered to act for that organisation (registry acts_for)", sub.Org)
+		}
 	case "custody":
 		for _, f := range []string{"biz_location", "read_point"} {
 			if loc, ok := body[f].(string); ok && !sub.OwnsLocation(loc) {

@@ -9,6 +9,7 @@ import (
 	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/ident"
 	"github.com/htlog/htlog/internal/phi"
+	"github.com/htlog/htlog/internal/strictjson"
 	"github.com/htlog/htlog/schemas"
 )
 
@@ -21,7 +22,7 @@ import (
 func (c *Checker) checkPrivacy(ev *event.Event) *Refusal {
 	var found *Refusal
 	// A body that is not JSON stops the walk; the schema step reports it.
-	_ = event.WalkStrings(ev.Body, func(path, value []byte) {
+	_ = strictjson.WalkStrings(ev.Body, func(path, value []byte) {
 		if found != nil {
 			return
 		}
@@ -32,8 +33,12 @@ func (c *Checker) checkPrivacy(ev *event.Event) *Refusal {
 			return
 		}
 		s := string(value)
-		if bytes.HasSuffix(path, []byte("/code")) && isNumericCode(s) {
-			return // SNOMED CT, LOINC, DICOM codes (value sets check them in version 2)
+		if bytes.HasSuffix(path, []byte("/code")) && (isNumericCode(s) || ev.Version >= 3 && schemas.IsAnyTerminologyCode(s)) {
+			// SNOMED CT, LOINC, DICOM codes (value sets check them in
+			// version 2); in version 3 a code of a named terminology, whose
+			// syntax the schema checked against its system (MeSH D002289,
+			// ICD-10 C34.9, ATC L01XC).
+			return
 		}
 		if ev.Version < 2 && isDigits(s) {
 			// Version 1 checked GS1 keys by length only: an all-digit value

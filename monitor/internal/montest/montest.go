@@ -112,7 +112,7 @@ func (s *Submitter) Sign(t testing.TB, kind string, at time.Time, body any, supe
 	if kind != "trial" {
 		at = at.Truncate(time.Minute) // whole minutes, as the log requires
 	}
-	ev := event.Event{Kind: kind, Version: schemas.Latest(kind), Submitter: event.Submitter{Org: s.Org, KeyID: s.KeyID},
+	ev := event.Event{Kind: kind, Version: schemas.Default(kind), Submitter: event.Submitter{Org: s.Org, KeyID: s.KeyID},
 		OccurredAt: at.UTC().Format(time.RFC3339), Supersedes: supersedes, Body: raw}
 	payload, err := json.Marshal(ev)
 	if err != nil {
