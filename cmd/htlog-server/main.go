@@ -105,12 +105,14 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	bg, stopBg := context.WithCancel(context.Background())
 	defer stopBg()
 	var sub *submit.Submitter
+	var submitters func() *registry.Registry
 	if !cfg.ReadOnly {
 		watch, err := registry.NewWatcher(cfg.SubmittersFile)
 		if err != nil {
 			return fmt.Errorf("submitters_file: %w", err)
 		}
 		go reloadEvery(ctx, watch, 5*time.Second, logger)
+		submitters = watch.Current
 		validator, err := schemas.NewValidator()
 		if err != nil {
 			return err
@@ -134,7 +136,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Config{Submitter: sub, Store: store, Verifier: verifier, Signer: signer, MaxMergeDelay: cfg.MaxMergeDelay, ReceiptTimeout: cfg.ReceiptTimeout,
+	srv := server.New(server.Config{Submitter: sub, Store: store, Verifier: verifier, Signer: signer, Submitters: submitters, MaxMergeDelay: cfg.MaxMergeDelay, ReceiptTimeout: cfg.ReceiptTimeout,
 		MaxCheckpointAge: cfg.MaxCheckpointAge, Logger: logger, Registry: reg})
 
 	go pub.Run(bg, db, cfg.CheckpointInterval)

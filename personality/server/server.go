@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/personality/tiles"
@@ -37,6 +38,9 @@ type Config struct {
 	Verifier note.Verifier
 	// Signer is the log's key, used to sign inclusion promises (202 answers).
 	Signer note.Signer
+	// Submitters, if not nil, returns the submitter registry in force,
+	// published at GET /registry signed by Signer (registry.go).
+	Submitters func() *registry.Registry
 	// MaxMergeDelay is the longest a promised event may take to appear in a
 	// published checkpoint (default 60s); promises state it.
 	MaxMergeDelay time.Duration
@@ -129,6 +133,7 @@ func (s *Server) Handler() http.Handler {
 	h("GET /schemas/{kind}/{file}", "schemas", s.schema)
 	h("GET /valuesets/{file}", "valuesets", s.valueSet)
 	h("GET /healthz", "healthz", s.healthz)
+	h("GET /registry", "registry", s.registry)
 	mux.Handle("GET /patient/", webHandler())
 	if s.cfg.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
