@@ -57,6 +57,7 @@ func (m *Monitor) Step(ctx context.Context) error {
 		oldSize = old.Size
 	}
 	if sc.Size < oldSize || (sc.Size == oldSize && (m.tree.Size() >= sc.Size || sc.Hash != old.Hash)) {
+		m.roundDone()
 		return nil // older and equal checkpoints were checked by Observe
 	}
 	// (The confirmed one is replayed up to when a restart left the replay
@@ -86,7 +87,16 @@ func (m *Monitor) Step(ctx context.Context) error {
 	m.log.Info("replayed", "from", from, "to", sc.Size, "entries", n, "seconds", elapsed.Seconds(),
 		"entries_per_second", int(rate), "findings", len(fs))
 	m.checkPending(ctx)
+	m.roundDone()
 	return nil
+}
+
+// roundDone records the end of a follow round that reached the log's
+// checkpoint.
+func (m *Monitor) roundDone() {
+	m.mu.Lock()
+	m.lastRound = time.Now()
+	m.mu.Unlock()
 }
 
 // proveConsistent checks that the new log checkpoint extends the confirmed
@@ -227,12 +237,14 @@ func (m *Monitor) commit(ctx context.Context, st *store.State, fs []finding.Find
 			st.Rules[i] = store.RulesRow(r)
 		}
 	}
+	st.Verdicts = m.verdicts
 	if err := m.cfg.Store.Commit(ctx, st, fs); err != nil {
 		// The engine still counts the rows as changed; the caller reloads
 		// the state from the store anyway.
 		m.m.errors.WithLabelValues("store").Inc()
 		return fmt.Errorf("couldn't commit the replay to size %d: %w", st.Size, err)
 	}
+	m.verdicts = nil
 	if saveRules {
 		m.engine.Saved()
 		m.rulesSize, m.rulesAt = size, now

@@ -23,7 +23,12 @@ import (
 // Handler returns the monitor's HTTP API:
 //
 //	GET  /                  HTML dashboard
-//	GET  /findings          findings as JSON (?rule=&submitter=&limit=)
+//	GET  /findings          findings as JSON, newest first (?rule=&org=&severity=&state=
+//	                        &from=&to= by event time, &page= or &limit=; default 1000)
+//	POST /findings/<id>/state  triage a finding (a regulator: triage.go)
+//	GET  /verdicts          signed verdicts on entries (?entries=, at most 100: verdicts.go)
+//	GET  /finding/<id>      one finding's page; /finding/<id>.json its record
+//	GET  /login, POST /login, POST /logout  a regulator's session on the dashboard
 //	GET  /evidence          evidence ids, one a line
 //	GET  /evidence/<id>     one evidence bundle
 //	POST /pollinate         a signed checkpoint from a peer: 200, or 409 on a split view;
@@ -35,6 +40,10 @@ func (m *Monitor) Handler(reg prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", handle(m.handleDashboard))
 	mux.Handle("GET /findings", handle(m.handleFindings))
+	mux.Handle("GET /verdicts", handle(m.handleVerdicts))
+	mux.Handle("POST /findings/{id}/state", handle(m.handleTriage))
+	mux.Handle("POST /login", handle(m.handleLogin))
+	mux.Handle("POST /logout", handle(m.handleLogout))
 	mux.Handle("GET /evidence", handle(m.handleEvidenceList))
 	mux.Handle("GET /evidence/{id}", handle(m.handleEvidence))
 	pollinate := newClientLimiter(m.cfg.PollinateLimit, m.cfg.PollinateBurst)
@@ -71,14 +80,14 @@ func handle(h func(w http.ResponseWriter, r *http.Request) (int, error)) http.Ha
 }
 
 func (m *Monitor) handleFindings(w http.ResponseWriter, r *http.Request) (int, error) {
-	q := finding.Filter{Rule: r.URL.Query().Get("rule"), Submitter: r.URL.Query().Get("submitter"), Limit: 1000}
-	if l := r.URL.Query().Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 100000 {
-			return http.StatusBadRequest, errors.New("limit: must be a number between 1 and 100000")
-		}
-		q.Limit = n
+	q, _, err := parseFilter(r.URL.Query())
+	if err != nil {
+		return http.StatusBadRequest, err
 	}
+	if r.URL.Query().Get("limit") == "" && r.URL.Query().Get("page") == "" {
+		q.Limit = 1000
+	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	fs, err := m.cfg.Store.Findings(r.Context(), q)
 	if err != nil {
 		return http.StatusInternalServerError, err
@@ -91,6 +100,7 @@ func (m *Monitor) handleFindings(w http.ResponseWriter, r *http.Request) (int, e
 }
 
 func (m *Monitor) handleEvidenceList(w http.ResponseWriter, r *http.Request) (int, error) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	ids, err := m.cfg.Store.EvidenceIDs(r.Context())
 	if err != nil {
 		return http.StatusInternalServerError, err
@@ -105,6 +115,7 @@ func (m *Monitor) handleEvidenceList(w http.ResponseWriter, r *http.Request) (in
 var evidenceID = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func (m *Monitor) handleEvidence(w http.ResponseWriter, r *http.Request) (int, error) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	id := r.PathValue("id")
 	if !evidenceID.MatchString(id) {
 		return http.StatusBadRequest, errors.New("evidence id: must be 64 lowercase hex digits")

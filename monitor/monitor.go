@@ -88,6 +88,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, if set, are updated (NewMetrics).
 	Metrics *Metrics
+	// Regulators may triage findings (triage.go); none: nobody can.
+	Regulators []Regulator
+	// SecureCookies marks the dashboard's session cookie Secure (set it
+	// when the monitor serves HTTPS).
+	SecureCookies bool
+	// OrgName, if set, returns an organisation's name for the dashboard
+	// and reports (empty if unknown).
+	OrgName func(org string) string
+	// Signer, if set, signs the verdicts GET /verdicts serves (without
+	// it that endpoint answers 404).
+	Signer note.Signer
 }
 
 // Monitor follows one log. Its methods are safe for concurrent use.
@@ -103,6 +114,8 @@ type Monitor struct {
 	round  sync.Mutex
 	tree   *tree.Tree
 	engine *rules.Engine
+	// verdicts are the rules' verdicts not committed yet.
+	verdicts []finding.Verdict
 
 	// promises are the pending promises' leaves the replay looks out for;
 	// promiseRound serialises checkPromises.
@@ -114,8 +127,12 @@ type Monitor struct {
 	rulesSize uint64
 	rulesAt   time.Time
 
+	sessions   sessions
+	loginLimit *clientLimiter
+
 	mu        sync.Mutex
 	confirmed *c2sp.SignedCheckpoint // latest log checkpoint the replay confirmed; nil before the first
+	lastRound time.Time              // when the last follow round ended without error
 }
 
 // New returns a monitor resuming from cfg.Store's state.
@@ -163,8 +180,8 @@ func New(ctx context.Context, cfg Config) (*Monitor, error) {
 	}
 	m := &Monitor{
 		cfg: cfg, origin: cfg.LogVerifier.Name(), client: tlogclient.New(cfg.LogURL, cfg.HTTPClient),
-		checker: checker,
-		log:     cfg.Logger.With("origin", cfg.LogVerifier.Name()), m: cfg.Metrics,
+		checker: checker, loginLimit: newClientLimiter(1, 5),
+		log: cfg.Logger.With("origin", cfg.LogVerifier.Name()), m: cfg.Metrics,
 	}
 	if err := m.load(ctx); err != nil {
 		return nil, err
@@ -178,7 +195,7 @@ func (m *Monitor) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("couldn't load the monitor's state: %w", err)
 	}
-	m.tree, m.engine = tree.New(), rules.NewEngine(rules.All(m.cfg.Rules))
+	m.tree, m.engine, m.verdicts = tree.New(), rules.NewEngine(rules.All(m.cfg.Rules)), nil
 	var confirmed *c2sp.SignedCheckpoint
 	if st != nil {
 		if m.tree, err = tree.Restore(st.Size, st.Hashes); err != nil {

@@ -57,6 +57,7 @@ func (m *Monitor) replayRange(ctx context.Context, from, to uint64, emit func([]
 				if fs := m.engine.Observe(r.Entry); len(fs) > 0 {
 					emit(fs)
 				}
+				m.verdicts = append(m.verdicts, m.engine.Verdicts()...)
 			}
 		}
 	}

@@ -9,10 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/config"
 	"github.com/htlog/htlog/cmd/internal/tlsconfig"
 	"github.com/htlog/htlog/internal/registry"
+	"github.com/htlog/htlog/monitor"
 	"github.com/htlog/htlog/monitor/rules"
 )
 
@@ -92,7 +95,27 @@ type Config struct {
 		SettleMax int `mapstructure:"settle_max"`
 	} `mapstructure:"rules"`
 
+	// SigningKeyFile, if set, is the monitor's own signed-note private key
+	// (create it with `htlog keygen --kind log --name <monitor name>`); it
+	// signs the verdicts GET /verdicts serves. Without it that endpoint
+	// answers 404.
+	SigningKeyFile string `mapstructure:"signing_key_file"`
+	// Regulators may triage findings (acknowledge, dispute, resolve) on the
+	// dashboard and through POST /findings/<id>/state; everything else the
+	// monitor serves stays public. Each has a name (recorded in the
+	// finding's history) and a token_file holding a secret of at least 16
+	// characters (mode 0600), presented as a bearer token, as the password
+	// of HTTP basic authentication with the name as user, or on the
+	// dashboard's sign-in form.
+	Regulators []struct {
+		Name      string `mapstructure:"name"`
+		TokenFile string `mapstructure:"token_file"`
+	} `mapstructure:"regulators"`
+
 	reportOnly bool // the report subcommand needs only database.dsn
+
+	signer     note.Signer
+	regulators []monitor.Regulator
 
 	vkey     string
 	policy   *c2sp.Policy
@@ -171,6 +194,34 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if c.SigningKeyFile != "" {
+		key, err := config.CheckPrivateKeyFile("signing_key_file", c.SigningKeyFile)
+		if err != nil {
+			return err
+		}
+		if c.signer, err = note.NewSigner(key); err != nil {
+			return fmt.Errorf("signing_key_file: %s is not a signed-note private key (create one with `htlog keygen --kind log --name <monitor name>`): %v", c.SigningKeyFile, err)
+		}
+	}
+	for i, r := range c.Regulators {
+		key := fmt.Sprintf("regulators[%d]", i)
+		if !regulatorName.MatchString(r.Name) {
+			return fmt.Errorf("%s.name: must be 1 to 64 letters, digits, dots, dashes, underscores or @, got %q", key, r.Name)
+		}
+		token, err := config.CheckPrivateKeyFile(key+".token_file", r.TokenFile)
+		if err != nil {
+			return err
+		}
+		if len(token) < 16 {
+			return fmt.Errorf("%s.token_file: the token in %s is shorter than 16 characters", key, r.TokenFile)
+		}
+		for _, o := range c.regulators {
+			if o.Name == r.Name {
+				return fmt.Errorf("%s.name: %q is named twice", key, r.Name)
+			}
+		}
+		c.regulators = append(c.regulators, monitor.NewRegulator(r.Name, token))
+	}
 	if c.Pollinate.PerSecond < 0 || c.Pollinate.Burst < 0 {
 		return errors.New("pollinate.per_second and pollinate.burst: must not be negative (0 keeps the default)")
 	}
@@ -211,6 +262,9 @@ func (c *Config) checkRules() error {
 	}
 	return nil
 }
+
+// regulatorName is a regulator's name as the triage history records it.
+var regulatorName = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 
 // purposeCode is an HL7 v3 ActReason code as purpose_of_use holds it.
 var purposeCode = regexp.MustCompile(`^[A-Z]+$`)

@@ -90,6 +90,13 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		PollinateLimit: rate.Limit(cfg.Pollinate.PerSecond), PollinateBurst: cfg.Pollinate.Burst,
 		EvidenceDir: cfg.EvidenceDir, PollInterval: cfg.PollInterval, Rules: cfg.ruleOptions(), Store: st,
 		HTTPClient: client, Logger: logger, Metrics: monitor.NewMetrics(reg),
+		Signer: cfg.signer, Regulators: cfg.regulators, SecureCookies: serverTLS != nil,
+		OrgName: func(org string) string {
+			if s, ok := cfg.registry.Current().Submitter(org); ok {
+				return s.Name
+			}
+			return ""
+		},
 	})
 	if err != nil {
 		return err

@@ -98,11 +98,16 @@ func (c *Checker) Check(index uint64, raw []byte) Result {
 	}
 	v := c.Admission.Check(raw, now(), true)
 	id, org := v.ID, ""
+	var at time.Time
 	if v.Event != nil {
-		org = v.Event.Submitter.Org
+		org, at = v.Event.Submitter.Org, v.Event.Time().UTC()
+		if at.Year() < 1 || at.Year() > 9999 { // keep only a time JSON can write
+			at = time.Time{}
+		}
 	}
 	fire := func(rule, detail string) {
-		f := finding.Finding{Rule: rule, Severity: finding.High, Index: int64(index), Submitter: org, Detail: detail}
+		f := finding.Finding{Rule: rule, Severity: finding.High, Index: int64(index), Submitter: org, Detail: detail,
+			EventTime: at}
 		if id != "" {
 			f.EventIDs = []string{id}
 		}

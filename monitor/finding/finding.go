@@ -52,6 +52,13 @@ type Finding struct {
 	Evidence string `json:"evidence,omitempty"`
 	// Time is when the monitor recorded the finding.
 	Time time.Time `json:"time"`
+	// EventTime is the occurred_at of the entry the finding is about
+	// (zero for findings about the log itself or an unreadable entry).
+	EventTime time.Time `json:"event_time,omitzero"`
+	// ID (Key) and State (one of the States) are set by the store when it
+	// returns a finding; they are not part of what a rule reports.
+	ID    string `json:"id,omitempty"`
+	State State  `json:"state,omitempty"`
 }
 
 // Key identifies the finding for deduplication: the same rule firing on the
@@ -69,15 +76,33 @@ func (f Finding) Key() string {
 type Filter struct {
 	Rule      string
 	Submitter string
-	Since     time.Time // inclusive
-	Until     time.Time // exclusive
-	Limit     int       // 0: no limit
+	Severity  Severity
+	State     State
+	Since     time.Time // recorded at or after (inclusive)
+	Until     time.Time // recorded before (exclusive)
+	// EventSince and EventUntil select by the event's time (EventTime);
+	// either one set leaves out findings without an event time.
+	EventSince time.Time // inclusive
+	EventUntil time.Time // exclusive
+	Offset     int       // skip this many of the matches (newest first)
+	Limit      int       // 0: no limit
 }
 
-// Match reports whether f passes the filter (Limit aside).
+// Match reports whether f passes the filter (Offset and Limit aside); f's
+// State counts as StateOpen when empty.
 func (q Filter) Match(f Finding) bool {
+	state := f.State
+	if state == "" {
+		state = StateOpen
+	}
+	eventTimed := q.EventSince.IsZero() && q.EventUntil.IsZero() || !f.EventTime.IsZero()
 	return (q.Rule == "" || q.Rule == f.Rule) &&
 		(q.Submitter == "" || q.Submitter == f.Submitter) &&
+		(q.Severity == "" || q.Severity == f.Severity) &&
+		(q.State == "" || q.State == state) &&
 		(q.Since.IsZero() || !f.Time.Before(q.Since)) &&
-		(q.Until.IsZero() || f.Time.Before(q.Until))
+		(q.Until.IsZero() || f.Time.Before(q.Until)) &&
+		eventTimed &&
+		(q.EventSince.IsZero() || !f.EventTime.Before(q.EventSince)) &&
+		(q.EventUntil.IsZero() || f.EventTime.Before(q.EventUntil))
 }

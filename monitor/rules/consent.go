@@ -28,6 +28,22 @@ type AccessWithoutConsent struct {
 	Clock time.Time `json:"clock,omitzero"`
 	// Pending are the accesses waiting for the consent they cite.
 	Pending queue[heldAccess] `json:"pending"`
+	// verdicts are the verdicts of the accesses judged since the engine
+	// last took them (not state: every entry's are taken after it).
+	verdicts []finding.Verdict
+}
+
+// takeVerdicts implements verdicter.
+func (r *AccessWithoutConsent) takeVerdicts() []finding.Verdict {
+	v := r.verdicts
+	r.verdicts = nil
+	return v
+}
+
+// allowed records that grant g (logged as consent) allowed the access at ref.
+func (r *AccessWithoutConsent) allowed(at ref, g *grant) {
+	r.verdicts = append(r.verdicts, finding.Verdict{Index: at.Index, EventID: at.ID, Kind: finding.Allowed,
+		ConsentIndex: int64(g.Index), ConsentAt: g.At})
 }
 
 // heldAccess is an access (Ref) citing a consent not logged yet.
@@ -57,6 +73,8 @@ func (r *AccessWithoutConsent) Observe(e *entry.Entry) []finding.Finding {
 				if ok, why := g.permits(h.Facts); !ok {
 					out = append(out, h.Ref.find(r.Name(), finding.High,
 						fmt.Sprintf("%s (the consent was logged after the access, at index %d)", why, e.Index), h.Consent))
+				} else {
+					r.allowed(h.Ref, g)
 				}
 			}
 		}
@@ -82,6 +100,11 @@ func (r *AccessWithoutConsent) judge(e *entry.Entry) []finding.Finding {
 	// needing it.
 	disclosure := a.Disclosure != nil && a.Disclosure.Flag &&
 		(a.Disclosure.Basis == "" || a.Disclosure.Basis == "authorization")
+	if a.Disclosure != nil && a.Disclosure.Flag && !disclosure && a.Authorization == "" {
+		r.verdicts = append(r.verdicts, finding.Verdict{Index: e.Index, EventID: e.ID, Kind: finding.PermittedDisclosure,
+			ConsentIndex: -1})
+		return nil
+	}
 	if a.Authorization == "" {
 		if disclosure || contains(r.purposes, a.PurposeOfUse) {
 			return []finding.Finding{newFinding(r.Name(), finding.High, e,
@@ -101,6 +124,7 @@ func (r *AccessWithoutConsent) judge(e *entry.Entry) []finding.Finding {
 	if ok, why := g.permits(factsOf(e)); !ok {
 		return []finding.Finding{newFinding(r.Name(), finding.High, e, why, a.Authorization)}
 	}
+	r.allowed(refOf(e), g)
 	return nil
 }
 

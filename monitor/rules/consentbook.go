@@ -23,7 +23,9 @@ type consentBook struct {
 }
 
 type grant struct {
-	Index        uint64            `json:"index"`
+	Index uint64 `json:"index"`
+	// At is the grant's occurred_at (zero in state saved before it was kept).
+	At           time.Time         `json:"at,omitzero"`
 	Patient      string            `json:"patient"`
 	Organization string            `json:"organization,omitempty"`
 	Person       string            `json:"person,omitempty"`
@@ -74,7 +76,7 @@ func (b *consentBook) Observe(e *entry.Entry) []finding.Finding {
 				}
 			}
 		} else {
-			g := &grant{Index: e.Index, Patient: c.Patient, Organization: c.Grantee.Organization,
+			g := &grant{Index: e.Index, At: e.Time, Patient: c.Patient, Organization: c.Grantee.Organization,
 				Person: c.Grantee.Person, Status: c.Status, Decision: c.Decision, Period: c.Period, Provisions: c.Provisions}
 			b.Grants.put(e.ID, g)
 			for _, r := range b.Revocations.take(func(r *heldRevocation) bool { return r.Consent == e.ID }) {

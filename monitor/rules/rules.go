@@ -135,6 +135,24 @@ type Engine struct {
 	savedRest, pendingRest map[string][]byte
 	// index maps a table name to its part during a load.
 	index map[string]any
+	// verdicts are those of the entries observed since Verdicts was last
+	// called.
+	verdicts []finding.Verdict
+}
+
+// verdicter is a rule that concludes more about an entry than its
+// findings (the consent rule: which consent allowed an access).
+type verdicter interface {
+	takeVerdicts() []finding.Verdict
+}
+
+// Verdicts returns, and forgets, the verdicts reached since it was last
+// called, in the order they were reached (an access held for its consent
+// gets its verdict when the consent is logged).
+func (g *Engine) Verdicts() []finding.Verdict {
+	v := g.verdicts
+	g.verdicts = nil
+	return v
 }
 
 // NewEngine returns an engine running rules.
@@ -156,6 +174,14 @@ func (g *Engine) Observe(e *entry.Entry) []finding.Finding {
 	var out []finding.Finding
 	for _, r := range g.rules {
 		out = append(out, r.Observe(e)...)
+		if v, ok := r.(verdicter); ok {
+			g.verdicts = append(g.verdicts, v.takeVerdicts()...)
+		}
+	}
+	for i := range out {
+		if out[i].Index == int64(e.Index) && out[i].EventTime.IsZero() {
+			out[i].EventTime = e.Time
+		}
 	}
 	return out
 }
@@ -208,5 +234,5 @@ func stateKey(i int, r Rule) string {
 func newFinding(rule string, sev finding.Severity, e *entry.Entry, detail string, others ...string) finding.Finding {
 	ids := append([]string{e.ID}, others...)
 	return finding.Finding{Rule: rule, Severity: sev, Index: int64(e.Index), EventIDs: ids,
-		Submitter: e.Org(), Detail: detail}
+		Submitter: e.Org(), Detail: detail, EventTime: e.Time}
 }

@@ -52,7 +52,7 @@ func refOf(e *entry.Entry) ref {
 func (r ref) find(rule string, sev finding.Severity, detail string, others ...string) finding.Finding {
 	ids := append([]string{r.ID}, others...)
 	return finding.Finding{Rule: rule, Severity: sev, Index: int64(r.Index), EventIDs: ids,
-		Submitter: r.Org, Detail: detail}
+		Submitter: r.Org, Detail: detail, EventTime: r.Time}
 }
 
 // held is one queued item, the clock time it is due at and its sequence

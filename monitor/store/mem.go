@@ -24,6 +24,9 @@ type Mem struct {
 	evidence    map[string][]byte
 	evidenceIDs []string
 	promises    map[c2sp.Hash]Promise
+	states      map[string]finding.State
+	history     []finding.Transition
+	verdicts    map[uint64]finding.Verdict
 	// FailCommit, if set, is returned by Commit.
 	FailCommit error
 }
@@ -31,7 +34,7 @@ type Mem struct {
 // NewMem returns an empty in-memory store.
 func NewMem() *Mem {
 	return &Mem{keys: map[string]bool{}, evidence: map[string][]byte{}, promises: map[c2sp.Hash]Promise{},
-		rules: map[[2]string][]byte{}}
+		rules: map[[2]string][]byte{}, states: map[string]finding.State{}, verdicts: map[uint64]finding.Verdict{}}
 }
 
 // SetLegacyRules makes the store hold a rules' state saved as one snapshot,
@@ -80,7 +83,7 @@ func (m *Mem) Commit(ctx context.Context, st *State, fs []finding.Finding) error
 	}
 	c := *st
 	c.Hashes, c.RulesHashes = slices.Clone(c.Hashes), slices.Clone(c.RulesHashes)
-	c.SaveRules, c.Rules, c.LegacyRules = false, nil, nil
+	c.SaveRules, c.Rules, c.LegacyRules, c.Verdicts = false, nil, nil, nil
 	if !st.SaveRules { // keep the saved rules' state
 		c.RulesSize, c.RulesHashes = 0, nil
 		if m.state != nil {
@@ -97,6 +100,9 @@ func (m *Mem) Commit(ctx context.Context, st *State, fs []finding.Finding) error
 		m.legacy = nil
 	}
 	m.state = &c
+	for _, v := range st.Verdicts {
+		m.verdicts[v.Index] = v
+	}
 	m.addFindings(fs)
 	return nil
 }
@@ -123,12 +129,89 @@ func (m *Mem) Findings(ctx context.Context, q finding.Filter) ([]finding.Finding
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []finding.Finding
+	skip := q.Offset
 	for i := len(m.findings) - 1; i >= 0; i-- {
-		if q.Match(m.findings[i]) {
-			out = append(out, m.findings[i])
-			if q.Limit > 0 && len(out) == q.Limit {
-				break
-			}
+		f := withState(m.findings[i], m.states[m.findings[i].Key()])
+		if !q.Match(f) {
+			continue
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		out = append(out, f)
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Finding implements Store.
+func (m *Mem) Finding(ctx context.Context, id string) (finding.Finding, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, f := range m.findings {
+		if f.Key() == id {
+			return withState(f, m.states[id]), nil
+		}
+	}
+	return finding.Finding{}, ErrNotFound
+}
+
+// FindingsAt implements Store.
+func (m *Mem) FindingsAt(ctx context.Context, indexes []uint64) ([]finding.Finding, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []finding.Finding
+	for _, f := range m.findings {
+		if f.Index >= 0 && slices.Contains(indexes, uint64(f.Index)) {
+			out = append(out, withState(f, m.states[f.Key()]))
+		}
+	}
+	return out, nil
+}
+
+// Verdicts implements Store.
+func (m *Mem) Verdicts(ctx context.Context, indexes []uint64) (map[uint64]finding.Verdict, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[uint64]finding.Verdict{}
+	for _, i := range indexes {
+		if v, ok := m.verdicts[i]; ok {
+			out[i] = v
+		}
+	}
+	return out, nil
+}
+
+// Triage implements Store.
+func (m *Mem) Triage(ctx context.Context, t finding.Transition) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.keys[t.ID] {
+		return ErrNotFound
+	}
+	cur := m.states[t.ID]
+	if cur == "" {
+		cur = finding.StateOpen
+	}
+	if cur != t.From {
+		return ErrConflict
+	}
+	m.states[t.ID] = t.To
+	m.history = append(m.history, t)
+	return nil
+}
+
+// History implements Store.
+func (m *Mem) History(ctx context.Context, id string) ([]finding.Transition, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []finding.Transition
+	for _, t := range m.history {
+		if t.ID == id {
+			out = append(out, t)
 		}
 	}
 	return out, nil
@@ -163,10 +246,12 @@ func (m *Mem) AddCheckpoint(ctx context.Context, cp Checkpoint) (bool, error) {
 		if c.Size == cp.Size && c.Root == cp.Root {
 			m.checkpoints[i].Note, _ = MergeNotes(c.Note, cp.Note)
 			m.checkpoints[i].Cosigners = mergeCosigners(c.Cosigners, cp.Cosigners)
+			m.checkpoints[i].Sources = mergeCosigners(c.Sources, []string{cp.Source})
 			return false, nil
 		}
 	}
 	cp.Note, cp.Cosigners = bytes.Clone(cp.Note), slices.Clone(cp.Cosigners)
+	cp.Sources = []string{cp.Source}
 	m.checkpoints = append(m.checkpoints, cp)
 	return true, nil
 }

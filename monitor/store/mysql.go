@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,6 +69,27 @@ var schema = []string{
 		detail TEXT NOT NULL,
 		KEY by_status (status, deadline)
 	)`,
+	// The triage history of findings: one row per change of state.
+	`CREATE TABLE IF NOT EXISTS monitor_finding_history (
+		seq BIGINT AUTO_INCREMENT PRIMARY KEY,
+		fkey CHAR(64) NOT NULL,
+		at DATETIME(6) NOT NULL,
+		who VARCHAR(128) NOT NULL,
+		from_state VARCHAR(16) NOT NULL,
+		to_state VARCHAR(16) NOT NULL,
+		note TEXT NOT NULL,
+		KEY by_finding (fkey, seq)
+	)`,
+	// The rules' verdicts (finding.Verdict), one row per entry that has
+	// one: the event id's SHA-256 digest, the kind, the consent's index
+	// and time.
+	`CREATE TABLE IF NOT EXISTS monitor_verdicts (
+		idx BIGINT UNSIGNED PRIMARY KEY,
+		eid BINARY(32) NOT NULL,
+		kind TINYINT UNSIGNED NOT NULL,
+		consent_idx BIGINT NOT NULL,
+		consent_at DATETIME(6) NULL
+	)`,
 	`CREATE TABLE IF NOT EXISTS monitor_evidence (
 		seq BIGINT AUTO_INCREMENT PRIMARY KEY,
 		id CHAR(64) NOT NULL UNIQUE,
@@ -101,21 +123,37 @@ func NewMySQL(ctx context.Context, db *sql.DB) (*MySQL, error) {
 	return &MySQL{db: db, maxPacket: maxPacket}, nil
 }
 
-// addMissingColumns upgrades a monitor_state table made before the rules'
-// state was saved apart from the position (MySQL has no ADD COLUMN IF NOT
-// EXISTS, so the columns are looked up first).
+// addMissingColumns upgrades tables made by earlier versions (MySQL has no
+// ADD COLUMN IF NOT EXISTS, so the columns are looked up first): a
+// monitor_state table made before the rules' state was saved apart from the
+// position, a monitor_findings table made before findings had an index,
+// severity, event time and triage state as columns (filled in from each
+// row's JSON), a monitor_checkpoints table made before it kept every source.
 func addMissingColumns(ctx context.Context, db *sql.DB) error {
-	for _, c := range []struct{ name, def string }{
-		{"rules_size", "BIGINT UNSIGNED NULL"}, {"rules_hashes", "BLOB NULL"},
+	for _, c := range []struct{ table, name, def, fill string }{
+		{"monitor_state", "rules_size", "BIGINT UNSIGNED NULL", ""},
+		{"monitor_state", "rules_hashes", "BLOB NULL", ""},
+		{"monitor_findings", "idx", "BIGINT NOT NULL DEFAULT -1, ADD KEY by_idx (idx)",
+			`UPDATE monitor_findings SET idx = CAST(JSON_VALUE(body, '$.index') AS SIGNED)`},
+		{"monitor_findings", "severity", "VARCHAR(16) NOT NULL DEFAULT ''",
+			`UPDATE monitor_findings SET severity = COALESCE(JSON_VALUE(body, '$.severity'), '')`},
+		{"monitor_findings", "event_time", "DATETIME(6) NULL, ADD KEY by_event (event_time)", ""},
+		{"monitor_findings", "state", "VARCHAR(16) NOT NULL DEFAULT 'open'", ""},
+		{"monitor_checkpoints", "sources", "TEXT NULL", `UPDATE monitor_checkpoints SET sources = source`},
 	} {
 		var n int
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.columns
-			WHERE table_schema = DATABASE() AND table_name = 'monitor_state' AND column_name = ?`, c.name).Scan(&n); err != nil {
-			return fmt.Errorf("couldn't read monitor_state's columns: %w", err)
+			WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?`, c.table, c.name).Scan(&n); err != nil {
+			return fmt.Errorf("couldn't read %s's columns: %w", c.table, err)
 		}
 		if n == 0 {
-			if _, err := db.ExecContext(ctx, "ALTER TABLE monitor_state ADD COLUMN "+c.name+" "+c.def); err != nil {
-				return fmt.Errorf("couldn't add column %s to monitor_state: %w", c.name, err)
+			if _, err := db.ExecContext(ctx, "ALTER TABLE "+c.table+" ADD COLUMN "+c.name+" "+c.def); err != nil {
+				return fmt.Errorf("couldn't add column %s to %s: %w", c.name, c.table, err)
+			}
+			if c.fill != "" {
+				if _, err := db.ExecContext(ctx, c.fill); err != nil {
+					return fmt.Errorf("couldn't fill in column %s of %s: %w", c.name, c.table, err)
+				}
 			}
 		}
 	}
@@ -208,8 +246,38 @@ func (s *MySQL) Commit(ctx context.Context, st *State, fs []finding.Finding) err
 	if err := insertFindings(ctx, tx, fs); err != nil {
 		return err
 	}
+	if err := writeVerdicts(ctx, tx, st.Verdicts); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("couldn't commit the monitor's state: %w", err)
+	}
+	return nil
+}
+
+// writeVerdicts upserts verdicts in batches of 1000, in order.
+func writeVerdicts(ctx context.Context, db execer, vs []finding.Verdict) error {
+	for len(vs) > 0 {
+		n := min(len(vs), 1000)
+		args := make([]any, 0, 5*n)
+		for _, v := range vs[:n] {
+			eid, err := hex.DecodeString(strings.TrimPrefix(v.EventID, "sha256:"))
+			if err != nil || len(eid) != sha256.Size {
+				return fmt.Errorf("couldn't record the verdict of entry %d: event id %q is not sha256:<64 hex digits>", v.Index, v.EventID)
+			}
+			var at any
+			if !v.ConsentAt.IsZero() {
+				at = v.ConsentAt.UTC()
+			}
+			args = append(args, v.Index, eid, uint8(v.Kind), v.ConsentIndex, at)
+		}
+		_, err := db.ExecContext(ctx, `INSERT INTO monitor_verdicts (idx, eid, kind, consent_idx, consent_at) VALUES (?, ?, ?, ?, ?)`+
+			strings.Repeat(", (?, ?, ?, ?, ?)", n-1)+
+			` ON DUPLICATE KEY UPDATE eid = VALUES(eid), kind = VALUES(kind), consent_idx = VALUES(consent_idx), consent_at = VALUES(consent_at)`, args...)
+		if err != nil {
+			return fmt.Errorf("couldn't record verdicts: %w", err)
+		}
+		vs = vs[n:]
 	}
 	return nil
 }
@@ -223,18 +291,23 @@ func insertFindings(ctx context.Context, db execer, fs []finding.Finding) error 
 	for len(fs) > 0 {
 		n := min(len(fs), 500)
 		var q strings.Builder
-		q.WriteString(`INSERT IGNORE INTO monitor_findings (fkey, rule, submitter, recorded, body) VALUES `)
-		args := make([]any, 0, 5*n)
+		q.WriteString(`INSERT IGNORE INTO monitor_findings (fkey, rule, submitter, recorded, body, idx, severity, event_time) VALUES `)
+		args := make([]any, 0, 8*n)
 		for i, f := range fs[:n] {
 			if i > 0 {
 				q.WriteString(",")
 			}
-			q.WriteString("(?, ?, ?, ?, ?)")
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			f.ID, f.State = "", ""
 			body, err := json.Marshal(f)
 			if err != nil {
 				return fmt.Errorf("couldn't encode a finding: %w", err)
 			}
-			args = append(args, f.Key(), f.Rule, f.Submitter, f.Time.UTC(), body)
+			var at any
+			if !f.EventTime.IsZero() {
+				at = f.EventTime.UTC()
+			}
+			args = append(args, f.Key(), f.Rule, f.Submitter, f.Time.UTC(), body, f.Index, string(f.Severity), at)
 		}
 		if _, err := db.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("couldn't record findings: %w", err)
@@ -251,8 +324,27 @@ func (s *MySQL) AddFindings(ctx context.Context, fs []finding.Finding) error {
 
 // Findings implements Store.
 func (s *MySQL) Findings(ctx context.Context, q finding.Filter) ([]finding.Finding, error) {
-	query := `SELECT body FROM monitor_findings WHERE 1=1`
+	query := `SELECT body, state FROM monitor_findings WHERE 1=1`
 	var args []any
+	if q.Severity != "" {
+		query += ` AND severity = ?`
+		args = append(args, string(q.Severity))
+	}
+	if q.State != "" {
+		query += ` AND state = ?`
+		args = append(args, string(q.State))
+	}
+	if !q.EventSince.IsZero() || !q.EventUntil.IsZero() {
+		query += ` AND event_time IS NOT NULL`
+	}
+	if !q.EventSince.IsZero() {
+		query += ` AND event_time >= ?`
+		args = append(args, q.EventSince.UTC())
+	}
+	if !q.EventUntil.IsZero() {
+		query += ` AND event_time < ?`
+		args = append(args, q.EventUntil.UTC())
+	}
 	if q.Rule != "" {
 		query += ` AND rule = ?`
 		args = append(args, q.Rule)
@@ -272,7 +364,17 @@ func (s *MySQL) Findings(ctx context.Context, q finding.Filter) ([]finding.Findi
 	query += ` ORDER BY seq DESC`
 	if q.Limit > 0 {
 		query += fmt.Sprintf(` LIMIT %d`, q.Limit)
+	} else if q.Offset > 0 {
+		query += ` LIMIT 18446744073709551615`
 	}
+	if q.Offset > 0 {
+		query += fmt.Sprintf(` OFFSET %d`, q.Offset)
+	}
+	return s.queryFindings(ctx, query, args...)
+}
+
+// queryFindings runs a query selecting body and state.
+func (s *MySQL) queryFindings(ctx context.Context, query string, args ...any) ([]finding.Finding, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't list findings: %w", err)
@@ -281,14 +383,127 @@ func (s *MySQL) Findings(ctx context.Context, q finding.Filter) ([]finding.Findi
 	var out []finding.Finding
 	for rows.Next() {
 		var body []byte
+		var state string
 		var f finding.Finding
-		if err := rows.Scan(&body); err != nil {
+		if err := rows.Scan(&body, &state); err != nil {
 			return nil, fmt.Errorf("couldn't list findings: %w", err)
 		}
 		if err := json.Unmarshal(body, &f); err != nil {
 			return nil, fmt.Errorf("couldn't decode a stored finding: %w", err)
 		}
-		out = append(out, f)
+		out = append(out, withState(f, finding.State(state)))
+	}
+	return out, rows.Err()
+}
+
+// Finding implements Store.
+func (s *MySQL) Finding(ctx context.Context, id string) (finding.Finding, error) {
+	fs, err := s.queryFindings(ctx, `SELECT body, state FROM monitor_findings WHERE fkey = ?`, id)
+	if err != nil {
+		return finding.Finding{}, err
+	}
+	if len(fs) == 0 {
+		return finding.Finding{}, ErrNotFound
+	}
+	return fs[0], nil
+}
+
+// FindingsAt implements Store.
+func (s *MySQL) FindingsAt(ctx context.Context, indexes []uint64) ([]finding.Finding, error) {
+	if len(indexes) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(indexes))
+	for i, x := range indexes {
+		args[i] = x
+	}
+	return s.queryFindings(ctx, `SELECT body, state FROM monitor_findings WHERE idx IN (?`+
+		strings.Repeat(", ?", len(indexes)-1)+`) ORDER BY seq`, args...)
+}
+
+// Verdicts implements Store.
+func (s *MySQL) Verdicts(ctx context.Context, indexes []uint64) (map[uint64]finding.Verdict, error) {
+	out := map[uint64]finding.Verdict{}
+	if len(indexes) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(indexes))
+	for i, x := range indexes {
+		args[i] = x
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT idx, eid, kind, consent_idx, consent_at FROM monitor_verdicts WHERE idx IN (?`+
+		strings.Repeat(", ?", len(indexes)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read verdicts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v finding.Verdict
+		var eid []byte
+		var at sql.NullTime
+		if err := rows.Scan(&v.Index, &eid, &v.Kind, &v.ConsentIndex, &at); err != nil {
+			return nil, fmt.Errorf("couldn't read verdicts: %w", err)
+		}
+		v.EventID = "sha256:" + hex.EncodeToString(eid)
+		if at.Valid {
+			v.ConsentAt = at.Time.UTC()
+		}
+		out[v.Index] = v
+	}
+	return out, rows.Err()
+}
+
+// Triage implements Store: a compare-and-swap of the state and an insert
+// into the history, in one transaction.
+func (s *MySQL) Triage(ctx context.Context, t finding.Transition) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("couldn't begin a triage: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE monitor_findings SET state = ? WHERE fkey = ? AND state = ?`, string(t.To), t.ID, string(t.From))
+	if err != nil {
+		return fmt.Errorf("couldn't change a finding's state: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("couldn't change a finding's state: %w", err)
+	} else if n == 0 {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM monitor_findings WHERE fkey = ?`, t.ID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("couldn't read a finding: %w", err)
+		}
+		return ErrConflict
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO monitor_finding_history (fkey, at, who, from_state, to_state, note) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.ID, t.At.UTC(), t.Who, string(t.From), string(t.To), t.Note); err != nil {
+		return fmt.Errorf("couldn't record a finding's history: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("couldn't commit a triage: %w", err)
+	}
+	return nil
+}
+
+// History implements Store.
+func (s *MySQL) History(ctx context.Context, id string) ([]finding.Transition, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT at, who, from_state, to_state, note FROM monitor_finding_history WHERE fkey = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read a finding's history: %w", err)
+	}
+	defer rows.Close()
+	var out []finding.Transition
+	for rows.Next() {
+		t := finding.Transition{ID: id}
+		var from, to string
+		if err := rows.Scan(&t.At, &t.Who, &from, &to, &t.Note); err != nil {
+			return nil, fmt.Errorf("couldn't read a finding's history: %w", err)
+		}
+		t.At, t.From, t.To = t.At.UTC(), finding.State(from), finding.State(to)
+		out = append(out, t)
 	}
 	return out, rows.Err()
 }
@@ -316,8 +531,8 @@ func (s *MySQL) CountFindings(ctx context.Context) ([]Count, error) {
 // updates it under a row lock.
 func (s *MySQL) AddCheckpoint(ctx context.Context, cp Checkpoint) (bool, error) {
 	id := cp.ID()
-	res, err := s.db.ExecContext(ctx, `INSERT IGNORE INTO monitor_checkpoints (id, tree_size, root, note, source, cosigners, seen, checked)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, cp.Size, cp.Root[:], cp.Note, cp.Source,
+	res, err := s.db.ExecContext(ctx, `INSERT IGNORE INTO monitor_checkpoints (id, tree_size, root, note, source, sources, cosigners, seen, checked)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, cp.Size, cp.Root[:], cp.Note, cp.Source, cp.Source,
 		strings.Join(cp.Cosigners, ","), cp.Seen.UTC(), cp.Checked)
 	if err != nil {
 		return false, fmt.Errorf("couldn't record a checkpoint: %w", err)
@@ -332,21 +547,31 @@ func (s *MySQL) AddCheckpoint(ctx context.Context, cp Checkpoint) (bool, error) 
 	defer tx.Rollback()
 	var note []byte
 	var cosigners string
-	if err := tx.QueryRowContext(ctx, `SELECT note, cosigners FROM monitor_checkpoints WHERE id = ? FOR UPDATE`, id).Scan(&note, &cosigners); err != nil {
+	var sources sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT note, cosigners, sources FROM monitor_checkpoints WHERE id = ? FOR UPDATE`, id).Scan(&note, &cosigners, &sources); err != nil {
 		return false, fmt.Errorf("couldn't merge a checkpoint: %w", err)
 	}
 	merged, added := MergeNotes(note, cp.Note)
 	cs := strings.Join(mergeCosigners(splitNames(cosigners), cp.Cosigners), ",")
-	if !added && cs == cosigners {
+	src := strings.Join(mergeCosigners(splitSources(sources.String), []string{cp.Source}), "\n")
+	if !added && cs == cosigners && src == sources.String {
 		return false, nil
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE monitor_checkpoints SET note = ?, cosigners = ? WHERE id = ?`, merged, cs, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE monitor_checkpoints SET note = ?, cosigners = ?, sources = ? WHERE id = ?`, merged, cs, src, id); err != nil {
 		return false, fmt.Errorf("couldn't merge a checkpoint: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("couldn't merge a checkpoint: %w", err)
 	}
 	return false, nil
+}
+
+// splitSources splits the sources column (one a line).
+func splitSources(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }
 
 func splitNames(s string) []string {
@@ -434,7 +659,7 @@ func upgradeCheckpoints(ctx context.Context, db *sql.DB) error {
 }
 
 func (s *MySQL) queryCheckpoints(ctx context.Context, where string, args ...any) ([]Checkpoint, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT tree_size, root, note, source, cosigners, seen, checked FROM monitor_checkpoints `+where, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT tree_size, root, note, source, sources, cosigners, seen, checked FROM monitor_checkpoints `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read checkpoints: %w", err)
 	}
@@ -444,12 +669,14 @@ func (s *MySQL) queryCheckpoints(ctx context.Context, where string, args ...any)
 		var cp Checkpoint
 		var root []byte
 		var cosigners string
+		var sources sql.NullString
 		var seen time.Time
-		if err := rows.Scan(&cp.Size, &root, &cp.Note, &cp.Source, &cosigners, &seen, &cp.Checked); err != nil {
+		if err := rows.Scan(&cp.Size, &root, &cp.Note, &cp.Source, &sources, &cosigners, &seen, &cp.Checked); err != nil {
 			return nil, fmt.Errorf("couldn't read checkpoints: %w", err)
 		}
 		copy(cp.Root[:], root)
 		cp.Seen = seen
+		cp.Sources = splitSources(sources.String)
 		if cosigners != "" {
 			cp.Cosigners = strings.Split(cosigners, ",")
 		}

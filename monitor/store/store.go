@@ -27,6 +27,10 @@ import (
 // ErrNotFound is returned when a named record does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is returned by Triage when the finding is no longer in the
+// state the move starts from (another regulator moved it first).
+var ErrConflict = errors.New("the finding's state changed meanwhile")
+
 // State is where the replay stands.
 type State struct {
 	// Size is the number of entries replayed; Hashes the compact range of [0, Size).
@@ -55,6 +59,11 @@ type State struct {
 	// the first Commit with SaveRules deletes it, so it is never set when
 	// rows are saved.
 	LegacyRules []byte
+	// Verdicts, written by Commit in order (a later one for an index
+	// replaces an earlier), are the rules' verdicts reached in the entries
+	// committed (rules.Engine.Verdicts). A replay after a restart writes
+	// the same ones again.
+	Verdicts []finding.Verdict
 }
 
 // RulesRow is one row of the compliance rules' state (rules.Row): a
@@ -78,6 +87,9 @@ type Checkpoint struct {
 	// Source says where it was first heard of: "log", "witness <url>",
 	// "pollinate", "proof".
 	Source string
+	// Sources are every source it was heard from, sorted (AddCheckpoint
+	// merges a later copy's source in).
+	Sources []string
 	// Cosigners are the names of the policy witnesses that cosigned it.
 	Cosigners []string
 	// Seen is when it was first recorded.
@@ -233,4 +245,38 @@ type Store interface {
 	// ResolvePromise saves p's index, status and detail; with findings fs,
 	// in one atomic step.
 	ResolvePromise(ctx context.Context, p Promise, fs []finding.Finding) error
+
+	// Findings, Finding and FindingsAt return findings with their ID
+	// (Key) and triage State set.
+
+	// Finding returns the finding whose Key is id, or ErrNotFound.
+	Finding(ctx context.Context, id string) (finding.Finding, error)
+	// FindingsAt returns the findings about the entries at indexes (at
+	// most a few hundred), in no particular order.
+	FindingsAt(ctx context.Context, indexes []uint64) ([]finding.Finding, error)
+	// Verdicts returns the latest verdict recorded for each of indexes
+	// that has one.
+	Verdicts(ctx context.Context, indexes []uint64) (map[uint64]finding.Verdict, error)
+	// Triage moves finding t.ID from state t.From to t.To and appends t to
+	// its history, in one atomic step; ErrNotFound if there is no such
+	// finding, ErrConflict if it is not in state t.From. The caller checks
+	// the move is allowed (finding.CheckMove).
+	Triage(ctx context.Context, t finding.Transition) error
+	// History returns a finding's triage transitions, oldest first.
+	History(ctx context.Context, id string) ([]finding.Transition, error)
+}
+
+var (
+	_ Store = (*Mem)(nil)
+	_ Store = (*MySQL)(nil)
+)
+
+// withState fills in a stored finding's ID and state.
+func withState(f finding.Finding, state finding.State) finding.Finding {
+	f.ID = f.Key()
+	f.State = state
+	if f.State == "" {
+		f.State = finding.StateOpen
+	}
+	return f
 }

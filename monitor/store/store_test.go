@@ -65,7 +65,7 @@ func testStore(t *testing.T, s store.Store) {
 		t.Fatal("a second copy added a checkpoint:", added, err)
 	}
 	if at, _ := s.CheckpointsAtSize(ctx, 5); len(at) != 1 || string(at[0].Note) != string(cp.Note)+"— w2 BQYHCAkK\n" ||
-		strings.Join(at[0].Cosigners, ",") != "w1,w2" || at[0].Source != "log" {
+		strings.Join(at[0].Cosigners, ",") != "w1,w2" || at[0].Source != "log" || strings.Join(at[0].Sources, ",") != "log,pollinate" {
 		t.Fatalf("merged copy: %+v", at)
 	}
 	if un, _ := s.Unchecked(ctx, 4); len(un) != 0 {
