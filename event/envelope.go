@@ -24,7 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
+	"github.com/htlog/htlog/internal/strictjson"
 	"slices"
 	"strconv"
 )
@@ -114,7 +114,7 @@ func ParseEnvelopeCanonical(data []byte) (e *Envelope, canonical bool, err error
 	// such input DisallowUnknownFields and the duplicate-key check cannot
 	// fire, and decoding the same bytes again would give the same envelope.
 	// When the bytes differ, the strict path runs from scratch on a fresh
-	// envelope. FuzzCheckJSON checks this against the old strict-only
+	// envelope. FuzzFastPaths checks this against the strict-only
 	// parser.
 	if json.Unmarshal(data, e) == nil {
 		if bytes.Equal(e.Marshal(), data) {
@@ -126,7 +126,7 @@ func ParseEnvelopeCanonical(data []byte) (e *Envelope, canonical bool, err error
 		*e = Envelope{}
 	}
 	if !canonical {
-		if err := decodeStrict(data, e); err != nil {
+		if err := strictjson.Decode(data, e); err != nil {
 			return nil, false, fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
 		}
 		// Not canonical: the strict decoder read the value the lenient one
@@ -185,29 +185,4 @@ func isLowerHex(s string) bool {
 		}
 	}
 	return true
-}
-
-// decodeStrict decodes one JSON value into v, refusing unknown fields,
-// duplicate object keys (anywhere) and trailing data.
-func decodeStrict(data []byte, v any) error { return decodeChecked(checkJSON, data, v) }
-
-// decodeChecked is decodeStrict with check as the duplicate-key and syntax
-// check run first (the tests pass the old token walk as a reference).
-func decodeChecked(check func([]byte) error, data []byte, v any) error {
-	if err := check(data); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	// check has refused trailing data; this keeps the decoder's word too.
-	if dec.More() {
-		return errors.New("trailing data after the JSON object")
-	}
-	if _, err := dec.Token(); err == nil {
-		return errors.New("trailing data after the JSON object")
-	}
-	return checkExactKeys(data, reflect.TypeOf(v))
 }

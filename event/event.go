@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/htlog/htlog/internal/strictjson"
 	"strings"
 	"time"
 )
@@ -71,12 +72,12 @@ const MaxSupersedes = 16
 // superseded ids and an object body. Schema validation of the body is the
 // schemas package's job.
 func ParseEvent(payload []byte) (*Event, error) {
-	// parseEventFast decodes what decodeStrict would, without reflection,
+	// parseEventFast decodes what strictjson.Decode would, without reflection,
 	// for the payloads submitters send; anything else takes the strict path.
 	ev, ok := parseEventFast(payload)
 	if !ok {
 		ev = new(Event)
-		if err := decodeStrict(payload, ev); err != nil {
+		if err := strictjson.Decode(payload, ev); err != nil {
 			return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 		}
 	}

@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/base64"
+	"github.com/htlog/htlog/internal/strictjson"
 	"strconv"
 )
 
@@ -14,7 +15,7 @@ import (
 // which also words every error. So they give up on anything unusual (an
 // escape in a string, a null, an unknown or differently spelled key, a
 // number that is not a small integer) instead of reproducing encoding/json's
-// handling of it. FuzzCheckJSON compares both with the strict path.
+// handling of it. FuzzFastPaths compares both with the strict path.
 
 // parseCanonicalEnvelope matches data against the canonical form Marshal
 // writes,
@@ -98,10 +99,10 @@ func cutBase64(b []byte) (decoded, rest []byte, ok bool) {
 	return decoded[:n], b[end+1:], true
 }
 
-// parseEventFast decodes a payload into an Event as decodeStrict would,
-// doing checkJSON's work on the way: it accepts only strictly valid JSON,
+// parseEventFast decodes a payload into an Event as strictjson.Decode would,
+// doing strictjson.Check's work on the way: it accepts only strictly valid JSON,
 // refuses a repeated member (bitmasks for the envelope's few fields) and
-// hands the body to scanValue, the scanner behind checkJSON, which also
+// hands the body to strictjson.ScanValue, the scanner behind strictjson.Check, which also
 // finds where the body ends. So the payload is read once, not twice.
 func parseEventFast(payload []byte) (*Event, bool) {
 	p := fastParser{data: payload}
@@ -163,19 +164,19 @@ type fastParser struct {
 	i    int
 }
 
-func (p *fastParser) skipSpace() { p.i = skipSpace(p.data, p.i) }
+func (p *fastParser) skipSpace() { p.i = strictjson.SkipSpace(p.data, p.i) }
 
 // consume skips c and the whitespace after it if c comes next.
 func (p *fastParser) consume(c byte) bool {
 	if p.i < len(p.data) && p.data[p.i] == c {
-		p.i = skipSpace(p.data, p.i+1)
+		p.i = strictjson.SkipSpace(p.data, p.i+1)
 		return true
 	}
 	return false
 }
 
 // end reports whether nothing but whitespace is left.
-func (p *fastParser) end() bool { return skipSpace(p.data, p.i) == len(p.data) }
+func (p *fastParser) end() bool { return strictjson.SkipSpace(p.data, p.i) == len(p.data) }
 
 // plainString reads a string without escapes or non-ASCII bytes (so its
 // bytes are its value) and the whitespace after it.
@@ -183,12 +184,12 @@ func (p *fastParser) plainString() ([]byte, bool) {
 	if p.i >= len(p.data) || p.data[p.i] != '"' {
 		return nil, false
 	}
-	end, plain, ok := scanString(p.data, p.i)
+	end, plain, ok := strictjson.ScanString(p.data, p.i)
 	if !ok || !plain {
 		return nil, false
 	}
 	s := p.data[p.i+1 : end-1]
-	p.i = skipSpace(p.data, end)
+	p.i = strictjson.SkipSpace(p.data, end)
 	return s, true
 }
 
@@ -215,7 +216,7 @@ func (p *fastParser) smallInt() (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	p.i = skipSpace(p.data, j)
+	p.i = strictjson.SkipSpace(p.data, j)
 	return n, true
 }
 
@@ -281,17 +282,17 @@ func (p *fastParser) stringArray() ([]string, bool) {
 }
 
 // object returns a copy of the object at p.i, from its opening brace to
-// its closing one, as json.RawMessage's decoding does, once scanValue has
-// checked it as checkJSON would inside the payload (one level less deep).
+// its closing one, as json.RawMessage's decoding does, once strictjson.ScanValue has
+// checked it as strictjson.Check would inside the payload (one level less deep).
 func (p *fastParser) object() ([]byte, bool) {
 	if p.i >= len(p.data) || p.data[p.i] != '{' {
 		return nil, false
 	}
-	n, err := scanValue(p.data[p.i:], maxNestingDepth-1)
+	n, err := strictjson.ScanValue(p.data[p.i:], strictjson.MaxDepth-1)
 	if err != nil {
 		return nil, false
 	}
 	body := bytes.Clone(p.data[p.i : p.i+n])
-	p.i = skipSpace(p.data, p.i+n)
+	p.i = strictjson.SkipSpace(p.data, p.i+n)
 	return body, true
 }

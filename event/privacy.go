@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/htlog/htlog/internal/strictjson"
 	"regexp"
 	"slices"
 )
@@ -89,7 +90,7 @@ func IsCommitment(s string) bool { return commitPattern.MatchString(s) }
 // body, sorted: the index a patient searches by.
 func Tags(body json.RawMessage) []string {
 	var out []string
-	err := WalkStrings(body, func(_, value []byte) {
+	err := strictjson.WalkStrings(body, func(_, value []byte) {
 		if IsTag(string(value)) && !slices.Contains(out, string(value)) {
 			out = append(out, string(value))
 		}

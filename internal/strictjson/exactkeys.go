@@ -1,4 +1,4 @@
-package event
+package strictjson
 
 import (
 	"encoding/json"
