@@ -43,6 +43,8 @@ func (m *Monitor) Handler(reg prometheus.Gatherer) http.Handler {
 	mux.Handle("GET /verdicts", handle(m.handleVerdicts))
 	mux.Handle("POST /findings/{id}/state", handle(m.handleTriage))
 	mux.Handle("POST /login", handle(m.handleLogin))
+	mux.Handle("GET /login", handle(m.handleLoginPage))
+	mux.Handle("GET /finding/{id}", handle(m.handleFinding))
 	mux.Handle("POST /logout", handle(m.handleLogout))
 	mux.Handle("GET /evidence", handle(m.handleEvidenceList))
 	mux.Handle("GET /evidence/{id}", handle(m.handleEvidence))
