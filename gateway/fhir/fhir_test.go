@@ -1,0 +1,335 @@
+package fhir
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/htlog/htlog/event"
+	"github.com/htlog/htlog/gateway/mapping"
+	"github.com/htlog/htlog/schemas"
+)
+
+const org = "npi:1234567893"
+
+var workforceKey = []byte("0123456789abcdef0123456789abcdef")
+
+func testMapper(t testing.TB) (*Mapper, *mapping.MemKeys) {
+	keys := mapping.NewMemKeys()
+	return New(mapping.Config{Org: org, WorkforceKey: workforceKey, SourceSystem: "ehr-fhir",
+		SourceSystems: []string{"hl7connect.healthintersections.com.au"}, DefaultPurpose: "TREAT",
+		DefaultAgentRole: "http://terminology.hl7.org/CodeSystem/practitioner-role|doctor"}, keys), keys
+}
+
+func read(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// body returns the item's body as the log would see it, validated against
+// its schema.
+func body(t *testing.T, v *schemas.Validator, it mapping.Item) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(it.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := v.ValidateDecoded(it.Kind, it.Version, b)
+	if err != nil {
+		t.Fatalf("%s: the mapped body is not valid under %s v%d: %v\n%s", it.Source, it.Kind, it.Version, err, b)
+	}
+	return m
+}
+
+// opens reports whether the item keeps an opening revealing value in commitment.
+func opens(it mapping.Item, commitment any, patient, value string) bool {
+	for _, o := range it.Openings {
+		if o.Commitment == commitment && o.Patient == patient && o.Value == value && event.VerifyCommitment(o.Commitment, o.Opening, []byte(o.Value)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPublishedExamples maps every AuditEvent, Consent and Bundle example
+// published with FHIR R4 and R5 and the IHE BALP guide: each either maps to
+// a body valid under its schema, or is refused at the field that cannot be
+// mapped.
+func TestPublishedExamples(t *testing.T) {
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]string{
+		// No patient: a login, a logout, an application start, a failed
+		// transaction and a search with no patient are not accesses to a
+		// patient's record.
+		"fhir-r4/AuditEvent-example-login.json":  "AuditEvent.entity",
+		"fhir-r4/AuditEvent-example-logout.json": "AuditEvent.entity",
+		"fhir-r4/AuditEvent-example.json":        "AuditEvent.entity",
+		"fhir-r4/AuditEvent-example-error.json":  "AuditEvent.entity",
+		"fhir-r4/AuditEvent-example-search.json": "AuditEvent.entity",
+		// The transaction example carries a Patient and other resources.
+		"fhir-r4/Bundle-bundle-transaction.json": "Bundle.entry[0].resourceType",
+		// R5 is refused with its reason until it is mapped.
+		"fhir-r5/AuditEvent-example-rest.json":                 "AuditEvent",
+		"fhir-r5/AuditEvent-example-breakglass-start.json":     "AuditEvent",
+		"fhir-r5/AuditEvent-example-consent-permit-authz.json": "AuditEvent",
+		"fhir-r5/Consent-consent-example-basic.json":           "Consent",
+	}
+	files, _ := filepath.Glob("../testdata/fhir-r*/*.json")
+	balp, _ := filepath.Glob("../testdata/balp/*.json")
+	files = append(files, balp...)
+	if len(files) < 28 {
+		t.Fatalf("found %d example files, want the published set", len(files))
+	}
+	mapped := 0
+	for _, f := range files {
+		name := strings.TrimPrefix(filepath.ToSlash(f), "../testdata/")
+		m, _ := testMapper(t)
+		items, err := m.Map(context.Background(), "", read(t, name))
+		if path, ok := refused[name]; ok {
+			me, isME := err.(*mapping.Error)
+			if !isME || me.Path != path || me.Status/100 != 4 {
+				t.Errorf("%s: got %v, want a 4xx refusal at %s", name, err, path)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		for _, it := range items {
+			b := body(t, v, it)
+			if !event.IsTag(b["patient"].(string)) || !strings.HasPrefix(it.Subject, "patient:Patient") {
+				t.Errorf("%s: patient %v, subject %q", name, b["patient"], it.Subject)
+			}
+			raw, _ := json.Marshal(it.Body)
+			for _, clear := range []string{"Grahame", "Grieve", "John Smith", "van de Heuvel", "Patient/", "SomeIdiot", "Practitioner/"} {
+				if strings.Contains(string(raw), clear) {
+					t.Errorf("%s: the mapped body holds %q in clear", name, clear)
+				}
+			}
+			mapped++
+		}
+	}
+	if mapped < 15 {
+		t.Errorf("only %d examples mapped", mapped)
+	}
+}
+
+// TestAuditEventRest checks the R4 REST read example field by field.
+func TestAuditEventRest(t *testing.T) {
+	v, _ := schemas.NewValidator()
+	m, keys := testMapper(t)
+	items, err := m.Map(context.Background(), "AuditEvent", read(t, "fhir-r4/AuditEvent-example-rest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := items[0]
+	b := body(t, v, it)
+	pkey, _ := keys.PatientKey(context.Background(), "Patient/example")
+	agent := b["agent"].(map[string]any)
+	want := map[string]any{
+		"action":         "R",
+		"outcome":        "0",
+		"purpose_of_use": "TREAT",                                 // no purposeOfEvent: the configured default
+		"source_system":  "hl7connect.healthintersections.com.au", // a declared source system
+		"patient":        event.PatientTag(pkey, org),             // the entity Patient/example/_history/1
+	}
+	for k, w := range want {
+		if b[k] != w {
+			t.Errorf("%s = %v, want %v", k, b[k], w)
+		}
+	}
+	if et := b["event_type"].(map[string]any); et["code"] != "rest" || et["system"] != "http://terminology.hl7.org/CodeSystem/audit-event-type" {
+		t.Errorf("event_type = %v", et)
+	}
+	if agent["who"] != event.Tag(workforceKey, "workforce:|95") || agent["organization"] != org {
+		t.Errorf("agent = %v: want the requestor (identifier 95) tagged under the workforce key", agent)
+	}
+	if role := agent["role"].(map[string]any); role["code"] != "doctor" {
+		t.Errorf("agent.role = %v: humanuser is not in agent-role, so the default", role)
+	}
+	if it.OccurredAt != "2013-06-20T23:42:00Z" || it.Source != "AuditEvent/example-rest" {
+		t.Errorf("occurred_at %s source %s", it.OccurredAt, it.Source)
+	}
+	if _, ok := b["disclosure"]; ok {
+		t.Error("a read is not a disclosure")
+	}
+}
+
+// TestAuditEventDisclosure checks the R4 disclosure example: a disclosure
+// with its HIPAA basis, recipient and description committed, openings kept
+// for the patient.
+func TestAuditEventDisclosure(t *testing.T) {
+	v, _ := schemas.NewValidator()
+	m, _ := testMapper(t)
+	items, err := m.Map(context.Background(), "AuditEvent", read(t, "fhir-r4/AuditEvent-example-disclosure.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := items[0]
+	b := body(t, v, it)
+	d := b["disclosure"].(map[string]any)
+	if d["flag"] != true || d["basis"] != "authorization" || b["purpose_of_use"] != "HMARKT" {
+		t.Errorf("disclosure = %v, purpose %v: marketing needs the patient's authorization", d, b["purpose_of_use"])
+	}
+	if !opens(it, d["recipient"], "Patient/example", "Practitioner/example") {
+		t.Error("no opening of the recipient (the Destination Role ID agent) for the patient")
+	}
+	if !opens(it, b["data_class"], "Patient/example", "2 Patient/example/_history/1") {
+		t.Errorf("no opening of the data class; openings %v", it.Openings)
+	}
+	if role := b["agent"].(map[string]any)["role"].(map[string]any); role["code"] != "110153" {
+		t.Errorf("agent.role = %v, want the requestor's own type (DCM 110153)", role)
+	}
+}
+
+// TestAuditEventRefusals: what cannot be mapped is refused at its field.
+func TestAuditEventRefusals(t *testing.T) {
+	base := string(read(t, "balp/AuditEvent-ex-auditBasicReadServer.json"))
+	cases := []struct{ name, from, to, path string }{
+		{"no action", `"action": "R",`, ``, "AuditEvent.action"},
+		{"event type outside the value set", `"code": "rest"`, `"code": "batch"`, "AuditEvent.type"},
+		{"no time zone", `"recorded": "2020-04-29T09:49:00.000Z"`, `"recorded": "2020-04-29T09:49:00"`, "AuditEvent"},
+		{"not JSON", `{`, `[`, ""},
+	}
+	for _, c := range cases {
+		m, _ := testMapper(t)
+		_, err := m.Map(context.Background(), "AuditEvent", []byte(strings.Replace(base, c.from, c.to, 1)))
+		me, ok := err.(*mapping.Error)
+		if !ok || !strings.HasPrefix(me.Path, c.path) || me.Status/100 != 4 {
+			t.Errorf("%s: got %v, want a refusal at %s", c.name, err, c.path)
+		}
+	}
+	// Without defaults, an AuditEvent that states no purpose or role is refused.
+	m := New(mapping.Config{Org: org, WorkforceKey: workforceKey, SourceSystem: "ehr-fhir"}, mapping.NewMemKeys())
+	if _, err := m.Map(context.Background(), "AuditEvent", []byte(base)); err == nil || !strings.Contains(err.Error(), "default") {
+		t.Errorf("no defaults: got %v", err)
+	}
+	if _, err := m.Map(context.Background(), "Consent", []byte(base)); err == nil {
+		t.Error("an AuditEvent posted as a Consent was taken")
+	}
+}
+
+// TestConsentBasic checks the R4 basic consent field by field.
+func TestConsentBasic(t *testing.T) {
+	v, _ := schemas.NewValidator()
+	m, keys := testMapper(t)
+	items, err := m.Map(context.Background(), "Consent", read(t, "fhir-r4/Consent-consent-example-basic.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := items[0]
+	b := body(t, v, it)
+	pkey, _ := keys.PatientKey(context.Background(), "Patient/f001")
+	tag := event.PatientTag(pkey, org)
+	if b["status"] != "active" || b["scope"] != "patient-privacy" || b["decision"] != "permit" || b["patient"] != tag || b["grantor"] != tag {
+		t.Errorf("body = %v", b)
+	}
+	if b["date_time"] != "2016-05-11T00:00:00Z" || it.OccurredAt != "2016-05-11T00:00:00Z" {
+		t.Errorf("date_time %v occurred_at %s: a FHIR date is its midnight UTC", b["date_time"], it.OccurredAt)
+	}
+	per := b["period"].(map[string]any)
+	if per["start"] != "1964-01-01T00:00:00Z" || per["end"] != "2016-01-01T00:00:00Z" {
+		t.Errorf("period = %v", per)
+	}
+	if g := b["grantee"].(map[string]any); g["organization"] != org {
+		t.Errorf("grantee = %v: an organization reference without NPI or GLN is the custodian", g)
+	}
+	if p := b["policy"].([]any); len(p) != 1 || p[0].(map[string]any)["code"] != "OPTIN" {
+		t.Errorf("policy = %v", p)
+	}
+	if _, ok := b["source_document"].(string); !ok {
+		t.Error("no source_document commitment for the sourceAttachment")
+	}
+	raw, _ := json.Marshal(it.Body)
+	if strings.Contains(string(raw), "example.org") || strings.Contains(string(raw), "f001") {
+		t.Errorf("identifiers in clear: %s", raw)
+	}
+}
+
+// TestConsentRevocation: an inactive Consent revokes the grant of the same
+// id that the gateway logged, and only that.
+func TestConsentRevocation(t *testing.T) {
+	m, keys := testMapper(t)
+	inactive := strings.Replace(string(read(t, "fhir-r4/Consent-consent-example-basic.json")), `"status": "active"`, `"status": "inactive"`, 1)
+	if _, err := m.Map(context.Background(), "Consent", []byte(inactive)); err == nil || !strings.Contains(err.Error(), "logged none") {
+		t.Fatalf("revoking an unknown grant: %v", err)
+	}
+	grant := "sha256:" + strings.Repeat("ab", 32)
+	keys.SetEvent("Consent/consent-example-basic", grant)
+	items, err := m.Map(context.Background(), "Consent", []byte(inactive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[0].Body["revokes"] != grant || len(items[0].Supersedes) != 1 || items[0].Supersedes[0] != grant {
+		t.Errorf("revokes %v supersedes %v", items[0].Body["revokes"], items[0].Supersedes)
+	}
+}
+
+// TestBundle maps a transaction Bundle of published examples, all or none.
+func TestBundle(t *testing.T) {
+	ae, cs := read(t, "balp/AuditEvent-ex-auditBasicReadServer.json"), read(t, "fhir-r4/Consent-consent-example-notThis.json")
+	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + string(ae) + `,"request":{"method":"POST","url":"AuditEvent"}},{"resource":` + string(cs) + `,"request":{"method":"POST","url":"Consent"}}]}`
+	m, _ := testMapper(t)
+	items, err := m.Map(context.Background(), "Bundle", []byte(bundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[0].Kind != "access" || items[1].Kind != "consent" {
+		t.Fatalf("items = %v", items)
+	}
+	bad := strings.Replace(bundle, `"resourceType": "Consent"`, `"resourceType": "Observation"`, 1)
+	if _, err := m.Map(context.Background(), "Bundle", []byte(bad)); err == nil || !strings.HasPrefix(err.(*mapping.Error).Path, "Bundle.entry[1]") {
+		t.Errorf("a Bundle with an unmappable entry: %v", err)
+	}
+	del := strings.Replace(bundle, `"method":"POST","url":"Consent"`, `"method":"DELETE","url":"Consent/x"`, 1)
+	if _, err := m.Map(context.Background(), "Bundle", []byte(del)); err == nil {
+		t.Error("a DELETE entry was taken")
+	}
+}
+
+// FuzzMap: whatever the input, Map returns items valid under their schema
+// (or a 4xx/5xx *mapping.Error) and never panics.
+func FuzzMap(f *testing.F) {
+	files, _ := filepath.Glob("../testdata/*/*.json")
+	for _, file := range files {
+		b, _ := os.ReadFile(file)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Bundle"}}]}`))
+	v, err := schemas.NewValidator()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m, _ := testMapper(t)
+		items, err := m.Map(context.Background(), "", in)
+		if err != nil {
+			if _, ok := err.(*mapping.Error); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		for _, it := range items {
+			b, _ := json.Marshal(it.Body)
+			if _, err := v.ValidateDecoded(it.Kind, it.Version, b); err != nil {
+				// The log would refuse it; the server's admission
+				// pre-check refuses it before acceptance. What the
+				// mapper must never do is put a name in clear.
+				if strings.Contains(string(b), "Patient/") {
+					t.Fatalf("a patient reference in clear: %s", b)
+				}
+			}
+		}
+	})
+}

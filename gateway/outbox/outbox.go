@@ -1,0 +1,276 @@
+// Package outbox submits the gateway's accepted items to the log and
+// collects their receipts. It reads its work from the store, so an item
+// accepted before a crash is submitted after it; the envelope (and so the
+// event id) was fixed at acceptance, and the log deduplicates by event id,
+// so a resubmission gets the original index: nothing is lost and nothing
+// is logged twice.
+//
+// Order: items are taken oldest first in windows of consecutive items,
+// submitted concurrently within a window; a window ends before a second
+// item of a subject already in it (one patient, one package, one trial), so
+// the items of one subject reach the log in the order they were accepted,
+// and a window is acknowledged whole before the next starts. Failures
+// (network, 429, 5xx) are retried with exponential backoff; a 4xx refusal
+// is final and stored with the log's reason.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/client"
+	"github.com/htlog/htlog/gateway/store"
+)
+
+// Store is the part of the store the outbox uses.
+type Store interface {
+	Next(ctx context.Context, state, limit int) ([]store.Work, error)
+	MarkSubmitted(ctx context.Context, eventID string, promise []byte) error
+	MarkLogged(ctx context.Context, eventID string, index uint64, proof []byte) error
+	MarkRefused(ctx context.Context, eventID, reason string) error
+	CountAttempt(ctx context.Context, eventID string) error
+}
+
+// Log is the part of the log client the outbox uses (client.Client).
+type Log interface {
+	SubmitAsync(ctx context.Context, envelope []byte) (eventID string, promise []byte, err error)
+	Receipt(ctx context.Context, eventID string) (*c2sp.Proof, error)
+}
+
+// Metrics receives what the outbox does; nil fields are not called.
+type Metrics struct {
+	Submitted, Logged, Refused, Retried func()
+}
+
+// Config configures an Outbox.
+type Config struct {
+	Store Store
+	Log   Log
+	// Policy verifies receipts (required: a receipt is stored only once
+	// its proof verifies against the policy and the envelope).
+	Policy *c2sp.Policy
+	Logger *slog.Logger
+	// Window is the most items submitted concurrently (default 64).
+	Window int
+	// MinBackoff and MaxBackoff bound the wait after a failed window
+	// (defaults 100 ms and 30 s).
+	MinBackoff, MaxBackoff time.Duration
+	// SubmitTimeout bounds one submission attempt (default 10 s).
+	SubmitTimeout time.Duration
+	Metrics       Metrics
+}
+
+// Outbox moves items from the store to the log.
+type Outbox struct {
+	cfg  Config
+	wake chan struct{}
+}
+
+// New returns an Outbox.
+func New(cfg Config) (*Outbox, error) {
+	if cfg.Store == nil || cfg.Log == nil || cfg.Policy == nil {
+		return nil, errors.New("outbox: a store, a log and a policy are required")
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 64
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.SubmitTimeout <= 0 {
+		cfg.SubmitTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake tells the outbox new items were accepted.
+func (o *Outbox) Wake() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run submits and collects receipts until ctx ends.
+func (o *Outbox) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); o.submitLoop(ctx) }()
+	go func() { defer wg.Done(); o.receiptLoop(ctx) }()
+	wg.Wait()
+}
+
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-wake:
+	}
+}
+
+// Window returns the longest prefix of work, at most max items, with no two
+// items of one subject.
+func Window(work []store.Work, max int) []store.Work {
+	seen := map[string]bool{}
+	for i, w := range work {
+		if i == max || seen[w.Subject] {
+			return work[:i]
+		}
+		seen[w.Subject] = true
+	}
+	return work
+}
+
+func (o *Outbox) submitLoop(ctx context.Context) {
+	backoff := o.cfg.MinBackoff
+	for ctx.Err() == nil {
+		work, err := o.cfg.Store.Next(ctx, store.Pending, 4*o.cfg.Window)
+		if err != nil {
+			o.cfg.Logger.Error("outbox: couldn't read pending items", "err", err)
+			sleep(ctx, backoff, nil)
+			continue
+		}
+		if len(work) == 0 {
+			sleep(ctx, 200*time.Millisecond, o.wake)
+			continue
+		}
+		win := Window(work, o.cfg.Window)
+		failed := o.submitWindow(ctx, win)
+		if failed {
+			if o.cfg.Metrics.Retried != nil {
+				o.cfg.Metrics.Retried()
+			}
+			sleep(ctx, backoff, nil)
+			backoff = min(2*backoff, o.cfg.MaxBackoff)
+			continue
+		}
+		backoff = o.cfg.MinBackoff
+	}
+}
+
+// submitWindow submits a window concurrently; it reports whether any item
+// must be retried.
+func (o *Outbox) submitWindow(ctx context.Context, win []store.Work) bool {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := false
+	for _, w := range win {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !o.submitOne(ctx, w) {
+				mu.Lock()
+				failed = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return failed
+}
+
+func (o *Outbox) submitOne(ctx context.Context, w store.Work) bool {
+	sctx, cancel := context.WithTimeout(ctx, o.cfg.SubmitTimeout)
+	defer cancel()
+	_, promise, err := o.cfg.Log.SubmitAsync(sctx, w.Envelope)
+	var refusal *client.HTTPError
+	switch {
+	case err == nil:
+		if err := o.cfg.Store.MarkSubmitted(ctx, w.EventID, promise); err != nil {
+			o.cfg.Logger.Error("outbox: couldn't record a submission", "event", w.EventID, "err", err)
+			return false
+		}
+		if o.cfg.Metrics.Submitted != nil {
+			o.cfg.Metrics.Submitted()
+		}
+		return true
+	case errors.As(err, &refusal) && refusal.Status != 404:
+		o.cfg.Logger.Warn("outbox: the log refused an item", "event", w.EventID, "status", refusal.Status, "reason", refusal.Reason)
+		if err := o.cfg.Store.MarkRefused(ctx, w.EventID, refusal.Reason); err != nil {
+			o.cfg.Logger.Error("outbox: couldn't record a refusal", "event", w.EventID, "err", err)
+			return false
+		}
+		if o.cfg.Metrics.Refused != nil {
+			o.cfg.Metrics.Refused()
+		}
+		return true
+	default:
+		if ctx.Err() == nil {
+			o.cfg.Logger.Warn("outbox: submission failed, will retry", "event", w.EventID, "attempts", w.Attempts+1, "err", err)
+			_ = o.cfg.Store.CountAttempt(ctx, w.EventID)
+		}
+		return false
+	}
+}
+
+func (o *Outbox) receiptLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		work, err := o.cfg.Store.Next(ctx, store.Submitted, 4*o.cfg.Window)
+		if err != nil {
+			o.cfg.Logger.Error("outbox: couldn't read submitted items", "err", err)
+			sleep(ctx, time.Second, nil)
+			continue
+		}
+		if len(work) == 0 {
+			sleep(ctx, 300*time.Millisecond, nil)
+			continue
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 32)
+		got := 0
+		var mu sync.Mutex
+		for _, w := range work {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if o.receiptOne(ctx, w) {
+					mu.Lock()
+					got++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if got == 0 {
+			sleep(ctx, 300*time.Millisecond, nil)
+		}
+	}
+}
+
+// receiptOne fetches, verifies and stores one receipt; false if it is not
+// there yet.
+func (o *Outbox) receiptOne(ctx context.Context, w store.Work) bool {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	p, err := o.cfg.Log.Receipt(rctx, w.EventID)
+	if err != nil {
+		return false
+	}
+	raw := p.Marshal()
+	if _, err := client.VerifyProofFile(o.cfg.Policy, raw, w.Envelope); err != nil {
+		o.cfg.Logger.Error("outbox: the log's receipt does not verify; not stored", "event", w.EventID, "err", err)
+		return false
+	}
+	if err := o.cfg.Store.MarkLogged(ctx, w.EventID, p.Index, raw); err != nil {
+		o.cfg.Logger.Error("outbox: couldn't store a receipt", "event", w.EventID, "err", err)
+		return false
+	}
+	if o.cfg.Metrics.Logged != nil {
+		o.cfg.Metrics.Logged()
+	}
+	return true
+}
