@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/transparency-dev/merkle/rfc6962"
 	"math/bits"
 	"strconv"
 
@@ -188,12 +189,9 @@ func ConsistencyRoots(m, n uint64, path []Hash) (oldRoot, newRoot Hash, err erro
 	return fr, sr, nil
 }
 
+// nodeHash is the RFC 6962 hash of an interior node, by merkle's hasher.
 func nodeHash(l, r Hash) Hash {
-	var buf [1 + 2*HashSize]byte
-	buf[0] = 1
-	copy(buf[1:], l[:])
-	copy(buf[1+HashSize:], r[:])
-	return sha256.Sum256(buf[:])
+	return Hash(rfc6962.DefaultHasher.HashChildren(l[:], r[:]))
 }
 
 // EvidenceProofFromTiles builds the proof part of split-view evidence from

@@ -5,7 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
+
+	fproof "github.com/transparency-dev/formats/proof"
 )
 
 // ProofHeader is the first line of a tlog-proof.
@@ -25,20 +26,18 @@ type Proof struct {
 	Checkpoint []byte
 }
 
-// Marshal encodes the proof in the tlog-proof text form.
+// Marshal encodes the proof in the tlog-proof text form, with
+// github.com/transparency-dev/formats/proof's encoder (an empty Extra is
+// left out, as ParseProof refuses an empty extra line).
 func (p Proof) Marshal() []byte {
-	var b bytes.Buffer
-	b.WriteString(ProofHeader + "\n")
+	fp := fproof.TLogProof{Index: p.Index, Checkpoint: p.Checkpoint, Hashes: make([][HashSize]byte, len(p.Hashes))}
 	if len(p.Extra) > 0 {
-		b.WriteString("extra " + base64.StdEncoding.EncodeToString(p.Extra) + "\n")
+		fp.ExtraData = p.Extra
 	}
-	b.WriteString("index " + strconv.FormatUint(p.Index, 10) + "\n")
-	for _, h := range p.Hashes {
-		b.WriteString(h.String() + "\n")
+	for i, h := range p.Hashes {
+		fp.Hashes[i] = h
 	}
-	b.WriteByte('\n')
-	b.Write(p.Checkpoint)
-	return b.Bytes()
+	return fp.Marshal()
 }
 
 // ParseProof parses a tlog-proof strictly. It does not verify anything: see
@@ -100,6 +99,11 @@ func ParseProof(data []byte) (*Proof, error) {
 	}
 	if len(data) == 0 {
 		return nil, errors.New("proof has no checkpoint")
+	}
+	// A signed note ends with a newline and holds no carriage return (line
+	// readers such as formats/proof's would drop it and read another note).
+	if data[len(data)-1] != '\n' || bytes.IndexByte(data, '\r') >= 0 {
+		return nil, errors.New("proof's checkpoint is not a signed note: it must end with a newline and hold no carriage return")
 	}
 	p.Checkpoint = data
 	return p, nil
