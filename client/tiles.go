@@ -71,12 +71,12 @@ func (c *Client) Entries(ctx context.Context, start, end uint64, cp *Checkpoint)
 	return out, nil
 }
 
-// tileReader reads hash tiles for tlog.TileHashReader, which verifies them.
-// It remembers the tiles it read, so one Entries call fetches each once.
+// tileReader fetches hash tiles for tlog.TileHashReader, which verifies
+// them against the checkpoint. It keeps nothing: one Entries call asks for
+// each tile once (ReadHashes takes every index at once).
 type tileReader struct {
-	ctx   context.Context
-	c     *Client
-	cache map[tlog.Tile][]byte
+	ctx context.Context
+	c   *Client
 }
 
 func (r *tileReader) Height() int { return c2sp.TileHeight }
@@ -84,10 +84,6 @@ func (r *tileReader) Height() int { return c2sp.TileHeight }
 func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		if d, ok := r.cache[t]; ok {
-			out[i] = d
-			continue
-		}
 		d, err := r.c.get(r.ctx, c2sp.TilePath(uint8(t.L), uint64(t.N), t.W))
 		if err != nil {
 			return nil, fmt.Errorf("couldn't fetch tile %d/%d: %w", t.L, t.N, err)
@@ -97,15 +93,9 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 
-// SaveTiles is called with tiles that verified.
-func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
-	if r.cache == nil {
-		r.cache = map[tlog.Tile][]byte{}
-	}
-	for i, t := range tiles {
-		r.cache[t] = data[i]
-	}
-}
+// SaveTiles is called with the tiles that verified; there is no cache to
+// keep them in.
+func (r *tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
 
 // Entry returns the entry at index of the verified checkpoint cp, checked
 // against cp as Entries checks.

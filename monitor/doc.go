@@ -1,5 +1,5 @@
 // Package monitor is htlog-monitor, the regulator's and auditor's view of an
-// htlog log (step 7 of the flow in MISSION.md). It follows the log over
+// htlog log (docs/monitor.md, docs/architecture.md). It follows the log over
 // C2SP tlog-tiles as a stranger would:
 //
 //   - Follow: fetch /checkpoint, verify the log's signature (and, with a

@@ -3,15 +3,12 @@ package tiles
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
 	"github.com/htlog/htlog/c2sp"
 	"golang.org/x/mod/sumdb/tlog"
 )
-
-func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }
 
 // reader is a tlog.HashReader over the stored hashes.
 type reader struct {

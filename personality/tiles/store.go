@@ -16,6 +16,7 @@ package tiles
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -164,7 +165,7 @@ func insertRows(ctx context.Context, tx *sql.Tx, query, place string, cols int, 
 }
 
 func tagKey(tag string) []byte {
-	h, _ := hexDecode(strings.TrimPrefix(tag, "tag:v1:"))
+	h, _ := hex.DecodeString(strings.TrimPrefix(tag, "tag:v1:"))
 	return h
 }
 
