@@ -100,7 +100,7 @@ func hostileCorpus(t *testing.T, sub *montest.Submitter) []hostileCase {
 
 	// Every invalid example, under its schema version.
 	for _, kind := range schemas.Kinds {
-		for version, dir := range map[int][]string{schemas.Latest(kind): {kind}, 1: {"v1", kind}} {
+		for version, dir := range map[int][]string{2: {kind}, 3: {"v3", kind}, 1: {"v1", kind}} {
 			files, _ := filepath.Glob(filepath.Join(append([]string{"..", "schemas", "examples"}, dir...)...) + "/invalid-*.json")
 			if len(files) == 0 {
 				t.Fatalf("no invalid examples in %v", dir)
@@ -119,6 +119,18 @@ func hostileCorpus(t *testing.T, sub *montest.Submitter) []hostileCase {
 	add(true, "envelope over 60 KiB", signed("trial", 2, "2026-03-01T10:00:00Z",
 		strings.Replace(reg, `"Overall survival"`, `"`+strings.Repeat("x", 46000)+`"`, 1)))
 	add(true, "64 KiB of garbage", bytes.Repeat([]byte{0xff}, 65535))
+	// Version 3 bodies at and past their bounds: 257 packages, a quantity
+	// past the limit, a version 2 body under version 3.
+	custody3 := readExample(t, "v3", "custody", "valid-shipping-serialised.json")
+	var many []string
+	for i := range 257 {
+		many = append(many, fmt.Sprintf(`{"gtin":"00361414567894","serial":"tag:v1:%064x","lot":"A1","expiry":"2027-06-30"}`, i))
+	}
+	add(true, "custody v3 with 257 packages", signed("custody", 3, "2026-03-01T10:00:00Z",
+		strings.Replace(custody3, `"products":[`, `"products":[`+strings.Join(many, ",")+`,`, 1)))
+	add(true, "custody v3 quantity 1e300", signed("custody", 3, "2026-03-01T10:00:00Z",
+		strings.Replace(readExample(t, "v3", "custody", "valid-lot-recall.json"), `"quantity":10000`, `"quantity":1e300`, 1)))
+	add(true, "trial v2 body as version 3", signed("trial", 3, "2026-03-01T10:00:00Z", reg))
 	add(true, "body nested 5,000 deep", signed("access", 2, "2026-03-01T10:00:00Z",
 		`{"a":`+strings.Repeat("[", 5000)+strings.Repeat("]", 5000)+`}`))
 	add(true, "body nested 12,000 deep", signed("access", 2, "2026-03-01T10:00:00Z",

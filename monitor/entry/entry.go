@@ -49,7 +49,9 @@ func (p Period) Covers(t time.Time) bool {
 	return !t.Before(p.Start) && (p.End.IsZero() || t.Before(p.End))
 }
 
-// Access is the body of an ACCESS event.
+// Access is the body of an ACCESS event. A version 3 body lists its agents
+// (Agents); Decode sets Agent to the requestor among them, so a rule that
+// reads Agent judges both versions alike.
 type Access struct {
 	Action       string `json:"action"`
 	Outcome      string `json:"outcome"`
@@ -59,14 +61,26 @@ type Access struct {
 		Organization string `json:"organization"`
 		Who          string `json:"who"`
 	} `json:"agent"`
-	Patient       string `json:"patient"`
-	Authorization string `json:"authorization"`
+	// Agents are a version 3 body's agents (FHIR AuditEvent.agent).
+	Agents        []Agent `json:"agents"`
+	Patient       string  `json:"patient"`
+	Authorization string  `json:"authorization"`
 	Disclosure    *struct {
 		Flag        bool   `json:"flag"`
 		Recipient   string `json:"recipient"`
 		Description string `json:"description"`
 		Basis       string `json:"basis"`
 	} `json:"disclosure"`
+}
+
+// Agent is one agent of a version 3 ACCESS event.
+type Agent struct {
+	// Kind is user, delegating_user or application.
+	Kind         string `json:"kind"`
+	Role         Coding `json:"role"`
+	Who          string `json:"who"`
+	Organization string `json:"organization"`
+	Requestor    bool   `json:"requestor"`
 }
 
 // Consent is the body of a CONSENT event.
@@ -105,7 +119,44 @@ type Custody struct {
 	Verification *struct {
 		Result string `json:"result"`
 	} `json:"verification"`
+	// Version 3: class-level quantities, the parent and child logistic
+	// units of an aggregation, a transformation's inputs and outputs, the
+	// DSCSA suspect and illegitimate product determinations, a recall.
+	Quantities       []Quantity `json:"quantities"`
+	ParentSSCC       string     `json:"parent_sscc"`
+	ChildSSCCs       []string   `json:"child_ssccs"`
+	InputProducts    []Product  `json:"input_products"`
+	InputQuantities  []Quantity `json:"input_quantities"`
+	OutputProducts   []Product  `json:"output_products"`
+	OutputQuantities []Quantity `json:"output_quantities"`
+	SuspectProduct   *struct {
+		Flag bool `json:"flag"`
+	} `json:"suspect_product"`
+	IllegitimateProduct *struct {
+		Flag bool `json:"flag"`
+		// DeterminedAt and FDANotifiedAt are RFC 3339 times, or empty.
+		DeterminedAt  string `json:"determined_at"`
+		FDANotifiedAt string `json:"fda_notified_at"`
+	} `json:"illegitimate_product"`
+	Recall *struct {
+		// Scope is lot or package.
+		Scope string `json:"scope"`
+		Class string `json:"class"`
+	} `json:"recall"`
 }
+
+// Quantity is a class-level quantity of a version 3 CUSTODY event: so many
+// units of one lot of one GTIN.
+type Quantity struct {
+	GTIN     string  `json:"gtin"`
+	Lot      string  `json:"lot"`
+	Expiry   string  `json:"expiry"`
+	Quantity float64 `json:"quantity"`
+	UOM      string  `json:"uom"`
+}
+
+// LotKey identifies a lot: GTIN and lot number.
+func LotKey(gtin, lot string) string { return gtin + "/" + lot }
 
 // Product is one serialized package (DSCSA product identifier).
 type Product struct {
@@ -141,6 +192,40 @@ type Trial struct {
 		Type string `json:"type"`
 	} `json:"target_sample_size"`
 	PrimaryOutcomes []Outcome `json:"primary_outcomes"`
+	// Version 3: what decides which results deadlines apply.
+	StudyType string `json:"study_type"`
+	Phase     string `json:"phase"`
+	Design    *struct {
+		PrimaryPurpose string `json:"primary_purpose"`
+	} `json:"design"`
+	Interventions []Intervention `json:"interventions"`
+	Countries     []string       `json:"countries"`
+	FDAAA801      *struct {
+		FDARegulatedDrug   bool `json:"fda_regulated_drug"`
+		FDARegulatedDevice bool `json:"fda_regulated_device"`
+		USSite             bool `json:"us_site"`
+		INDIDE             bool `json:"ind_ide"`
+		USExport           bool `json:"us_export"`
+	} `json:"fdaaa801"`
+	ResultsDelay *struct {
+		Type         string `json:"type"`
+		Submitted    string `json:"submitted"`
+		ApprovalDate string `json:"approval_date"`
+		NewDeadline  string `json:"new_deadline"`
+	} `json:"results_delay"`
+	EUCTR *struct {
+		Applies    bool `json:"applies"`
+		Paediatric bool `json:"paediatric"`
+	} `json:"eu_ctr"`
+	// PrimaryCompletionType is actual or anticipated (version 3), or empty.
+	PrimaryCompletionType string `json:"primary_completion_type"`
+	CompletionDate        *struct {
+		Date string `json:"date"`
+		Type string `json:"type"`
+	} `json:"completion_date"`
+	SummaryResults *struct {
+		PostedDate string `json:"posted_date"`
+	} `json:"summary_results"`
 	// PrimaryCompletionDate is YYYY-MM-DD, or empty.
 	PrimaryCompletionDate string `json:"primary_completion_date"`
 	ResultsReference      string `json:"results_reference"`
@@ -149,10 +234,105 @@ type Trial struct {
 	} `json:"amendment"`
 }
 
-// Outcome is a trial outcome measure.
+// Outcome is a trial outcome measure. In version 2 Measure and TimeFrame
+// are the registry's words; a version 3 outcome decodes to its coded form,
+// Measure "<system>|<code>" and TimeFrame the duration in days or months
+// (CodedTimeFrame), so that outcomes compare on what they measure and when,
+// not on their wording.
 type Outcome struct {
-	Measure   string `json:"measure"`
-	TimeFrame string `json:"time_frame"`
+	Measure     string `json:"measure"`
+	TimeFrame   string `json:"time_frame"`
+	Metric      string `json:"metric,omitempty"`
+	Aggregation string `json:"aggregation,omitempty"`
+}
+
+// UnmarshalJSON reads a version 2 outcome (strings) or a version 3 one
+// (a coded measure and a structured time frame).
+func (o *Outcome) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Measure     json.RawMessage `json:"measure"`
+		TimeFrame   json.RawMessage `json:"time_frame"`
+		Metric      string          `json:"metric"`
+		Aggregation string          `json:"aggregation"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*o = Outcome{Metric: raw.Metric, Aggregation: raw.Aggregation}
+	if len(raw.Measure) > 0 && raw.Measure[0] == '{' {
+		var c Coding
+		if err := json.Unmarshal(raw.Measure, &c); err != nil {
+			return err
+		}
+		o.Measure = c.System + "|" + c.Code
+	} else if len(raw.Measure) > 0 {
+		if err := json.Unmarshal(raw.Measure, &o.Measure); err != nil {
+			return err
+		}
+	}
+	if len(raw.TimeFrame) > 0 && raw.TimeFrame[0] == '{' {
+		var tf struct {
+			Value  int64  `json:"value"`
+			Unit   string `json:"unit"`
+			Anchor string `json:"anchor"`
+		}
+		if err := json.Unmarshal(raw.TimeFrame, &tf); err != nil {
+			return err
+		}
+		o.TimeFrame = CodedTimeFrame(tf.Value, tf.Unit)
+	} else if len(raw.TimeFrame) > 0 {
+		if err := json.Unmarshal(raw.TimeFrame, &o.TimeFrame); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CodedTimeFrame returns the normal form of a version 3 time frame: whole
+// days for hours, days and weeks ("P84D" for 12 weeks), months for months
+// and years ("P36M" for 3 years); hours that are not whole days stay hours.
+// Two time frames are the same when their normal forms are.
+func CodedTimeFrame(value int64, unit string) string {
+	switch unit {
+	case "hour":
+		if value%24 == 0 {
+			return fmt.Sprintf("P%dD", value/24)
+		}
+		return fmt.Sprintf("PT%dH", value)
+	case "day":
+		return fmt.Sprintf("P%dD", value)
+	case "week":
+		return fmt.Sprintf("P%dD", value*7)
+	case "month":
+		return fmt.Sprintf("P%dM", value)
+	case "year":
+		return fmt.Sprintf("P%dM", value*12)
+	}
+	return fmt.Sprintf("%d %s", value, unit)
+}
+
+// Intervention is a trial intervention: version 2's words, or version 3's
+// type (drug, device, ...).
+type Intervention struct {
+	Type string `json:"type"`
+	Text string `json:"text,omitempty"`
+}
+
+// UnmarshalJSON reads a version 2 intervention (a string) or a version 3
+// one (an object with a type).
+func (in *Intervention) UnmarshalJSON(b []byte) error {
+	*in = Intervention{}
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, &in.Text)
+	}
+	var v struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	in.Type = v.Type
+	return nil
 }
 
 // Decode builds an Entry from a parsed event; it decodes the body leniently
@@ -179,6 +359,14 @@ func Decode(index uint64, id string, ev *event.Event) (*Entry, error) {
 	}
 	if err := json.Unmarshal(ev.Body, dst); err != nil {
 		return nil, fmt.Errorf("couldn't decode the %s body: %w", ev.Kind, err)
+	}
+	if a := e.Access; a != nil && a.Agent.Who == "" {
+		for _, ag := range a.Agents {
+			if ag.Requestor {
+				a.Agent.Role, a.Agent.Organization, a.Agent.Who = ag.Role, ag.Organization, ag.Who
+				break
+			}
+		}
 	}
 	return e, nil
 }

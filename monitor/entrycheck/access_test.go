@@ -135,14 +135,14 @@ func TestAccessFrom(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "schemas", "examples", "access", "valid-*.json"))
 	for _, f := range files {
 		body, _ := os.ReadFile(f)
-		obj, err := v.ValidateDecoded("access", schemas.Latest("access"), body)
+		obj, err := v.ValidateDecoded("access", schemas.Default("access"), body)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 		if _, ok := accessFrom(obj); !ok {
 			t.Errorf("%s: accessFrom gave up on a valid body", f)
 		}
-		ev := &event.Event{Kind: "access", Version: schemas.Latest("access"), OccurredAt: "2026-11-23T10:00:00+01:00", Body: body}
+		ev := &event.Event{Kind: "access", Version: schemas.Default("access"), OccurredAt: "2026-11-23T10:00:00+01:00", Body: body}
 		got, err := decodeEntry(5, "id", ev, ev.Time(), obj)
 		want, werr := entry.Decode(5, "id", ev)
 		if err != nil || werr != nil || !reflect.DeepEqual(got, want) {

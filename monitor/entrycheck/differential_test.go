@@ -81,7 +81,7 @@ func TestServerAndMonitorAgree(t *testing.T) {
 
 	admitted, refused := 0, 0
 	for i, in := range inputs {
-		raw := hospital.SignVersion(t, in.kind, schemas.Latest(in.kind), in.at, in.body)
+		raw := hospital.SignVersion(t, in.kind, schemas.Default(in.kind), in.at, in.body)
 		_, serr := server.Submit(context.Background(), raw)
 		res := monitor.Check(uint64(i), raw)
 		var rej *submit.Rejection

@@ -228,9 +228,13 @@ func TestReturnVerification(t *testing.T) {
 		// A verification logged late but timed after the re-shipment.
 		chain(s, "s3", "", "")
 		s.add("custody", t0.Add(6*time.Hour), custody("receiving", "active", "s3", "verified", c))
+		// s2's failed verification made it suspect: shipping it on as
+		// saleable stock is a DSCSA quarantine breach at once.
+		s.want("dscsa_quarantine_breach", 11)
 		s.wantNothingElse() // the re-shipments wait for a verification logged late
 		s.add("custody", t0.Add(30*time.Hour), custody("commissioning", "active", "s9", ""))
 		s.want("returned_without_verification", 5, 11, 17)
+		s.want("dscsa_not_quarantined", 10) // nor was it quarantined within the settle window
 		s.wantNothingElse()
 	})
 	t.Run("silent", func(t *testing.T) {
