@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/monitor/rules"
 	"github.com/spf13/pflag"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // validConfig writes a configuration that passes Validate followed by
@@ -125,6 +127,45 @@ func TestPollinateConfig(t *testing.T) {
 		code := run(context.Background(), []string{"--config", validConfig(t, bad)}, &bytes.Buffer{}, &stderr)
 		if code != 2 || !strings.Contains(stderr.String(), "pollinate") {
 			t.Errorf("%s: exit %d (%q), want 2 naming pollinate", strings.TrimSpace(bad), code, strings.TrimSpace(stderr.String()))
+		}
+	}
+}
+
+// TestSigningKeyAndRegulators: signing_key_file takes a note key made by
+// `htlog keygen --kind log`; a regulator's token file must be private and
+// long enough; names are unique.
+func TestSigningKeyAndRegulators(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	skey, _, err := note.GenerateKey(rand.Reader, "monitor.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := write("monitor.key", skey+"\n", 0o600)
+	token := write("alice.token", "alice-secret-token-0123\n", 0o600)
+	cfg := loadConfig(t, validConfig(t, "signing_key_file: "+key+"\nregulators:\n  - name: alice\n    token_file: "+token+"\n"))
+	if cfg.signer == nil || cfg.signer.Name() != "monitor.example" || len(cfg.regulators) != 1 || cfg.regulators[0].Name != "alice" {
+		t.Fatalf("config: %+v", cfg)
+	}
+	for name, extra := range map[string]string{
+		"public key file": "signing_key_file: " + write("open.key", skey, 0o644) + "\n",
+		"not a note key":  "signing_key_file: " + write("bad.key", "nonsense", 0o600) + "\n",
+		"short token":     "regulators:\n  - name: bob\n    token_file: " + write("short.token", "short", 0o600) + "\n",
+		"readable token":  "regulators:\n  - name: bob\n    token_file: " + write("open.token", "bob-secret-token-0123456", 0o644) + "\n",
+		"bad name":        "regulators:\n  - name: bob smith\n    token_file: " + token + "\n",
+		"name twice":      "regulators:\n  - name: alice\n    token_file: " + token + "\n  - name: alice\n    token_file: " + token + "\n",
+	} {
+		fs := pflag.NewFlagSet("htlog-monitor", pflag.ContinueOnError)
+		fs.String("config", "", "")
+		fs.Parse([]string{"--config", validConfig(t, extra)})
+		if err := config.Load(fs, defaults()); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }
