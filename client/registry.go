@@ -45,7 +45,7 @@ type Registry struct {
 }
 
 // Name returns the registered name of org, and false if the registry does
-// not list it.
+// not list it or lists it without a name.
 func (r *Registry) Name(org string) (string, bool) {
 	if r == nil {
 		return "", false
@@ -54,7 +54,7 @@ func (r *Registry) Name(org string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return r.Submitters[i].Name, true
+	return r.Submitters[i].Name, r.Submitters[i].Name != ""
 }
 
 type registryJSON struct {
@@ -86,7 +86,8 @@ func RegistryText(origin string, subs []RegistrySubmitter) ([]byte, error) {
 }
 
 // checkRegistry checks the submitters of a registry: valid organisation ids
-// in increasing order, printable names of 1 to maxOrgName bytes, and kinds
+// in increasing order, printable names of at most maxOrgName bytes ("" for
+// an organisation registered without one), and kinds
 // of lower-case letters.
 func checkRegistry(subs []RegistrySubmitter) error {
 	for i, s := range subs {
@@ -96,9 +97,9 @@ func checkRegistry(subs []RegistrySubmitter) error {
 		if i > 0 && subs[i-1].Org >= s.Org {
 			return fmt.Errorf("registry: %s is listed twice or out of order", s.Org)
 		}
-		if s.Name == "" || len(s.Name) > maxOrgName || strings.TrimSpace(s.Name) != s.Name ||
+		if len(s.Name) > maxOrgName || strings.TrimSpace(s.Name) != s.Name ||
 			strings.IndexFunc(s.Name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-			return fmt.Errorf("registry: the name of %s is empty, too long or not printable text", s.Org)
+			return fmt.Errorf("registry: the name of %s is too long, not printable text or has spaces around it", s.Org)
 		}
 		for _, k := range s.Kinds {
 			if k == "" || len(k) > 32 || strings.Trim(k, "abcdefghijklmnopqrstuvwxyz_") != "" {
