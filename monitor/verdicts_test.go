@@ -234,3 +234,52 @@ func basic(user, pass string) string {
 	req.SetBasicAuth(user, pass)
 	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
 }
+
+// FuzzParseEntries: a parsed list has 1 to 100 distinct indexes, each the
+// decimal it was written as.
+func FuzzParseEntries(f *testing.F) {
+	for _, s := range []string{"0", "1,2,3", "", ",", "01", "18446744073709551615", "1,1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := monitor.ParseEntries(s)
+		if err != nil {
+			return
+		}
+		parts := strings.Split(s, ",")
+		if len(got) == 0 || len(got) > monitor.MaxVerdictEntries || len(got) != len(parts) {
+			t.Fatalf("%q: %v", s, got)
+		}
+		seen := map[uint64]bool{}
+		for i, n := range got {
+			if seen[n] || fmt.Sprint(n) != parts[i] {
+				t.Fatalf("%q: %v", s, got)
+			}
+			seen[n] = true
+		}
+	})
+}
+
+// FuzzOpenVerdicts: a note that opens is a verdicts note signed by the key,
+// about the log, whose JSON round-trips.
+func FuzzOpenVerdicts(f *testing.F) {
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "monitor.example")
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	good, _ := monitor.SignVerdicts(signer, origin, &monitor.Verdicts{CheckedSize: 3, Verdicts: []monitor.EntryVerdict{{Entry: 1, Status: "no_finding", Findings: []monitor.VerdictFinding{}}}})
+	f.Add(good)
+	f.Add([]byte("htlog-monitor verdicts v1\n" + origin + "\n{}\n\n— monitor.example AAAA\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := monitor.OpenVerdicts(b, verifier, origin)
+		if err != nil {
+			return
+		}
+		again, err := monitor.SignVerdicts(signer, origin, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := monitor.OpenVerdicts(again, verifier, origin); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
