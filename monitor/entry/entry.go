@@ -244,6 +244,9 @@ type Outcome struct {
 	TimeFrame   string `json:"time_frame"`
 	Metric      string `json:"metric,omitempty"`
 	Aggregation string `json:"aggregation,omitempty"`
+	// Coded is set for a version 3 outcome: Measure and TimeFrame are the
+	// coded forms.
+	Coded bool `json:"coded,omitempty"`
 }
 
 // UnmarshalJSON reads a version 2 outcome (strings) or a version 3 one
@@ -254,12 +257,14 @@ func (o *Outcome) UnmarshalJSON(b []byte) error {
 		TimeFrame   json.RawMessage `json:"time_frame"`
 		Metric      string          `json:"metric"`
 		Aggregation string          `json:"aggregation"`
+		Coded       bool            `json:"coded"` // in the rules' saved state
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	*o = Outcome{Metric: raw.Metric, Aggregation: raw.Aggregation}
+	*o = Outcome{Metric: raw.Metric, Aggregation: raw.Aggregation, Coded: raw.Coded}
 	if len(raw.Measure) > 0 && raw.Measure[0] == '{' {
+		o.Coded = true
 		var c Coding
 		if err := json.Unmarshal(raw.Measure, &c); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -194,7 +195,8 @@ func (r *SuspectProduct) schedule(st *flagged) {
 	}
 }
 
-// due reports the pending checks whose time has come, in key order.
+// due reports the pending checks whose time has come, in the log order of
+// the events they are about.
 func (r *SuspectProduct) due() []finding.Finding {
 	if r.NextDue.IsZero() || r.Clock.Before(r.NextDue) {
 		return nil
@@ -227,6 +229,8 @@ func (r *SuspectProduct) due() []finding.Finding {
 		}
 		r.schedule(st)
 	}
+	// In log order of the events they are about.
+	slices.SortStableFunc(out, func(a, b finding.Finding) int { return cmp.Compare(a.Index, b.Index) })
 	return out
 }
 

@@ -2,7 +2,7 @@ package rules
 
 import (
 	"fmt"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/htlog/htlog/monitor/entry"
@@ -103,7 +103,14 @@ func (r *LateRegistration) judge(e *entry.Entry) []finding.Finding {
 // OutcomeSwitching compares each trial's later amendments and results with
 // its registration (the COMPare method): it fires when the primary outcomes
 // are added, dropped or swapped, or the target sample size is changed, after
-// enrollment began.
+// enrollment began (a results event means it did). Version 3 outcomes are
+// compared on their coded measure and their time frame in days or months
+// (entry.Outcome), so rewording is no switch and a changed time frame or
+// measure is one, at an amendment and at the results alike; a changed
+// analysis metric or aggregation of the same measure is reported too.
+// Version 2 outcomes are compared as the registry's words; coded outcomes
+// are compared with the first coded outcomes the trial logged, words with
+// the registration's words.
 type OutcomeSwitching struct {
 	Trials table[*trialState] `json:"trials"`
 }
@@ -113,6 +120,10 @@ type trialState struct {
 	Primary      []entry.Outcome `json:"primary"`
 	SampleSize   int64           `json:"sample_size"`
 	Enrolled     bool            `json:"enrolled"`
+	// Coded are the first coded (version 3) primary outcomes the trial
+	// logged, CodedBy the event that logged them.
+	Coded   []entry.Outcome `json:"coded,omitempty"`
+	CodedBy string          `json:"coded_by,omitempty"`
 }
 
 func newOutcomeSwitching() *OutcomeSwitching {
@@ -139,6 +150,9 @@ func (r *OutcomeSwitching) Observe(e *entry.Entry) []finding.Finding {
 			return nil // a second registration: compare against the first
 		}
 		st = &trialState{RegisteredBy: e.ID, Primary: t.PrimaryOutcomes}
+		if coded(t.PrimaryOutcomes) {
+			st.Coded, st.CodedBy = t.PrimaryOutcomes, e.ID
+		}
 		if t.TargetSampleSize != nil {
 			st.SampleSize = t.TargetSampleSize.N
 		}
@@ -154,9 +168,22 @@ func (r *OutcomeSwitching) Observe(e *entry.Entry) []finding.Finding {
 		return nil
 	}
 	var out []finding.Finding
-	if st.Enrolled && len(t.PrimaryOutcomes) > 0 && !sameOutcomes(st.Primary, t.PrimaryOutcomes) {
-		out = append(out, newFinding(r.Name(), finding.High, e,
-			"trial "+t.RegistryID+" changed its primary outcomes after enrollment began", st.RegisteredBy))
+	enrolled := st.Enrolled || t.Subtype == "results"
+	if len(t.PrimaryOutcomes) > 0 {
+		base, by := st.Primary, st.RegisteredBy
+		if coded(t.PrimaryOutcomes) {
+			base, by = st.Coded, st.CodedBy
+			if base == nil {
+				st.Coded, st.CodedBy = t.PrimaryOutcomes, e.ID // nothing coded to compare with yet
+				r.Trials.touch(t.RegistryID)
+			}
+		} else if coded(base) {
+			base = nil // words cannot be compared with codes
+		}
+		if d := compareOutcomes(base, t.PrimaryOutcomes); enrolled && base != nil && d != "" {
+			out = append(out, newFinding(r.Name(), finding.High, e,
+				"trial "+t.RegistryID+" changed its primary outcomes after enrollment began"+stage(t.Subtype)+": "+d, by))
+		}
 	}
 	if st.Enrolled && t.Subtype == "amendment" && t.TargetSampleSize != nil &&
 		t.TargetSampleSize.Type == "estimated" && t.TargetSampleSize.N != st.SampleSize {
@@ -164,21 +191,81 @@ func (r *OutcomeSwitching) Observe(e *entry.Entry) []finding.Finding {
 			fmt.Sprintf("trial %s changed its target sample size from %d to %d after enrollment began",
 				t.RegistryID, st.SampleSize, t.TargetSampleSize.N), st.RegisteredBy))
 	}
-	if !st.Enrolled && (t.Subtype == "enrollment" || (t.FirstEnrollment != nil && t.FirstEnrollment.Type == "actual")) {
+	if !st.Enrolled && (t.Subtype == "enrollment" || t.Subtype == "results" || (t.FirstEnrollment != nil && t.FirstEnrollment.Type == "actual")) {
 		st.Enrolled = true
 		r.Trials.touch(t.RegistryID)
 	}
 	return out
 }
 
-func sameOutcomes(a, b []entry.Outcome) bool {
-	key := func(os []entry.Outcome) []string {
-		var k []string
-		for _, o := range os {
-			k = append(k, o.Measure+"\x00"+o.TimeFrame)
-		}
-		slices.Sort(k)
-		return k
+// stage names where an outcome change was logged.
+func stage(subtype string) string {
+	switch subtype {
+	case "results":
+		return " (in its results)"
+	case "amendment":
+		return " (in an amendment)"
 	}
-	return slices.Equal(key(a), key(b))
+	return ""
+}
+
+func coded(os []entry.Outcome) bool { return len(os) > 0 && os[0].Coded }
+
+// compareOutcomes says how outcomes b differ from a, "" when they are the
+// same: measures dropped, added, with another time frame, or (coded
+// outcomes) with another metric or aggregation. Outcomes are matched on
+// measure and time frame.
+func compareOutcomes(a, b []entry.Outcome) string {
+	key := func(o entry.Outcome) string { return o.Measure + "\x00" + o.TimeFrame }
+	index := func(os []entry.Outcome) map[string]entry.Outcome {
+		m := map[string]entry.Outcome{}
+		for _, o := range os {
+			m[key(o)] = o
+		}
+		return m
+	}
+	measures := func(os []entry.Outcome) map[string]bool {
+		m := map[string]bool{}
+		for _, o := range os {
+			m[o.Measure] = true
+		}
+		return m
+	}
+	ia, ib, ma, mb := index(a), index(b), measures(a), measures(b)
+	dropped, added, retimed, reanalysed := 0, 0, 0, 0
+	for k, o := range ia {
+		if p, ok := ib[k]; ok {
+			if o.Metric != "" && p.Metric != "" && o.Metric != p.Metric || o.Aggregation != "" && p.Aggregation != "" && o.Aggregation != p.Aggregation {
+				reanalysed++
+			}
+			continue
+		}
+		if mb[o.Measure] {
+			retimed++
+		} else {
+			dropped++
+		}
+	}
+	for k, o := range ib {
+		if _, ok := ia[k]; !ok && !ma[o.Measure] {
+			added++
+		}
+	}
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{dropped, "dropped"}, {added, "added"}, {retimed, "with another time frame"}, {reanalysed, "with another metric or aggregation"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	what := "measures"
+	if coded(a) {
+		what = "coded measures"
+	}
+	return strings.Join(parts, ", ") + " (" + what + " and time frames compared with those first logged)"
 }
