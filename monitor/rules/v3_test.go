@@ -414,3 +414,35 @@ func TestV3RulesDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestExamplesRaiseOnlyWhatTheLawRequires logs the public-health
+// disclosure and the trial examples, version 2 and 3, as a hospital and a
+// sponsor would, and lets the clock run years past every deadline: a
+// disclosure under HIPAA 164.512(b) needs no consent, and a trial that
+// registered in time and posted its results in time (or that no results
+// law covers, the phase 1 study) raises nothing.
+func TestExamplesRaiseOnlyWhatTheLawRequires(t *testing.T) {
+	s := newScenario(t)
+	at := time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
+	v2, err := os.ReadFile(filepath.Join("..", "..", "schemas", "examples", "access", "valid-disclosure-to-public-health.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := s.sub.SignVersion(t, "access", 2, at, v2)
+	env, _ := event.ParseEnvelope(raw)
+	s.log("access", raw, env.ID())
+	ph := example(t, "access", "valid-disclosure-to-public-health")
+	ph["recorded"] = at.Add(2 * time.Minute).Format(time.RFC3339)
+	s.add3(s.sub, "access", at.Add(time.Minute), ph)
+	s.add3(s.sub, "trial", time.Date(2025, 1, 10, 9, 0, 0, 0, time.UTC), example(t, "trial", "valid-registration"))
+	s.add3(s.sub, "trial", time.Date(2025, 2, 10, 9, 0, 0, 0, time.UTC), example(t, "trial", "valid-amendment-countries"))
+	s.add3(s.sub, "trial", time.Date(2025, 1, 10, 9, 0, 0, 0, time.UTC), example(t, "trial", "valid-registration-phase-1"))
+	s.add3(s.sub, "trial", time.Date(2029, 10, 1, 9, 0, 0, 0, time.UTC), example(t, "trial", "valid-results"))
+	s.add("custody", time.Date(2033, 1, 1, 9, 0, 0, 0, time.UTC), custody("commissioning", "active", "tick", ""))
+	if len(s.all) > 0 {
+		for _, f := range s.all {
+			t.Errorf("%s@%d: %s", f.Rule, f.Index, f.Detail)
+		}
+	}
+	s.wantNothingElse()
+}
