@@ -65,7 +65,7 @@ type Options struct {
 	// later than this get findings that a timely log would not. A negative
 	// window turns waiting off: every event is judged on its own entry.
 	SettleWindow time.Duration
-	// SettleMax bounds each of the eight queues of held and recent events
+	// SettleMax bounds each of the ten queues of held and recent events
 	// (default 4,096 items each). Over it the oldest item leaves early: a
 	// held event is reported at once (its finding says "judged early"), a
 	// recent one is dropped, and a late event that may have needed a
@@ -129,7 +129,7 @@ func All(o Options) []Rule {
 // save (Changes, Saved, LoadRow: state.go), or whole (Snapshot, Restore);
 // an engine loaded from either and fed the rest of the log returns the same
 // findings as one that never stopped. The held and recent events add at
-// most eight queues of Options.SettleMax items to it; see docs/monitor.md
+// most ten queues of Options.SettleMax items to it; see docs/monitor.md
 // for the bytes.
 type Engine struct {
 	rules []Rule
