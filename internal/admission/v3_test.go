@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/internal/admission"
+	"github.com/htlog/htlog/internal/phicorpus"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/schemas"
 )
@@ -142,4 +143,36 @@ func TestVersion3Checks(t *testing.T) {
 			t.Errorf("%s: got %v, want a %s refusal of %s", tc.name, r, tc.code, tc.field)
 		}
 	}
+}
+
+// TestVersion3CorpusRefused is TestCorpusRefused on the version 3
+// examples: an identifier planted in any string position of any valid
+// version 3 body is refused, and the refusal does not quote it.
+func TestVersion3CorpusRefused(t *testing.T) {
+	f := exampleFixture(t)
+	occurred := f.at(-time.Hour)
+	var examples []phicorpus.Example
+	for _, kind := range schemas.Kinds {
+		for name, body := range v3Examples(t, kind, "valid-") {
+			examples = append(examples, phicorpus.Example{Kind: kind, Name: name, Body: recordedAfter(t, body, occurred, time.Minute)})
+		}
+	}
+	g, err := phicorpus.New(3, examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCode := map[string]int{}
+	n := min(corpusSize(), 2*g.Positions()*len(phicorpus.Kinds))
+	for i := range n {
+		p := g.Probe(i)
+		r := f.checker.Check(f.sign(t, p.Kind, 3, occurred, p.Body), f.now, false).First()
+		if r == nil {
+			t.Fatalf("probe %d admitted: %s %s at %s in %s/%s", i, p.IDKind, p.Planted, p.Path, p.Kind, p.Example)
+		}
+		if strings.Contains(r.Reason, p.Planted) {
+			t.Fatalf("probe %d: the refusal quotes the identifier: %s", i, r.Reason)
+		}
+		byCode[r.Code]++
+	}
+	t.Logf("%d probes over %d string positions, all refused: %v", n, g.Positions(), byCode)
 }
