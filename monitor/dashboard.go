@@ -69,6 +69,13 @@ button{background:#0b4fa8;color:#fff;border-color:#0b4fa8;cursor:pointer}
 .health dt{font-weight:600}.health dd{margin:0}
 .warn{color:#8a1c00;font-weight:600}
 nav.pages{display:flex;gap:1rem;margin:.6rem 0}
+@media (max-width:40rem){
+ table.cards,table.cards caption,table.cards tbody,table.cards tr,table.cards td{display:block;min-width:0}
+ table.cards thead tr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+ table.cards tr{border:1px solid #767676;margin:.5rem 0;padding:.3rem}
+ table.cards td{border:0;padding:.1rem .2rem}
+ table.cards td::before{content:attr(data-label) ": ";font-weight:600}
+}
 </style></head><body>
 <header><p><a href="/">htlog-monitor</a> · log <b>{{.Origin}}</b></p>
 {{if .Who}}<form method="post" action="/logout"><p>Signed in as <b>{{.Who}}</b> (regulator) <button type="submit">Sign out</button></p></form>{{else}}<p><a href="/login?next={{.Path}}">Regulator sign-in</a></p>{{end}}</header>
@@ -98,9 +105,9 @@ nav.pages{display:flex;gap:1rem;margin:.6rem 0}
 <div><button type="submit">Filter</button></div>
 </form>
 <div class="scroll" role="region" aria-label="Findings table" tabindex="0">
-<table id="findings"><caption>Findings, newest first (page {{.Page}})</caption>
+<table id="findings" class="cards"><caption>Findings, newest first (page {{.Page}})</caption>
 <thead><tr><th scope="col">Severity</th><th scope="col">Event time</th><th scope="col">Organisation</th><th scope="col">Rule</th><th scope="col">State</th><th scope="col">Finding</th></tr></thead>
-<tbody>{{range .Findings}}<tr><td>{{template "sev" .Severity}}</td><td>{{when .EventTime}}</td><td>{{.Org}}</td><td>{{words .Rule}}</td><td class="state-{{.State}}">{{.State}}</td><td><a href="/finding/{{.ID}}">{{.Summary}}</a>{{if ge .Index 0}} (entry {{.Index}}){{end}}</td></tr>
+<tbody>{{range .Findings}}<tr><td data-label="Severity">{{template "sev" .Severity}}</td><td data-label="Event time">{{when .EventTime}}</td><td data-label="Organisation">{{.Org}}</td><td data-label="Rule">{{words .Rule}}</td><td data-label="State" class="state-{{.State}}">{{.State}}</td><td data-label="Finding"><a href="/finding/{{.ID}}">{{.Summary}}</a>{{if ge .Index 0}} (entry {{.Index}}){{end}}</td></tr>
 {{else}}<tr><td colspan="6">No finding matches.</td></tr>{{end}}</tbody></table></div>
 <nav class="pages" aria-label="Pages of findings">{{if .Prev}}<a href="{{.Prev}}" rel="prev">Newer findings</a>{{end}}{{if .Next}}<a href="{{.Next}}" rel="next">Older findings</a>{{end}}</nav>
 </section>
