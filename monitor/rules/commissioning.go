@@ -9,7 +9,9 @@ import (
 
 // DuplicateCommissioning fires when a package (GTIN and serial tag) is
 // commissioned again without a decommissioning in between: two packages
-// carry one identifier, a counterfeit signal.
+// carry one identifier, a counterfeit signal. The outputs of a version 3
+// transformation (repackaging, relabelling) are commissioned by it, and its
+// inputs decommissioned.
 //
 // A second commissioning is held for the settle window: a decommissioning
 // or destruction of the package logged within it and timed between the two
@@ -64,38 +66,14 @@ func (r *DuplicateCommissioning) Observe(e *entry.Entry) []finding.Finding {
 			"GTIN "+h.GTIN+" serial "+short(h.Serial)+" commissioned twice"+note, h.First))
 	}
 	if c := e.Custody; c != nil {
-		for _, p := range c.Products {
-			k := p.Key()
-			switch c.BizStep {
-			case "commissioning":
-				if first, ok := r.Live.get(k); ok {
-					h := heldCommission{Ref: refOf(e), GTIN: p.GTIN, Serial: p.Serial, First: first, FirstAt: r.liveSince(k)}
-					for _, h := range r.Pending.push(r.s.due(r.Clock), h, r.s.max) {
-						report(h, r.s.early())
-					}
-					continue
-				}
-				r.Live.put(k, e.ID)
-				r.Since.put(k, e.Time)
-			case "decommissioning", "destroying":
-				h, ok := r.Pending.first(func(h *heldCommission) bool {
-					return h.is(p) && !e.Time.Before(h.FirstAt) && !h.Ref.Time.Before(e.Time)
-				})
-				switch {
-				case ok: // it ended the first life; the held commissioning began the next
-					r.Live.put(k, h.Ref.ID)
-					r.Since.put(k, h.Ref.Time)
-					r.Pending.each(func(o *heldCommission) bool {
-						if o.is(p) {
-							o.First, o.FirstAt = h.Ref.ID, h.Ref.Time
-							return true
-						}
-						return false
-					})
-				case !e.Time.Before(r.liveSince(k)):
-					r.Live.del(k)
-					r.Since.del(k)
-				}
+		// A transformation (version 3) consumes its inputs and
+		// commissions its outputs.
+		for _, group := range []struct {
+			step string
+			ps   []entry.Product
+		}{{c.BizStep, c.Products}, {"decommissioning", c.InputProducts}, {"commissioning", c.OutputProducts}} {
+			for _, p := range group.ps {
+				r.product(e, group.step, p, report)
 			}
 		}
 	}
@@ -103,6 +81,42 @@ func (r *DuplicateCommissioning) Observe(e *entry.Entry) []finding.Finding {
 		report(h, "")
 	}
 	return out
+}
+
+// product follows package p through an event of business step step.
+func (r *DuplicateCommissioning) product(e *entry.Entry, step string, p entry.Product, report func(heldCommission, string)) {
+	k := p.Key()
+	switch step {
+	case "commissioning":
+		if first, ok := r.Live.get(k); ok {
+			h := heldCommission{Ref: refOf(e), GTIN: p.GTIN, Serial: p.Serial, First: first, FirstAt: r.liveSince(k)}
+			for _, h := range r.Pending.push(r.s.due(r.Clock), h, r.s.max) {
+				report(h, r.s.early())
+			}
+			return
+		}
+		r.Live.put(k, e.ID)
+		r.Since.put(k, e.Time)
+	case "decommissioning", "destroying":
+		h, ok := r.Pending.first(func(h *heldCommission) bool {
+			return h.is(p) && !e.Time.Before(h.FirstAt) && !h.Ref.Time.Before(e.Time)
+		})
+		switch {
+		case ok: // it ended the first life; the held commissioning began the next
+			r.Live.put(k, h.Ref.ID)
+			r.Since.put(k, h.Ref.Time)
+			r.Pending.each(func(o *heldCommission) bool {
+				if o.is(p) {
+					o.First, o.FirstAt = h.Ref.ID, h.Ref.Time
+					return true
+				}
+				return false
+			})
+		case !e.Time.Before(r.liveSince(k)):
+			r.Live.del(k)
+			r.Since.del(k)
+		}
+	}
 }
 
 // liveSince returns when package k's live commissioning happened (zero if

@@ -27,6 +27,10 @@ import (
 //     after the dispensing but timed before it is no break. A terminal
 //     event logged late catches the movements timed after it that were
 //     logged within the settle window before it.
+//
+// The inputs of a version 3 transformation (repackaging, relabelling) end
+// there: a movement of one timed after it is a break, as after a
+// decommissioning.
 type CustodyChain struct {
 	Packages table[*pkg] `json:"packages"`
 	// Clock is the latest entry time seen.
@@ -95,7 +99,10 @@ func (r *CustodyChain) Observe(e *entry.Entry) []finding.Finding {
 	var out []finding.Finding
 	if c := e.Custody; c != nil {
 		for _, p := range c.Products {
-			out = append(out, r.product(e, c, p, late)...)
+			out = append(out, r.product(e, c, p, late, "")...)
+		}
+		for _, p := range c.InputProducts {
+			out = append(out, r.product(e, c, p, late, "transformed (consumed by a repackaging or relabelling)")...)
 		}
 	}
 	for _, h := range r.Receipts.settle(r.Clock) {
@@ -105,8 +112,9 @@ func (r *CustodyChain) Observe(e *entry.Entry) []finding.Finding {
 	return out
 }
 
-// product follows package p through custody event e.
-func (r *CustodyChain) product(e *entry.Entry, c *entry.Custody, p entry.Product, late bool) []finding.Finding {
+// product follows package p through custody event e; consumed, when not
+// empty, says that e ended the package (the input of a transformation).
+func (r *CustodyChain) product(e *entry.Entry, c *entry.Custody, p entry.Product, late bool, consumed string) []finding.Finding {
 	var out []finding.Finding
 	fire := func(why string, others ...string) {
 		out = append(out, newFinding(r.Name(), finding.High, e,
@@ -160,6 +168,9 @@ func (r *CustodyChain) product(e *entry.Entry, c *entry.Custody, p entry.Product
 	}
 	if c.Disposition == "stolen" || c.Disposition == "recalled" {
 		terminal = c.Disposition
+	}
+	if consumed != "" {
+		terminal = consumed
 	}
 	if terminal != "" {
 		if st.Terminal == "" || e.Time.Before(st.TerminalAt) {

@@ -446,3 +446,31 @@ func TestExamplesRaiseOnlyWhatTheLawRequires(t *testing.T) {
 	}
 	s.wantNothingElse()
 }
+
+// TestTransformation: the EPCIS 2.0 transformation example (repackaging)
+// ends its input package and commissions its output.
+func TestTransformation(t *testing.T) {
+	at := time.Date(2025, 5, 2, 9, 0, 0, 0, time.UTC)
+	repack := func(in, out string) map[string]any {
+		b := example(t, "custody", "valid-transformation-repackaging")
+		b["input_products"].([]any)[0].(map[string]any)["serial"] = montest.Tag(in)
+		b["output_products"].([]any)[0].(map[string]any)["serial"] = montest.Tag(out)
+		return b
+	}
+	output := func(step, disposition string) map[string]any {
+		b := pkgEvent(t, step, disposition, "out1", "R0001", wholesalerDock)
+		b["products"].([]any)[0].(map[string]any)["gtin"] = "00361414999992"
+		return b
+	}
+	s, subs := newChain(t)
+	m := subs[manufacturer]
+	s.add3(m, "custody", at, pkgEvent(t, "commissioning", "active", "in1", "A12345B", ""))                             // 0
+	s.add3(m, "custody", at.Add(time.Hour), repack("in1", "out1"))                                                     // 1
+	s.add3(m, "custody", at.Add(2*time.Hour), output("shipping", "in_transit"))                                        // 2: the output moves: fine
+	s.add3(m, "custody", at.Add(2*time.Hour), pkgEvent(t, "shipping", "in_transit", "in1", "A12345B", wholesalerDock)) // 3: the consumed input moves
+	s.want("custody_chain_break", 3)
+	s.add3(m, "custody", at.Add(3*time.Hour), output("commissioning", "active")) // 4: the output commissioned again
+	s.add3(m, "custody", at.Add(40*time.Hour), pkgEvent(t, "commissioning", "active", "p9", "A12345B", ""))
+	s.want("duplicate_commissioning", 4)
+	s.wantNothingElse()
+}
