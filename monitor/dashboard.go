@@ -199,10 +199,8 @@ func (m *Monitor) orgLabel(org string) string {
 	if org == "" {
 		return "—"
 	}
-	if m.cfg.OrgName != nil {
-		if n := m.cfg.OrgName(org); n != "" {
-			return n + " (" + org + ")"
-		}
+	if n := m.orgName(org); n != "" {
+		return n + " (" + org + ")"
 	}
 	return org
 }

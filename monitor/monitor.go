@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/monitor/entrycheck"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/rules"
@@ -133,6 +134,10 @@ type Monitor struct {
 	mu        sync.Mutex
 	confirmed *c2sp.SignedCheckpoint // latest log checkpoint the replay confirmed; nil before the first
 	lastRound time.Time              // when the last follow round ended without error
+	// registry is the log's verified registry note (nil before one
+	// verified); registryAt when it was read, registryTried when last tried.
+	registry                  *client.Registry
+	registryAt, registryTried time.Time
 }
 
 // New returns a monitor resuming from cfg.Store's state.
@@ -281,6 +286,7 @@ func (m *Monitor) Run(ctx context.Context) {
 		}
 		m.PollWitnesses(ctx)
 		m.Gossip(ctx)
+		m.refreshRegistryIfDue(ctx)
 		select {
 		case <-ctx.Done():
 			return
