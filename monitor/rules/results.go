@@ -39,7 +39,9 @@ import (
 //     (11.44(e)) moves it to the date granted. If the EU Clinical Trials
 //     Regulation applies, the summary of results is due 12 months after the
 //     end of the trial, six for a paediatric trial (Regulation (EU) No
-//     536/2014 Article 37(4); Regulation (EC) No 1901/2006 Article 46). A
+//     536/2014 Article 37(4); for paediatric trials, Commission guideline
+//     2012/C 302/03 under Articles 41 and 46 of Regulation (EC) No
+//     1901/2006). A
 //     trial that falls under neither gets no finding: no law sets it a
 //     deadline.
 //   - A trial whose events are all of earlier versions, which do not say,
@@ -321,7 +323,7 @@ func (f *trialFacts) euDeadline() *lawDeadline {
 	}
 	if f.Paediatr {
 		return &lawDeadline{by: end.AddDate(0, 6, 0), from: f.End, event: f.EndEvent, org: f.Org,
-			law: "the EU Clinical Trials Regulation (Regulation (EU) No 536/2014 Article 37(4), paediatric trial: 6 months after the end of the trial " + f.End + ")"}
+			law: "the EU rules for paediatric trials (Regulation (EC) No 1901/2006 Articles 41 and 46, Commission guideline 2012/C 302/03: 6 months after the end of the trial " + f.End + ")"}
 	}
 	return &lawDeadline{by: end.AddDate(1, 0, 0), from: f.End, event: f.EndEvent, org: f.Org,
 		law: "the EU Clinical Trials Regulation (Regulation (EU) No 536/2014 Article 37(4): 12 months after the end of the trial " + f.End + ")"}
