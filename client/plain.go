@@ -104,6 +104,7 @@ type plainBody struct {
 	// consent
 	Status     string                         `json:"status"`
 	Decision   string                         `json:"decision"`
+	Revokes    string                         `json:"revokes"`
 	Grantee    *struct{ Organization string } `json:"grantee"`
 	Provisions []struct {
 		Decision string   `json:"decision"`
@@ -194,7 +195,10 @@ func Describe(index uint64, ev *event.Event, eventID string, reg *Registry, bund
 			}
 		}
 		s := capitalise(org) + " recorded " + what
-		if b.Status != "" && b.Status != "active" {
+		switch {
+		case b.Revokes != "":
+			s = capitalise(org) + " recorded that you withdrew a consent"
+		case b.Status != "" && b.Status != "active":
 			s = capitalise(org) + " recorded that " + what + " is no longer in force"
 		}
 		if len(purposes) > 0 {

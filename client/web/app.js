@@ -1,74 +1,204 @@
 // app.js: the patient page's UI (no inline scripts: the server's
-// Content-Security-Policy forbids them). The log is the URL this page is
-// served under (<log>/patient/).
+// Content-Security-Policy forbids them). The log asked is the one this page
+// is served from (<log>/patient/); everything is verified with the bundle.
 //
-// For bookmarks and headless tests the page also reads its inputs from the
-// URL fragment, #key=<hex>&id=<provider id>&policy=<base64 policy>: browsers
-// never send the fragment to the server. The page removes it from the
-// address bar and history once read, and then runs the lookup.
+// The bundle comes from a file, a QR code (BarcodeDetector, where the
+// browser has it), pasted text, or the URL fragment #bundle=<base64url>
+// (for links and headless tests: browsers never send the fragment to the
+// server, and the page removes it from the address bar and history). It is
+// kept in localStorage only when the patient ticks "remember".
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const STORE = "htlog-patient-bundle";
 
-function fromBase64(s) {
+function fromBase64URL(s) {
   s = s.replace(/ /g, "+").replace(/-/g, "+").replace(/_/g, "/");
   return new TextDecoder().decode(Uint8Array.from(atob(s + "===".slice((s.length + 3) % 4)), (c) => c.charCodeAt(0)));
 }
 
-async function run() {
-  const status = $("status"), cpLine = $("checkpoint"), table = $("out"), tbody = table.querySelector("tbody");
-  tbody.textContent = ""; table.hidden = true;
-  status.className = cpLine.className = ""; cpLine.textContent = "";
-  const log = new URL("..", location.href).href; // the log serves this page at <log>/patient/
-  try {
-    if ($("policy").value.trim() === "") throw new Error("Paste the witness policy first: without it nothing can be verified.");
-    const policy = await parsePolicy($("policy").value);
-    try {
-      const cp = await latestCheckpoint(log, policy);
-      cpLine.textContent = `✓ The log's latest checkpoint (${cp.origin}, size ${cp.size}) is signed by its key and cosigned by ${cp.cosigners.join(", ") || "no witness"}.`;
-      cpLine.className = "ok";
-    } catch (e) {
-      cpLine.textContent = "✗ The log's latest checkpoint does not verify against your policy: " + e.message;
-      cpLine.className = "bad";
-    }
-    // Your key is yours alone; the provider's id makes the tag differ from
-    // provider to provider (event.PatientTag).
-    const t = await tag($("key").value, "patient:" + $("id").value.trim());
-    status.textContent = "Looking up " + t + " …";
-    const results = await lookup(log, t, policy);
-    for (const r of results) {
-      const tr = tbody.insertRow();
-      tr.className = r.ok ? "verified" : "not-verified";
-      tr.dataset.check = tr.className;
-      for (const v of [r.when, r.kind, r.org, r.purpose, r.index, (r.ok ? "✓ verified: " : "✗ NOT verified: ") + r.why]) tr.insertCell().textContent = v;
-      tr.lastChild.className = "check";
-    }
-    table.hidden = results.length === 0;
-    const bad = results.filter((r) => !r.ok).length;
-    status.textContent = results.length === 0 ? "No published events carry this tag (a wrong key or provider id finds nothing too)."
-      : `${results.length} events, ${results.length - bad} verified` + (bad ? `, ${bad} NOT verified` : "") + ".";
-    status.className = bad ? "bad" : "ok";
-  } catch (e) {
-    status.textContent = e.message; status.className = "bad";
-  }
-  status.dataset.done = "true";
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
 }
 
-$("f").addEventListener("submit", (ev) => { ev.preventDefault(); run(); });
-$("policyfile").addEventListener("change", async (ev) => {
+function say(id, text, cls) {
+  $(id).textContent = text;
+  $(id).className = cls || "";
+}
+
+// useBundle parses the bundle text and, if it is valid, looks up the events.
+async function useBundle(text) {
+  let pb;
+  try {
+    pb = await parseBundle(text.trim());
+  } catch (e) {
+    say("bundlestatus", "This bundle cannot be used: " + e.message, "bad");
+    $("bundlestatus").dataset.done = "true";
+    return;
+  }
+  if ($("remember").checked) localStorage.setItem(STORE, text.trim());
+  $("forget").hidden = false;
+  say("bundlestatus", `Bundle opened: your records at ${pb.bundle.custodian}, checked against your witness policy` +
+    (pb.monitors.length ? ` and ${pb.monitors.length} monitor${pb.monitors.length > 1 ? "s" : ""} (${pb.monitors.map((m) => m.name).join(", ")}).` : "; it names no monitor."), "ok");
+  await show(pb);
+}
+
+async function show(pb) {
+  const log = new URL("..", location.href).href.replace(/\/$/, ""); // the log serves this page at <log>/patient/
+  const list = $("events");
+  list.textContent = "";
+  $("results").hidden = false;
+  say("checkpoint", "");
+  say("status", "Looking up your records …");
+  try {
+    let origin = null;
+    try {
+      const cp = await latestCheckpoint(log, pb.policy);
+      origin = cp.origin;
+      say("checkpoint", `The log (${cp.origin}) is signed by its key and countersigned by ${cp.cosigners.join(", ") || "no witness (your policy asks for none)"}: ${cp.size} entries in all.`, "ok");
+    } catch (e) {
+      say("checkpoint", "✗ The log's latest checkpoint does not verify against your policy: " + e.message, "bad");
+    }
+    if (pb.log !== log) {
+      $("checkpoint").textContent += ` Your bundle names the log at ${pb.log}; this page asks the log it is served from, and checks it with your bundle's policy all the same.`;
+    }
+    let names = null, namesErr = "";
+    try {
+      names = await fetchRegistry(log, pb.policy);
+    } catch (e) {
+      namesErr = e.message;
+    }
+    const sets = await fetchValueSets(log);
+    const results = await lookup(log, pb.tag, pb.policy);
+    // What each monitor found, for the entries that verified.
+    const verdicts = new Map();
+    const indexes = results.filter((r) => r.ok).map((r) => r.index);
+    await Promise.all(pb.monitors.map(async (m) => {
+      try {
+        verdicts.set(m.name, { map: indexes.length ? await fetchVerdicts(m, origin || pb.policy.logs[0].origin, indexes) : new Map() });
+      } catch (e) {
+        verdicts.set(m.name, { err: e.message });
+      }
+    }));
+    for (const r of results.slice().reverse()) list.appendChild(card(r, names, pb, sets, verdicts));
+    const bad = results.filter((r) => !r.ok).length;
+    let text = results.length === 0 ? "No entries about you are in the log yet (a bundle for another provider finds nothing either)."
+      : `${results.length} entr${results.length === 1 ? "y" : "ies"} about you, newest first` + (bad ? `; ${bad} could NOT be verified.` : ".");
+    if (names === null) text += " Organisation names are not shown: the log's registry could not be verified (" + namesErr + ").";
+    say("status", text, bad ? "bad" : "");
+  } catch (e) {
+    say("status", "The lookup failed: " + e.message, "bad");
+  }
+  $("status").dataset.done = "true";
+}
+
+// card renders one event: what happened, its marks, whether it is in the
+// log, and (separately) what each monitor found.
+function card(r, names, pb, sets, verdicts) {
+  const d = describe(r.ev, names, pb.openings, sets, undefined);
+  const li = el("li", "event" + (d.breakGlass ? " breakglass" : "") + (d.disclosure ? " disclosure" : ""));
+  li.dataset.entry = r.index;
+  const when = el("p", "when");
+  const time = el("time", "", d.when);
+  time.dateTime = r.ev.occurred_at;
+  when.appendChild(time);
+  li.appendChild(when);
+  li.appendChild(el("p", "sentence", d.sentence));
+  if (d.breakGlass) li.appendChild(el("p", "mark mark-breakglass", "⚠ Emergency access (break-glass)."));
+  if (d.disclosure) li.appendChild(el("p", "mark mark-disclosure", "⇢ " + d.disclosure));
+  li.appendChild(el("p", r.ok ? "inlog" : "inlog notverified", r.ok ? inLogText(r.index) : "✗ NOT verified in the log: " + r.why));
+  if (pb.monitors.length > 0) {
+    const h = el("p", "verdicts-h", "What the monitors found:");
+    li.appendChild(h);
+    const ul = el("ul", "verdicts");
+    for (const m of pb.monitors) {
+      const got = verdicts.get(m.name) || { err: "no answer" };
+      let text, cls;
+      const v = got.map && got.map.get(r.index);
+      if (!r.ok) {
+        text = "not asked (the entry did not verify)"; cls = "unknown";
+      } else if (got.err) {
+        text = "not verified (" + got.err + ")"; cls = "unknown";
+      } else if (!v) {
+        text = "not verified (the monitor said nothing about this entry)"; cls = "unknown";
+      } else if (v.event_id && v.event_id !== r.eventID) {
+        text = "not verified (the monitor's verdict is about another event)"; cls = "unknown";
+      } else {
+        text = verdictText(v, undefined);
+        cls = { allowed: "allowed", permitted_disclosure: "allowed", under_review: "review", flagged: "flagged", no_finding: "neutral", not_checked_yet: "neutral" }[v.status];
+      }
+      ul.appendChild(el("li", "verdict verdict-" + cls, `${m.name}: ${text}`));
+    }
+    li.appendChild(ul);
+  }
+  return li;
+}
+
+$("file").addEventListener("change", async (ev) => {
   const file = ev.target.files[0];
-  if (file) $("policy").value = await file.text();
+  if (file) await useBundle(await file.text());
+});
+$("usepaste").addEventListener("click", () => useBundle($("paste").value));
+$("remember").addEventListener("change", () => {
+  if (!$("remember").checked) localStorage.removeItem(STORE);
+});
+$("forget").addEventListener("click", () => {
+  localStorage.removeItem(STORE);
+  $("remember").checked = false;
+  $("paste").value = "";
+  $("file").value = "";
+  $("events").textContent = "";
+  $("results").hidden = true;
+  $("forget").hidden = true;
+  say("bundlestatus", "Your bundle is forgotten: this page no longer holds it.");
 });
 
-if (location.hash.length > 1) {
-  const params = new URLSearchParams(location.hash.slice(1));
+// The camera: BarcodeDetector reads the QR code, where the browser has it.
+if ("BarcodeDetector" in window && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+  $("scan").hidden = false;
+  $("scan").addEventListener("click", async () => {
+    const video = $("camera");
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    } catch (e) {
+      say("bundlestatus", "The camera could not be opened (" + e.message + "): choose the file or paste the bundle instead.", "bad");
+      return;
+    }
+    const detector = new BarcodeDetector({ formats: ["qr_code"] });
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    say("bundlestatus", "Hold the QR code in front of the camera …");
+    const stop = () => { stream.getTracks().forEach((t) => t.stop()); video.hidden = true; };
+    for (let i = 0; i < 600; i++) {
+      const codes = await detector.detect(video).catch(() => []);
+      if (codes.length > 0) {
+        stop();
+        await useBundle(codes[0].rawValue);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    stop();
+    say("bundlestatus", "No QR code was read: choose the file or paste the bundle instead.", "bad");
+  });
+}
+
+if (location.hash.startsWith("#bundle=")) {
+  const data = location.hash.slice("#bundle=".length);
   history.replaceState(null, "", location.pathname + location.search);
-  if (params.has("key")) $("key").value = params.get("key");
-  if (params.has("id")) $("id").value = params.get("id");
+  let text = null;
   try {
-    if (params.has("policy")) $("policy").value = fromBase64(params.get("policy"));
+    text = fromBase64URL(decodeURIComponent(data));
   } catch (e) {
-    $("status").textContent = "The policy in the link is not valid base64.";
+    say("bundlestatus", "The bundle in the link is not valid base64.", "bad");
   }
-  if ($("key").value && $("id").value && $("policy").value) run();
+  if (text !== null) useBundle(text);
+} else if (localStorage.getItem(STORE)) {
+  $("remember").checked = true;
+  useBundle(localStorage.getItem(STORE));
 }

@@ -13,11 +13,15 @@ import (
 	"github.com/htlog/htlog/client"
 )
 
-// webCSP is the patient page's Content-Security-Policy: its own scripts,
-// styles and fetches only (no inline script or style, no other origin, no
-// framing, no form posts). The key the patient types can therefore only
-// leave the page through a script served by this origin.
-const webCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+// webCSP is the patient page's Content-Security-Policy: its own scripts and
+// styles only (no inline script or style, no other origin, no framing, no
+// form posts). Fetches may also go to the monitors the patient's bundle
+// names, which the server cannot know: any https origin, and http on the
+// loopback interface (a local stack). Only this origin's scripts can fetch,
+// so the bundle's key can only leave the page through a script served by
+// this origin (client/web/README.md explains the reasoning).
+const webCSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
+	"connect-src 'self' https: http://127.0.0.1:* http://localhost:* http://[::1]:*; img-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // webTypes are the files of client.Web that are served, by extension.
