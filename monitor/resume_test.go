@@ -3,7 +3,9 @@ package monitor_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -112,5 +114,71 @@ func TestCatchUpResumesOnMySQL(t *testing.T) {
 	}
 	if got := e.mon.Confirmed().Size; got != 1300 {
 		t.Fatalf("confirmed %d, want 1300", got)
+	}
+}
+
+// TestVerdictsSurviveRestarts: a monitor that crashes in a long catch-up,
+// with its rules saved less often than its position (so the restart
+// replays entries again), ends with the same verdicts and findings as one
+// that never stopped.
+func TestVerdictsSurviveRestarts(t *testing.T) {
+	e := newEnv(t, store.NewMem())
+	logPatientStory(t, e)
+	e.appendAccesses(t, 300)
+	logPatientStory(t, e) // at 308 to 315: replayed again after the crash below
+	e.appendAccesses(t, 800)
+	logPatientStory(t, e)
+	if err := e.mon.Step(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	size := e.mon.Confirmed().Size
+	var all []uint64
+	for i := range size {
+		all = append(all, i)
+	}
+	snapshot := func(s store.Store) (map[uint64]finding.Verdict, []string) {
+		vs, err := s.Verdicts(e.ctx, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := s.Findings(e.ctx, finding.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, f := range fs {
+			keys = append(keys, f.ID)
+		}
+		slices.Sort(keys)
+		return vs, keys
+	}
+	wantV, wantF := snapshot(e.cfg.Store)
+	if len(wantV) != 9 { // three stories of an access allowed at once, one allowed late, one permitted disclosure
+		t.Fatalf("verdicts of the uninterrupted monitor: %+v", wantV)
+	}
+
+	mem := store.NewMem()
+	cs := &crashStore{Store: mem, failAt: 3} // commits at 256 (with the rules), 512, then the one at 768 fails
+	e.cfg.Store, e.cfg.CommitEvery, e.cfg.RulesSmall, e.cfg.RulesEvery = cs, 256, 1, 512
+	e.restart(t)
+	if err := e.mon.Step(e.ctx); err == nil {
+		t.Fatal("the round succeeded through a failed commit")
+	}
+	if st, err := mem.LoadState(e.ctx); err != nil || st.Size != 512 || st.RulesSize != 256 {
+		t.Fatalf("saved state %+v %v: want the position at 512 and the rules at 256, so the restart replays", st, err)
+	}
+	cs.failAt = 0
+	e.restart(t)
+	if err := e.mon.Step(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	gotV, gotF := snapshot(mem)
+	if !maps.EqualFunc(gotV, wantV, func(a, b finding.Verdict) bool {
+		return a.Index == b.Index && a.EventID == b.EventID && a.Kind == b.Kind && a.ConsentIndex == b.ConsentIndex && a.ConsentAt.Equal(b.ConsentAt)
+	}) {
+		t.Fatalf("verdicts after restarts:\n%+v\nwant\n%+v", gotV, wantV)
+	}
+	if !slices.Equal(gotF, wantF) {
+		t.Fatalf("findings after restarts: %d, want %d", len(gotF), len(wantF))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -282,4 +283,28 @@ func FuzzOpenVerdicts(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestPublicHealthExampleRaisesNoFinding: the project's example of a
+// disclosure to public health (HIPAA 164.512(b)) raises no finding on a
+// real monitor, and its verdict is a permitted disclosure.
+func TestPublicHealthExampleRaisesNoFinding(t *testing.T) {
+	mod, verifier := withSigner(t)
+	e := newEnv(t, store.NewMem(), mod)
+	raw, err := os.ReadFile("../schemas/examples/access/valid-disclosure-to-public-health.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := e.sub.Sign(t, "access", t0, json.RawMessage(raw))
+	e.log.Append(env)
+	if err := e.mon.Step(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fs := e.findings(t, ""); len(fs) != 0 {
+		t.Fatalf("findings: %+v", fs)
+	}
+	v := getVerdicts(t, e.server(t), verifier, "0")
+	if got := v.Verdicts[0]; got.Status != "permitted_disclosure" || len(got.Findings) != 0 {
+		t.Fatalf("verdict: %+v", got)
+	}
 }
