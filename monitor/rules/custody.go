@@ -41,6 +41,7 @@ type CustodyChain struct {
 	// may concern.
 	Moves queue[recentMove] `json:"moves"`
 	s     settler
+	pk    *packing
 }
 
 type pkg struct {
@@ -78,8 +79,8 @@ type recentMove struct {
 	Reported bool     `json:"reported,omitempty"`
 }
 
-func newCustodyChain(s settler) *CustodyChain {
-	return &CustodyChain{s: s}
+func newCustodyChain(s settler, pk *packing) *CustodyChain {
+	return &CustodyChain{s: s, pk: pk}
 }
 
 // Name implements Rule.
@@ -98,7 +99,7 @@ func (r *CustodyChain) Observe(e *entry.Entry) []finding.Finding {
 	advance(&r.Clock, e.Time)
 	var out []finding.Finding
 	if c := e.Custody; c != nil {
-		for _, p := range c.Products {
+		for _, p := range r.pk.products(c) {
 			out = append(out, r.product(e, c, p, late, "")...)
 		}
 		for _, p := range c.InputProducts {

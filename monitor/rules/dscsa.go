@@ -58,6 +58,7 @@ type SuspectProduct struct {
 	// (zero: none).
 	NextDue time.Time `json:"next_due,omitzero"`
 	s       settler
+	pk      *packing
 }
 
 // flagged is a package or lot determined suspect or illegitimate.
@@ -80,7 +81,7 @@ type flagged struct {
 	Breached bool `json:"breached,omitempty"`
 }
 
-func newSuspectProduct(s settler) *SuspectProduct { return &SuspectProduct{s: s} }
+func newSuspectProduct(s settler, pk *packing) *SuspectProduct { return &SuspectProduct{s: s, pk: pk} }
 
 // Name implements Rule.
 func (r *SuspectProduct) Name() string { return "dscsa_suspect_product" }
@@ -97,7 +98,7 @@ func (r *SuspectProduct) Observe(e *entry.Entry) []finding.Finding {
 	advance(&r.Clock, e.Time)
 	var out []finding.Finding
 	if c := e.Custody; c != nil {
-		for _, it := range itemsOf(c) {
+		for _, it := range itemsOf(c, r.pk) {
 			out = append(out, r.item(e, c, it)...)
 		}
 	}

@@ -26,12 +26,13 @@ func (it item) label() string {
 // lotKey is the key of the item's lot.
 func (it item) lotKey() string { return entry.LotKey(it.GTIN, it.Lot) }
 
-// itemsOf returns what custody event c is about: its products and
-// quantities, and a transformation's inputs (consumed) and outputs
-// (created), in the body's order.
-func itemsOf(c *entry.Custody) []item {
+// itemsOf returns what custody event c is about: its products (with those
+// in the logistic unit it names, by pk, which may be nil) and quantities,
+// and a transformation's inputs (consumed) and outputs (created), in the
+// body's order.
+func itemsOf(c *entry.Custody, pk *packing) []item {
 	var out []item
-	for _, ps := range [][]entry.Product{c.Products, c.InputProducts, c.OutputProducts} {
+	for _, ps := range [][]entry.Product{pk.products(c), c.InputProducts, c.OutputProducts} {
 		for _, p := range ps {
 			out = append(out, item{Key: p.Key(), GTIN: p.GTIN, Lot: p.Lot, Serial: p.Serial})
 		}

@@ -29,6 +29,7 @@ type LotRecall struct {
 	// Moves are the recent saleable movements a late recall may concern.
 	Moves queue[lotMove] `json:"moves"`
 	s     settler
+	pk    *packing
 }
 
 // lotMove is a saleable movement (Ref) of an item of a lot.
@@ -40,7 +41,7 @@ type lotMove struct {
 	Reported bool   `json:"reported,omitempty"`
 }
 
-func newLotRecall(s settler) *LotRecall { return &LotRecall{s: s} }
+func newLotRecall(s settler, pk *packing) *LotRecall { return &LotRecall{s: s, pk: pk} }
 
 // Name implements Rule.
 func (r *LotRecall) Name() string { return "recalled_lot_moved" }
@@ -58,7 +59,7 @@ func (r *LotRecall) Observe(e *entry.Entry) []finding.Finding {
 	advance(&r.Clock, e.Time)
 	var out []finding.Finding
 	if c := e.Custody; c != nil {
-		items := itemsOf(c)
+		items := itemsOf(c, r.pk)
 		if lotRecall(c) {
 			for _, it := range items {
 				out = append(out, r.recall(e, it.lotKey(), late)...)

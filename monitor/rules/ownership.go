@@ -34,6 +34,7 @@ type CustodyOwnership struct {
 	// logged late.
 	Foreign queue[heldForeign] `json:"foreign"`
 	s       settler
+	pk      *packing
 }
 
 // holding is who holds a package, and where its pending shipment goes.
@@ -59,7 +60,9 @@ type heldForeign struct {
 	Receiver []string `json:"receiver,omitempty"`
 }
 
-func newCustodyOwnership(s settler) *CustodyOwnership { return &CustodyOwnership{s: s} }
+func newCustodyOwnership(s settler, pk *packing) *CustodyOwnership {
+	return &CustodyOwnership{s: s, pk: pk}
+}
 
 // Name implements Rule.
 func (r *CustodyOwnership) Name() string { return "custody_not_owner" }
@@ -76,7 +79,7 @@ func (r *CustodyOwnership) Observe(e *entry.Entry) []finding.Finding {
 	advance(&r.Clock, e.Time)
 	var out []finding.Finding
 	if c := e.Custody; c != nil && !(c.Disposition == "recalled" && !movement(c.BizStep)) {
-		for _, it := range itemsOf(c) {
+		for _, it := range itemsOf(c, r.pk) {
 			if it.Serial != "" {
 				out = append(out, r.item(e, c, it)...)
 			}

@@ -31,6 +31,7 @@ type ReturnVerification struct {
 	// Pending are re-shipments waiting for a verification logged late.
 	Pending queue[heldReshipment] `json:"pending"`
 	s       settler
+	pk      *packing
 }
 
 // heldReshipment is a shipment (Ref) of a package returned by ReturnedBy at
@@ -43,8 +44,8 @@ type heldReshipment struct {
 	ReturnedAt time.Time `json:"returned_at,omitzero"`
 }
 
-func newReturnVerification(s settler) *ReturnVerification {
-	return &ReturnVerification{s: s}
+func newReturnVerification(s settler, pk *packing) *ReturnVerification {
+	return &ReturnVerification{s: s, pk: pk}
 }
 
 // Name implements Rule.
@@ -67,7 +68,7 @@ func (r *ReturnVerification) Observe(e *entry.Entry) []finding.Finding {
 	}
 	if c := e.Custody; c != nil {
 		verified := c.Verification != nil && c.Verification.Result == "verified"
-		for _, p := range c.Products {
+		for _, p := range r.pk.products(c) {
 			k := p.Key()
 			returnedBy, pending := r.Returned.get(k)
 			switch {

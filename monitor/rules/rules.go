@@ -103,6 +103,7 @@ func All(o Options) []Rule {
 	o = o.withDefaults()
 	s := settler{window: o.SettleWindow, max: o.SettleMax}
 	consents := newConsentBook(s)
+	pk := newPacking()
 	return []Rule{
 		consents,
 		&AccessWithoutConsent{book: consents, purposes: o.ConsentPurposes, s: s},
@@ -112,11 +113,12 @@ func All(o Options) []Rule {
 		newVolume(o.VolumeMax, o.VolumeWindow),
 		DisclosureAccounting{},
 		newDuplicateCommissioning(s),
-		newCustodyChain(s),
-		newReturnVerification(s),
-		newSuspectProduct(s),
-		newCustodyOwnership(s),
-		newLotRecall(s),
+		pk,
+		newCustodyChain(s, pk),
+		newReturnVerification(s, pk),
+		newSuspectProduct(s, pk),
+		newCustodyOwnership(s, pk),
+		newLotRecall(s, pk),
 		newLateRegistration(s),
 		newTrialAuthority(),
 		newOutcomeSwitching(),
@@ -227,6 +229,9 @@ func (g *Engine) Restore(data []byte) error {
 }
 
 func stateKey(i int, r Rule) string {
+	if n, ok := r.(interface{ stateName() string }); ok {
+		return n.stateName()
+	}
 	if r.Name() == "" {
 		return fmt.Sprintf("state%d", i)
 	}

@@ -374,6 +374,9 @@ func v3Log(t *testing.T) []*entry.Entry {
 	delete(ill["illegitimate_product"].(map[string]any), "fda_notified_at")
 	add(m, "custody", at.Add(6*time.Hour), ill)
 	add(m, "custody", at.Add(7*time.Hour), pkgEvent(t, "shipping", "in_transit", "p4", "A12345B", wholesalerDock))
+	add(m, "custody", at, pkgEvent(t, "commissioning", "active", "p5", "A12345B", ""))
+	add(m, "custody", at.Add(time.Hour), pack(t, pallet, "ADD", []string{"p5"}))
+	add(m, "custody", at.Add(8*time.Hour), shipPallet(t, "1")) // p5, of the recalled lot, through its pallet
 	add(m, "custody", at.Add(40*time.Hour), pkgEvent(t, "commissioning", "active", "p9", "A12345B", ""))
 	reg := example(t, "trial", "valid-registration")
 	add(s.sub, "trial", time.Date(2025, 1, 10, 9, 0, 0, 0, time.UTC), reg)
@@ -392,8 +395,15 @@ func TestV3RulesDeterministic(t *testing.T) {
 	for _, o := range []rules.Options{{}, {SettleMax: 2, SettleWindow: 3 * time.Hour}} {
 		want := replay(t, o, log, func(int) bool { return false })
 		fired := map[string]bool{}
+		recalled := 0
 		for _, w := range want {
 			fired[w[:strings.Index(w, "@")]] = true
+			if strings.HasPrefix(w, "recalled_lot_moved@") {
+				recalled++
+			}
+		}
+		if recalled != 3 { // p3 and p4 shipped, p5 through its pallet
+			t.Errorf("options %+v: %d movements of the recalled lot, want 3: %v", o, recalled, want)
 		}
 		for _, rule := range []string{"custody_not_owner", "recalled_lot_moved", rules.RuleNotQuarantined,
 			rules.RuleFDANoticeLate, rules.RuleQuarantineBreach, "missing_trial_results", "outcome_switching"} {
@@ -474,3 +484,71 @@ func TestTransformation(t *testing.T) {
 	s.want("duplicate_commissioning", 4)
 	s.wantNothingElse()
 }
+
+// TestPacking: a shipment that names only a logistic unit (the EPCIS 2.0
+// aggregation example's pallet, with a case nested in it) is a shipment
+// of every package packed into it, for the DSCSA, recall and custody rules;
+// a package unpacked before is not in it.
+func TestPacking(t *testing.T) {
+	at := time.Date(2025, 5, 2, 9, 0, 0, 0, time.UTC)
+	s, subs := newChain(t)
+	m := subs[manufacturer]
+	for _, p := range []string{"p1", "p2", "p3"} {
+		s.add3(m, "custody", at, pkgEvent(t, "commissioning", "active", p, "A12345B", ""))
+	}
+	s.add3(m, "custody", at.Add(time.Hour), pack(t, kase, "ADD", []string{"p3"}))               // 3
+	s.add3(m, "custody", at.Add(time.Hour), pack(t, pallet, "ADD", []string{"p1", "p2"}, kase)) // 4
+	s.add3(m, "custody", at.Add(time.Hour), pack(t, pallet, "DELETE", []string{"p2"}))          // 5: p2 taken out
+	sus := pkgEvent(t, "holding", "non_sellable_other", "p3", "A12345B", "")                    // p3, in the case in the pallet
+	sus["suspect_product"] = map[string]any{"flag": true}
+	s.add3(m, "custody", at.Add(2*time.Hour), sus)                // 6
+	s.add3(m, "custody", at.Add(3*time.Hour), shipPallet(t, "1")) // 7
+	s.want(rules.RuleQuarantineBreach, 7)
+	if d := s.all[len(s.all)-1].Detail; !strings.Contains(d, short(montest.Tag("p3"))) {
+		t.Errorf("the breach is not about the nested package: %s", d)
+	}
+	s.wantNothingElse()
+	// Unpacked entirely, the pallet holds nothing: its next shipment moves
+	// no package.
+	s.add3(m, "custody", at.Add(4*time.Hour), pack(t, pallet, "DELETE", nil))
+	rc := example(t, "custody", "valid-lot-recall") // lot A12345B
+	s.add3(m, "custody", at.Add(5*time.Hour), rc)
+	s.add3(m, "custody", at.Add(6*time.Hour), shipPallet(t, "2"))
+	s.add3(m, "custody", at.Add(40*time.Hour), pkgEvent(t, "commissioning", "active", "p9", "A12345B", ""))
+	s.wantNothingElse()
+}
+
+// short is the shortened tag a finding names.
+func short(tag string) string { return tag[:len("tag:v1:")+12] }
+
+// pack is the EPCIS 2.0 aggregation example putting packages (serials, of
+// lot A12345B) and child units into parent, or taking them out (DELETE).
+func pack(t *testing.T, parent, action string, serials []string, units ...string) map[string]any {
+	b := example(t, "custody", "valid-aggregation-packing")
+	b["parent_sscc"], b["action"] = parent, action
+	b["epcis_event_id"] = "urn:uuid:" + uuidOf(parent+action+strings.Join(serials, ","))
+	var ps []any
+	for _, s := range serials {
+		ps = append(ps, map[string]any{"gtin": "00361414567894", "serial": montest.Tag(s), "lot": "A12345B", "expiry": "2027-06-30"})
+	}
+	if ps == nil {
+		delete(b, "products")
+	} else {
+		b["products"] = ps
+	}
+	if units == nil {
+		delete(b, "child_ssccs")
+	} else {
+		b["child_ssccs"] = units
+	}
+	return b
+}
+
+// shipPallet is a shipment of the example's pallet, naming only its SSCC.
+func shipPallet(t *testing.T, id string) map[string]any {
+	b := example(t, "custody", "valid-shipping-logistic-unit")
+	b["epcis_event_id"] = "urn:uuid:" + uuidOf("pallet"+id)
+	return b
+}
+
+const pallet, kase = "106141412345678908", "006141411234567890"
