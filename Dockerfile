@@ -15,7 +15,7 @@
 # deployment/compose/db-init.sh: a one-shot job that creates the databases and
 # applies the schema to the Trillian database once.
 
-ARG GO_VERSION=1.26
+ARG GO_VERSION=1.27.3
 ARG DEBIAN_VERSION=trixie
 ARG MARIADB_VERSION=11.4
 
