@@ -13,6 +13,7 @@ import (
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/config"
 	"github.com/htlog/htlog/cmd/internal/dbopen"
+	"github.com/htlog/htlog/cmd/internal/tlsconfig"
 	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/gateway/mapping"
 	"github.com/htlog/htlog/internal/ident"
@@ -22,8 +23,11 @@ import (
 // environment variables and flags, in that order of precedence. See
 // docs/gateway.md for an example.
 type Config struct {
-	// Listen is the HTTP address of the gateway's API.
+	// Listen is the HTTP address of the gateway's API (HTTPS when TLS is set).
 	Listen string `mapstructure:"listen"`
+	// TLS, if set, makes the gateway serve HTTPS only; ca_file is trusted
+	// beside the system's roots when talking to the log.
+	TLS tlsconfig.Server `mapstructure:"tls"`
 	// Database holds the gateway's state (its own database).
 	Database dbopen.Section `mapstructure:"database"`
 	// Log is the log's base URL; PolicyFile its C2SP tlog-policy (the log's
@@ -79,6 +83,12 @@ func defaults() *Config {
 // Validate checks the configuration and reads the files it names.
 func (c *Config) Validate() error {
 	if err := config.CheckListen("listen", c.Listen); err != nil {
+		return err
+	}
+	if err := c.TLS.Validate("tls"); err != nil {
+		return err
+	}
+	if err := c.Database.TLS.Validate("database.tls"); err != nil {
 		return err
 	}
 	if c.Database.DSN == "" {

@@ -116,7 +116,22 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_gateway_build_info", Help: "1, labelled with nothing yet: the gateway is up."})
 	buildInfo.Set(1)
 	promReg.MustRegister(buildInfo)
-	logClient := &client.Client{URL: cfg.Log, Policy: cfg.policy, HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	hc, err := cfg.TLS.HTTPClient()
+	if err != nil {
+		return fmt.Errorf("tls.ca_file: %w", err)
+	}
+	tr, _ := http.DefaultTransport.(*http.Transport)
+	if t, ok := hc.Transport.(*http.Transport); ok {
+		tr = t
+	}
+	tr = tr.Clone()
+	tr.MaxIdleConnsPerHost = 256 // the outbox keeps a window of submissions in flight
+	hc.Transport = tr
+	serverTLS, err := cfg.TLS.Config(logger)
+	if err != nil {
+		return err
+	}
+	logClient := &client.Client{URL: cfg.Log, Policy: cfg.policy, HTTP: hc}
 	ob, err := outbox.New(outbox.Config{Store: st, Log: logClient, Policy: cfg.policy, Logger: logger, Window: cfg.Window, MaxBackoff: cfg.MaxBackoff,
 		Metrics: outbox.Metrics{
 			Submitted: counter("htlog_gateway_submitted_total", "Items the log acknowledged (promise or receipt)."),
@@ -146,6 +161,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	go func() { defer wg.Done(); ob.Run(obCtx) }()
 	defer func() { stopOutbox(); wg.Wait() }()
 	logger.Info("htlog-gateway listening", "addr", cfg.Listen, "org", cfg.Org, "log", cfg.Log, "key_file", filepath.Base(cfg.KeyFile))
-	httpSrv := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	httpSrv := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, TLSConfig: serverTLS}
 	return daemon.ServeHTTP(ctx, logger, "htlog-gateway", httpSrv, 10*time.Second)
 }
