@@ -15,16 +15,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"golang.org/x/time/rate"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/config"
@@ -36,15 +34,11 @@ import (
 	"github.com/htlog/htlog/monitor/report"
 	"github.com/htlog/htlog/monitor/store"
 	"github.com/htlog/htlog/schemas"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	daemon.Exec(func(ctx context.Context, args []string) int { return run(ctx, args, os.Stdout, os.Stderr) })
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -84,8 +78,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := daemon.NewRegistry()
 	m, err := monitor.New(ctx, monitor.Config{
 		LogURL: cfg.Log.URL, LogVerifier: logVerifier, Policy: cfg.policy,
 		Registry: cfg.registry.Current, MaxAhead: cfg.Admission.MaxAhead, URLPrefixes: cfg.Admission.URLPrefixes,
@@ -119,12 +112,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 	}()
 	go m.Run(ctx)
-	srv := &http.Server{
-		Addr: cfg.Listen, Handler: m.Handler(reg), TLSConfig: serverTLS,
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
-	}
-	logger.Info("htlog-monitor listening", "addr", cfg.Listen, "https", serverTLS != nil, "log", cfg.Log.URL, "origin", m.Origin())
-	return daemon.ServeHTTP(ctx, logger, "htlog-monitor", srv, 10*time.Second)
+	return daemon.Listen(ctx, logger, "htlog-monitor", cfg.Listen, m.Handler(reg), serverTLS, 60*time.Second, 10*time.Second,
+		"log", cfg.Log.URL, "origin", m.Origin())
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -11,13 +11,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/htlog/htlog/internal/admission"
 	"log/slog"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/htlog/htlog/internal/admission"
 
 	"github.com/google/trillian"
 	"github.com/htlog/htlog/c2sp"
@@ -31,15 +28,9 @@ import (
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/personality/tiles"
 	"github.com/htlog/htlog/schemas"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
-}
+func main() { daemon.Exec(run) }
 
 func run(ctx context.Context, args []string) int {
 	cfg := defaults()
@@ -99,8 +90,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("tls.ca_file: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := daemon.NewRegistry()
 
 	bg, stopBg := context.WithCancel(context.Background())
 	defer stopBg()
@@ -142,13 +132,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	go pub.Run(bg, db, cfg.CheckpointInterval)
 	go srv.Run(bg)
 
-	httpSrv := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), TLSConfig: serverTLS, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: cfg.ReceiptTimeout + 30*time.Second}
-	logger.Info("htlog-server listening", "addr", cfg.Listen, "https", serverTLS != nil, "origin", cfg.Origin, "tree_id", trees.ID, "legacy_tree_id", trees.Legacy, "read_only", cfg.ReadOnly)
-	// In-flight requests may finish (the batcher runs until ServeHTTP
+	// In-flight requests may finish (the batcher runs until Listen
 	// returns): an acknowledged event's batch is committed, so nothing
 	// acknowledged is lost.
-	return daemon.ServeHTTP(ctx, logger, "htlog-server", httpSrv, cfg.ReceiptTimeout+5*time.Second)
+	return daemon.Listen(ctx, logger, "htlog-server", cfg.Listen, srv.Handler(), serverTLS, cfg.ReceiptTimeout+30*time.Second, cfg.ReceiptTimeout+5*time.Second,
+		"origin", cfg.Origin, "tree_id", trees.ID, "legacy_tree_id", trees.Legacy, "read_only", cfg.ReadOnly)
 }
 
 func reloadEvery(ctx context.Context, w *registry.Watcher, every time.Duration, logger *slog.Logger) {

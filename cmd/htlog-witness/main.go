@@ -13,25 +13,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/daemon"
 	"github.com/htlog/htlog/witness"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/mod/sumdb/note"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
-}
+func main() { daemon.Exec(run) }
 
 func run(ctx context.Context, args []string) int {
 	cfg := defaults()
@@ -66,8 +56,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 		logs = append(logs, witness.Log{Origin: l.origin, Verifier: v, URL: l.url})
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := daemon.NewRegistry()
 	w, err := witness.New(witness.Config{
 		Logs: logs, Signers: signers, Store: store, Logger: logger, Metrics: witness.NewMetrics(reg),
 	})
@@ -89,10 +78,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if len(cfg.Peers) > 0 {
 		go w.RunGossip(ctx, client, cfg.Peers, cfg.GossipInterval)
 	}
-	srv := &http.Server{
-		Addr: cfg.Listen, Handler: w.Handler(reg), TLSConfig: serverTLS,
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-	}
-	logger.Info("htlog-witness listening", "addr", cfg.Listen, "https", serverTLS != nil, "witness", signers[0].Name(), "keys", len(signers), "logs", len(logs))
-	return daemon.ServeHTTP(ctx, logger, "htlog-witness", srv, 10*time.Second)
+	return daemon.Listen(ctx, logger, "htlog-witness", cfg.Listen, w.Handler(reg), serverTLS, 30*time.Second, 10*time.Second,
+		"witness", signers[0].Name(), "keys", len(signers), "logs", len(logs))
 }

@@ -1,12 +1,15 @@
 // Package daemon is the part of a daemon's main that htlog-server,
-// htlog-witness and htlog-monitor share: the command line (--config,
-// --listen), loading and validating the configuration, exit codes (2 for a
-// bad configuration, 1 for a runtime failure), and serving HTTP or HTTPS
-// until SIGINT/SIGTERM with a graceful shutdown.
+// htlog-witness, htlog-monitor and htlog-gateway share: signals ([Exec]),
+// the command line (--config, --listen), loading and validating the
+// configuration, exit codes (2 for a bad configuration, 1 for a runtime
+// failure), the metrics registry ([NewRegistry]) and serving HTTP or HTTPS
+// with the house timeouts until SIGINT/SIGTERM, with a graceful shutdown
+// ([Listen]).
 package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +17,12 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/htlog/htlog/cmd/internal/config"
 	"github.com/htlog/htlog/cmd/internal/tlsconfig"
@@ -27,6 +35,36 @@ const (
 	ExitFailure   = 1
 	ExitBadConfig = 2
 )
+
+// Exec is a daemon's func main: it runs run with the command line's
+// arguments and a context cancelled on SIGINT or SIGTERM, then exits with
+// the code run returns.
+func Exec(run func(ctx context.Context, args []string) int) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// NewRegistry returns the registry a daemon serves at /metrics, with the Go
+// runtime's and the process's collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// Listen serves h at addr until ctx is done (see [ServeHTTP]), over HTTPS
+// when tlsConfig is set, with the house timeouts: 10 s to read the headers,
+// 30 s for the whole request, writeTimeout for the response, and grace for
+// requests in flight at shutdown. It logs that name is listening, with
+// attrs.
+func Listen(ctx context.Context, logger *slog.Logger, name, addr string, h http.Handler, tlsConfig *tls.Config, writeTimeout, grace time.Duration, attrs ...any) error {
+	srv := &http.Server{Addr: addr, Handler: h, TLSConfig: tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout}
+	logger.Info(name+" listening", append([]any{"addr", addr, "https", tlsConfig != nil}, attrs...)...)
+	return ServeHTTP(ctx, logger, name, srv, grace)
+}
 
 // Main parses args (--config FILE, --listen ADDR), loads cfg through
 // config.Load and runs serve with a JSON logger on stderr. It returns the
