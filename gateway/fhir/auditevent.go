@@ -20,7 +20,7 @@ func (m *Mapper) auditEvent(ctx context.Context, body []byte) (mapping.Item, err
 	if err != nil {
 		return mapping.Item{}, mapping.Malformed("AuditEvent", "%s", jsonReason(err))
 	}
-	it := mapping.Item{Kind: "access", Version: 2}
+	it := mapping.Item{Kind: "access", Version: m.accessVersion()}
 	if ae.Id != nil {
 		it.Source = "AuditEvent/" + *ae.Id
 	}
@@ -156,6 +156,11 @@ func (m *Mapper) auditEvent(ctx context.Context, body []byte) (mapping.Item, err
 			"recipient":   c.Commit(patient, recipient),
 			"description": c.Commit(patient, desc),
 			"basis":       basis,
+		}
+	}
+	if it.Version >= 3 {
+		if err := m.accessV3(ae, ai, patient, out, &c, &it); err != nil {
+			return it, err
 		}
 	}
 	it.Body, it.Openings, it.Subject = out, c.Openings, "patient:"+patient

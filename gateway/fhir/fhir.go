@@ -28,6 +28,14 @@ type Mapper struct {
 // New returns a Mapper for the submitter cfg describes.
 func New(cfg mapping.Config, keys mapping.Keys) *Mapper { return &Mapper{cfg: cfg, keys: keys} }
 
+// accessVersion is the access schema version AuditEvents are mapped to.
+func (m *Mapper) accessVersion() int {
+	if m.cfg.AccessVersion == 2 {
+		return 2
+	}
+	return 3
+}
+
 // MaxBundleEntries bounds the entries of one Bundle.
 const MaxBundleEntries = 1000
 

@@ -136,7 +136,8 @@ func TestAuditEventRest(t *testing.T) {
 	it := items[0]
 	b := body(t, v, it)
 	pkey, _ := keys.PatientKey(context.Background(), "Patient/example")
-	agent := b["agent"].(map[string]any)
+	agents := b["agents"].([]any)
+	agent := agents[0].(map[string]any)
 	want := map[string]any{
 		"action":         "R",
 		"outcome":        "0",
@@ -158,8 +159,27 @@ func TestAuditEventRest(t *testing.T) {
 	if role := agent["role"].(map[string]any); role["code"] != "doctor" {
 		t.Errorf("agent.role = %v: humanuser is not in agent-role, so the default", role)
 	}
-	if it.OccurredAt != "2013-06-20T23:42:00Z" || it.Source != "AuditEvent/example-rest" {
-		t.Errorf("occurred_at %s source %s", it.OccurredAt, it.Source)
+	if it.OccurredAt != "2013-06-20T23:42:00Z" || b["recorded"] != "2013-06-20T23:42:00Z" || it.Source != "AuditEvent/example-rest" || it.Version != 3 {
+		t.Errorf("occurred_at %s recorded %v source %s version %d", it.OccurredAt, b["recorded"], it.Source, it.Version)
+	}
+	// Both agents: the user (requestor) and the source application.
+	if len(agents) != 2 || agent["requestor"] != true || agent["kind"] != "user" {
+		t.Fatalf("agents = %v", agents)
+	}
+	app := agents[1].(map[string]any)
+	if app["kind"] != "application" || app["requestor"] != false || app["who"] != event.Tag(workforceKey, "workforce:urn:oid:2.16.840.1.113883.4.2|2.16.840.1.113883.4.2") {
+		t.Errorf("second agent = %v", app)
+	}
+	if ty := agent["type"].(map[string]any); ty["code"] != "humanuser" {
+		t.Errorf("requestor type = %v", ty)
+	}
+	if subs := b["subtypes"].([]any); len(subs) != 1 || subs[0].(map[string]any)["code"] != "vread" {
+		t.Errorf("subtypes = %v", subs)
+	}
+	// The entity Patient/example/_history/1 (System Object, no role) has no
+	// entity-role code: it stays in data_class only.
+	if _, ok := b["entities"]; ok {
+		t.Errorf("entities = %v", b["entities"])
 	}
 	if _, ok := b["disclosure"]; ok {
 		t.Error("a read is not a disclosure")
@@ -188,8 +208,29 @@ func TestAuditEventDisclosure(t *testing.T) {
 	if !opens(it, b["data_class"], "Patient/example", "2 Patient/example/_history/1") {
 		t.Errorf("no opening of the data class; openings %v", it.Openings)
 	}
-	if role := b["agent"].(map[string]any)["role"].(map[string]any); role["code"] != "110153" {
+	if role := b["agents"].([]any)[0].(map[string]any)["role"].(map[string]any); role["code"] != "110153" {
 		t.Errorf("agent.role = %v, want the requestor's own type (DCM 110153)", role)
+	}
+	// The patient entity and the patient's record entity, typed and
+	// committed.
+	ents := b["entities"].([]any)
+	if len(ents) != 2 || !opens(it, ents[0].(map[string]any)["what"], "Patient/example", "Patient/example") {
+		t.Errorf("entities = %v", ents)
+	}
+}
+
+// TestAuditEventV2 maps onto access version 2 (one agent) when configured.
+func TestAuditEventV2(t *testing.T) {
+	v, _ := schemas.NewValidator()
+	m := New(mapping.Config{Org: org, WorkforceKey: workforceKey, SourceSystem: "ehr-fhir", DefaultPurpose: "TREAT",
+		DefaultAgentRole: "http://terminology.hl7.org/CodeSystem/practitioner-role|doctor", AccessVersion: 2}, mapping.NewMemKeys())
+	items, err := m.Map(context.Background(), "AuditEvent", read(t, "balp/AuditEvent-ex-auditBasicReadServer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := body(t, v, items[0])
+	if items[0].Version != 2 || b["agent"].(map[string]any)["who"] != event.Tag(workforceKey, "workforce:John Smith") || b["recorded"] != nil {
+		t.Errorf("version %d body %v", items[0].Version, b)
 	}
 }
 
@@ -332,4 +373,17 @@ func FuzzMap(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkMapAuditEvent measures decoding (samply's R4 model) and mapping
+// of the BALP read example, keys in memory.
+func BenchmarkMapAuditEvent(b *testing.B) {
+	in := read(b, "balp/AuditEvent-ex-auditBasicReadServer.json")
+	m, _ := testMapper(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Map(context.Background(), "AuditEvent", in); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -105,6 +105,9 @@ type Config struct {
 	// of an agent whose role and type carry no code of that value set; ""
 	// refuses such agents.
 	DefaultAgentRole string
+	// AccessVersion is the access schema version AuditEvents are mapped to:
+	// 2, or 3 (the default; 0 means 3).
+	AccessVersion int
 }
 
 // Error is input the gateway cannot map: the HTTP status and one line for
