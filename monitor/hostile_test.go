@@ -224,6 +224,27 @@ func TestHostileEntries(t *testing.T) {
 		raw, _ := sub.Sign(t, "access", t0.Add(time.Duration(i)*time.Minute), montest.Access(sub.Org, fmt.Sprintf("dr-%d", i%50), "p", "TREAT", ""))
 		addValid(fmt.Sprintf("access %d", i), raw)
 	}
+	// Every valid version 3 example of custody and consent, and the
+	// access examples that cite no consent: they reach the rules and
+	// raise nothing.
+	for i, name := range []string{"custody/valid-shipping-serialised", "custody/valid-class-level-receiving", "custody/valid-aggregation-packing",
+		"custody/valid-shipping-logistic-unit", "custody/valid-transformation-repackaging", "custody/valid-illegitimate-product-quarantined",
+		"custody/valid-lot-recall", "consent/valid-research-grant", "consent/valid-treatment-grant-deny-one-person",
+		"access/valid-disclosure-to-public-health", "access/valid-failed-forbidden"} {
+		kind, file, _ := strings.Cut(name, "/")
+		at := t0.Add(time.Duration(400+i) * time.Minute)
+		body := readExample(t, "v3", kind, file+".json")
+		if kind == "access" {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(body), &m); err != nil {
+				t.Fatal(err)
+			}
+			m["recorded"] = at.Add(time.Minute).Format(time.RFC3339)
+			b, _ := json.Marshal(m)
+			body = string(b)
+		}
+		addValid("v3 "+name, signWith(t, sub.Key, payloadJSON(sub, kind, 3, at.Format(time.RFC3339), body)))
+	}
 
 	// Interleave: the registration first, then one hostile entry after
 	// every valid one while both last, the far-future amendment of the
