@@ -36,4 +36,13 @@
 //     are RFC 3339 full-date. Coded values are enums of the standards' codes.
 //   - The event time is the envelope's occurred_at; bodies carry only other
 //     dates (consent period, trial dates, product expiry).
+//   - Versions 2 and 3 are admitted side by side ([MinAdmitted] to
+//     [Latest]). Version 3 carries what FHIR AuditEvent and Consent, EPCIS
+//     2.0 / CBV 2.0 with the DSCSA, and the WHO Trial Registration Data Set
+//     1.3.1 say that the monitor's rules need, with no free text at all:
+//     large terminologies (ICD-10, SNOMED CT, MeSH, LOINC, ATC, RxNorm,
+//     UNII) are checked for syntax by the "htlog-coding:<kind>" formats.
+//     An event whose builder names no version gets version 2 ([Default]).
+//   - Examples: examples/<kind> for version 2, examples/v3/<kind> for
+//     version 3, examples/v1/<kind> for version 1.
 package schemas
