@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -417,30 +416,6 @@ func TestVKeyFromSKey(t *testing.T) {
 	}
 }
 
-func TestPromiseRoundTrip(t *testing.T) {
-	skey, vkey, _ := note.GenerateKey(rand.Reader, "example.com/log")
-	signer, _ := note.NewSigner(skey)
-	v, _ := note.NewVerifier(vkey)
-	p := Promise{Origin: "example.com/log", EventID: "sha256:" + strings.Repeat("ab", 32), LeafHash: LeafHash([]byte("x")),
-		Timestamp: time.Unix(1700000000, 0), MaxMergeDelay: time.Minute}
-	signed, err := p.Sign(signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := OpenPromise(signed, v)
-	if err != nil || *got != p {
-		t.Fatalf("OpenPromise = %+v, %v", got, err)
-	}
-	// A promise is never a checkpoint.
-	if _, err := OpenCheckpoint(signed, v); err == nil {
-		t.Fatal("a promise opened as a checkpoint")
-	}
-	tampered := bytes.Replace(signed, []byte("\n60\n"), []byte("\n6000\n"), 1)
-	if _, err := OpenPromise(tampered, v); err == nil {
-		t.Fatal("tampered promise verified")
-	}
-}
-
 // TestHashJSON: hashes are base64 strings in JSON (docs/api.md), read back
 // strictly; an array of numbers, a short hash or non-canonical base64 is
 // refused.
@@ -464,6 +439,37 @@ func TestHashJSON(t *testing.T) {
 	for _, bad := range []string{string(numbers), short, loose} {
 		if err := json.Unmarshal([]byte(bad), &back); err == nil {
 			t.Errorf("accepted %s", bad)
+		}
+	}
+}
+
+// TestConsistencyRootsMatchesVerifier: ConsistencyRoots yields both roots
+// from a consistency path taken from tiles (with the hash of [0, m) first
+// when m is a power of two, as split-view evidence carries it).
+func TestConsistencyRootsMatchesVerifier(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []int{2, 3, 7, 8, 9, 300} {
+		hs := leafHashes(n)
+		tiles, _ := TileHashes(hs)
+		for m := 1; m < n; m++ {
+			p, err := ConsistencyProofFromTiles(ctx, memFetcher(tiles), uint64(m), uint64(n), rootOf(hs))
+			if m&(m-1) == 0 {
+				h, herr := TreeHashFromTiles(ctx, memFetcher(tiles), uint64(m), uint64(n), rootOf(hs))
+				if herr != nil {
+					t.Fatal(herr)
+				}
+				p = append([]Hash{h}, p...)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, nw, err := ConsistencyRoots(uint64(m), uint64(n), p)
+			if err != nil {
+				t.Fatalf("%d->%d: %v", m, n, err)
+			}
+			if old != rootOf(hs[:m]) || nw != rootOf(hs) {
+				t.Fatalf("%d->%d: roots do not match the trees", m, n)
+			}
 		}
 	}
 }

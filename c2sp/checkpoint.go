@@ -71,7 +71,7 @@ func ParseCheckpoint(body []byte) (Checkpoint, error) {
 	if err := checkOrigin(lines[0]); err != nil {
 		return c, err
 	}
-	size, err := parseDecimal(lines[1])
+	size, err := ParseDecimal(lines[1])
 	if err != nil {
 		return c, fmt.Errorf("checkpoint size %q: %w", truncate(lines[1]), err)
 	}

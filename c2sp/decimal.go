@@ -7,9 +7,9 @@ import (
 
 var errNotCanonical = errors.New("not a canonical decimal")
 
-// parseDecimal parses an unsigned decimal with no sign, no leading zeros
+// ParseDecimal parses an unsigned decimal with no sign, no leading zeros
 // (except "0" itself) and no surrounding space, as the C2SP specs require.
-func parseDecimal(s string) (uint64, error) {
+func ParseDecimal(s string) (uint64, error) {
 	if s == "" || len(s) > 20 || (len(s) > 1 && s[0] == '0') {
 		return 0, errNotCanonical
 	}

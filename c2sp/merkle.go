@@ -3,6 +3,7 @@ package c2sp
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -85,4 +86,56 @@ func VerifyInclusion(index, size uint64, leafHash, root Hash, p []Hash) error {
 		return fmt.Errorf("couldn't verify inclusion of leaf %d in tree of size %d: %w", index, size, err)
 	}
 	return nil
+}
+
+// ConsistencyRoots runs the RFC 9162 consistency walk over a path from size m
+// to size n (0 < m < n) and returns the two roots it determines. When m is a
+// power of two the path must begin with the root of the tree of size m (which
+// a plain consistency proof leaves out, since the verifier already has it).
+func ConsistencyRoots(m, n uint64, path []Hash) (oldRoot, newRoot Hash, err error) {
+	if m == 0 || m >= n {
+		return oldRoot, newRoot, fmt.Errorf("consistency walk needs 0 < m < n, got %d and %d", m, n)
+	}
+	if len(path) == 0 {
+		return oldRoot, newRoot, errors.New("consistency path is empty")
+	}
+	fn, sn := m-1, n-1
+	if m&(m-1) == 0 {
+		// The first element is the old root itself; skip the levels it covers.
+		shift := bits.TrailingZeros64(m)
+		fn >>= shift
+		sn >>= shift
+	} else {
+		for fn&1 == 1 {
+			fn >>= 1
+			sn >>= 1
+		}
+	}
+	fr, sr := path[0], path[0]
+	for _, c := range path[1:] {
+		if sn == 0 {
+			return oldRoot, newRoot, errors.New("consistency path is too long")
+		}
+		if fn&1 == 1 || fn == sn {
+			fr = nodeHash(c, fr)
+			sr = nodeHash(c, sr)
+			for fn&1 == 0 && fn != 0 {
+				fn >>= 1
+				sn >>= 1
+			}
+		} else {
+			sr = nodeHash(sr, c)
+		}
+		fn >>= 1
+		sn >>= 1
+	}
+	if sn != 0 {
+		return oldRoot, newRoot, errors.New("consistency path is too short")
+	}
+	return fr, sr, nil
+}
+
+// nodeHash is the RFC 6962 hash of an interior node, by merkle's hasher.
+func nodeHash(l, r Hash) Hash {
+	return Hash(rfc6962.DefaultHasher.HashChildren(l[:], r[:]))
 }

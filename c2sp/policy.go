@@ -144,7 +144,7 @@ func ParsePolicy(text []byte) (*Policy, error) {
 			case "any":
 				g.threshold = 1
 			default:
-				k, err := parseDecimal(fields[2])
+				k, err := ParseDecimal(fields[2])
 				if err != nil || k < 1 || k > uint64(len(members)) {
 					return nil, lineErr("threshold %q must be all, any or between 1 and %d", truncate(fields[2]), len(members))
 				}

@@ -76,7 +76,7 @@ func ParseProof(data []byte) (*Proof, error) {
 	if !found {
 		return nil, errors.New("proof has no \"index <n>\" line")
 	}
-	n, err := parseDecimal(index)
+	n, err := ParseDecimal(index)
 	if err != nil {
 		return nil, fmt.Errorf("proof index %q: %w", truncate(index), err)
 	}

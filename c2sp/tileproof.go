@@ -78,6 +78,19 @@ func ConsistencyProofFromTiles(ctx context.Context, fetch TileFetcher, oldSize, 
 	return out, nil
 }
 
+// TreeHashFromTiles returns the root of the first m leaves of the tree
+// (size, root), read from the log's hash tiles and verified against root.
+func TreeHashFromTiles(ctx context.Context, fetch TileFetcher, m, size uint64, root Hash) (Hash, error) {
+	if m > size {
+		return Hash{}, fmt.Errorf("size %d is larger than the tree's %d", m, size)
+	}
+	h, err := tlog.TreeHash(int64(m), hashReader(ctx, fetch, size, root))
+	if err != nil {
+		return Hash{}, fmt.Errorf("couldn't read the hash of the first %d leaves from tiles: %w", m, err)
+	}
+	return Hash(h), nil
+}
+
 // TileHashes computes the contents of every hash tile (at every level) of a
 // tree from its leaf hashes: the map key is the tile's path. It is meant for
 // tests and for small trees; a log builds tiles incrementally.

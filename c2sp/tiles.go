@@ -90,7 +90,7 @@ func ParseTilePath(path string) (TileRef, error) {
 	if levelText == "entries" {
 		t.Entries = true
 	} else {
-		level, err := parseDecimal(levelText)
+		level, err := ParseDecimal(levelText)
 		if err != nil || level > 63 {
 			return t, fmt.Errorf("tile level %q is not a decimal between 0 and 63", truncate(levelText))
 		}
@@ -98,7 +98,7 @@ func ParseTilePath(path string) (TileRef, error) {
 	}
 	t.Width = TileWidth
 	if i := strings.Index(rest, ".p/"); i >= 0 {
-		w, err := parseDecimal(rest[i+3:])
+		w, err := ParseDecimal(rest[i+3:])
 		if err != nil || w == 0 || w >= TileWidth {
 			return t, fmt.Errorf("partial tile width %q is not between 1 and %d", truncate(rest[i+3:]), TileWidth-1)
 		}

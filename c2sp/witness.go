@@ -62,7 +62,7 @@ func ParseAddCheckpointRequest(body []byte) (AddCheckpointRequest, error) {
 	if !found {
 		return r, errors.New("request body must start with \"old <size>\"")
 	}
-	old, err := parseDecimal(string(oldText))
+	old, err := ParseDecimal(string(oldText))
 	if err != nil {
 		return r, fmt.Errorf("old size %q: %w", truncate(string(oldText)), err)
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/testonly"
+	"github.com/htlog/htlog/promise"
+	"github.com/htlog/htlog/splitview"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -136,7 +138,7 @@ func TestKeeper(t *testing.T) {
 	if !errors.As(err, &fe) {
 		t.Fatalf("fork: got %v, want a ForkError", err)
 	}
-	if _, _, err := c2sp.VerifyEvidence(fe.Evidence, l.Verifier); err != nil {
+	if _, _, err := splitview.Verify(fe.Evidence, l.Verifier); err != nil {
 		t.Errorf("the evidence does not verify: %v", err)
 	}
 	if fk.Latest().Size != size {
@@ -149,7 +151,7 @@ func TestKeeper(t *testing.T) {
 	if !errors.As(err, &fe) {
 		t.Fatalf("same-size fork: got %v", err)
 	}
-	if _, _, err := c2sp.VerifyEvidence(fe.Evidence, l.Verifier); err != nil {
+	if _, _, err := splitview.Verify(fe.Evidence, l.Verifier); err != nil {
 		t.Errorf("the same-size evidence does not verify: %v", err)
 	}
 }
@@ -254,7 +256,7 @@ func TestSubmitAsyncPromise(t *testing.T) {
 	}
 	other := testonly.NewFakeLog(t, "example.test/log") // same origin, another key
 	sign := func(s note.Signer, id string) []byte {
-		b, err := c2sp.Promise{Origin: "example.test/log", EventID: id, LeafHash: c2sp.LeafHash(envelope), Timestamp: time.Now(), MaxMergeDelay: time.Minute}.Sign(s)
+		b, err := promise.Promise{Origin: "example.test/log", EventID: id, LeafHash: c2sp.LeafHash(envelope), Timestamp: time.Now(), MaxMergeDelay: time.Minute}.Sign(s)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/event"
+	"github.com/htlog/htlog/splitview"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -232,7 +233,7 @@ func ExampleKeeper() {
 	var split *client.ForkError
 	if errors.As(err, &split) {
 		logKey, _ := note.NewVerifier(l.vkey)
-		_, _, verr := c2sp.VerifyEvidence(split.Evidence, logKey)
+		_, _, verr := splitview.Verify(split.Evidence, logKey)
 		fmt.Println("split view; evidence verifies:", verr == nil)
 	}
 	// Output:

@@ -9,13 +9,14 @@ import (
 	"sync"
 
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/splitview"
 )
 
 // ForkError means the log signed two checkpoints that cannot both be true: a
 // split view. Evidence proves it to anyone holding the log's public key
-// (c2sp.VerifyEvidence); publish it.
+// (splitview.Verify); publish it.
 type ForkError struct {
-	Evidence *c2sp.Evidence
+	Evidence *splitview.Evidence
 }
 
 func (e *ForkError) Error() string {
@@ -128,7 +129,7 @@ func (k *Keeper) store(cp *Checkpoint) error {
 func (c *Client) checkConsistent(ctx context.Context, small, large *Checkpoint) error {
 	if small.Size == large.Size {
 		if small.Hash != large.Hash {
-			return &ForkError{Evidence: &c2sp.Evidence{First: small.Bytes, Second: large.Bytes}}
+			return &ForkError{Evidence: &splitview.Evidence{First: small.Bytes, Second: large.Bytes}}
 		}
 		return nil
 	}
@@ -147,11 +148,11 @@ func (c *Client) checkConsistent(ctx context.Context, small, large *Checkpoint) 
 	if !errors.Is(err, c2sp.ErrInconsistent) {
 		return notVerified("consistency from size %d to %d: %v", small.Size, large.Size, err)
 	}
-	ep, perr := c2sp.EvidenceProofFromTiles(ctx, fetch, small.Size, large.Size, large.Hash)
+	ep, perr := splitview.ProofFromTiles(ctx, fetch, small.Size, large.Size, large.Hash)
 	if perr != nil {
 		return notVerified("checkpoints of sizes %d and %d are inconsistent, and evidence could not be built: %v", small.Size, large.Size, perr)
 	}
-	return &ForkError{Evidence: &c2sp.Evidence{First: small.Bytes, Second: large.Bytes, Proof: ep}}
+	return &ForkError{Evidence: &splitview.Evidence{First: small.Bytes, Second: large.Bytes, Proof: ep}}
 }
 
 // writeFileAtomic replaces path with data: a crash leaves the old or the new

@@ -9,6 +9,7 @@ import (
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/event"
+	"github.com/htlog/htlog/promise"
 )
 
 // Submit sends a signed event envelope to the log and returns its receipt: a
@@ -55,7 +56,7 @@ func (c *Client) Submit(ctx context.Context, envelope []byte) (*c2sp.Proof, erro
 
 // SubmitAsync sends a signed event envelope without waiting for a cosigned
 // checkpoint and returns the event id, with which Receipt fetches the
-// receipt later, and the log's signed inclusion promise (c2sp.Promise: it
+// receipt later, and the log's signed inclusion promise (promise.Promise: it
 // will include the event within its maximum merge delay), which a monitor
 // checks (POST /promise). When Policy is set the promise must verify with
 // the log's key and name this event. It retries as Submit does.
@@ -90,7 +91,7 @@ func (c *Client) checkPromise(signed []byte, eventID string) error {
 		if c.Origin != "" && l.Verifier.Name() != c.Origin {
 			continue
 		}
-		p, err := c2sp.OpenPromise(signed, l.Verifier)
+		p, err := promise.Open(signed, l.Verifier)
 		if err != nil {
 			last = err
 			continue

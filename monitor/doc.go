@@ -11,7 +11,7 @@
 //     replayed tree, whatever its size: same size by root, smaller sizes by a
 //     consistency proof read from tiles verified against the replayed root,
 //     larger ones once the replay gets there. Two validly signed
-//     checkpoints that cannot both be true become a c2sp.Evidence bundle,
+//     checkpoints that cannot both be true become a splitview.Evidence bundle,
 //     written to disk, served at /evidence and posted to webhooks.
 //   - Verify every entry (entrycheck) and run the compliance rules (rules).
 //

@@ -3,12 +3,14 @@ package monitor_test
 import (
 	"bytes"
 	"context"
-	"github.com/htlog/htlog/internal/registry"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/htlog/htlog/internal/registry"
+	"github.com/htlog/htlog/splitview"
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
@@ -272,7 +274,7 @@ func verifyIndependently(t *testing.T, honest *testonly.FakeLog, bundle []byte) 
 // honestRoot gives) to the larger checkpoint that the smaller one fails.
 func verifyEvidence(t *testing.T, vkey string, honestRoot func(uint64) c2sp.Hash, bundle []byte) {
 	t.Helper()
-	ev, err := c2sp.ParseEvidence(bundle)
+	ev, err := splitview.Parse(bundle)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/store"
+	"github.com/htlog/htlog/promise"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -87,12 +88,12 @@ func (w *promiseWatch) index(leaf c2sp.Hash) int64 {
 	return -1
 }
 
-// AddPromise verifies a promise signed by the log (c2sp.Promise), records it
+// AddPromise verifies a promise signed by the log (promise.Promise), records it
 // durably and checks it at once; it returns the promise's current state and
 // whether it was new. A malformed promise wraps ErrBadPromise, one not
 // signed by the log's key ErrPromiseSignature.
 func (m *Monitor) AddPromise(ctx context.Context, signed []byte) (store.Promise, bool, error) {
-	p, err := c2sp.OpenPromise(signed, m.cfg.LogVerifier)
+	p, err := promise.Open(signed, m.cfg.LogVerifier)
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
 		var invalid *note.InvalidSignatureError

@@ -18,6 +18,7 @@ import (
 	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/monitor"
 	"github.com/htlog/htlog/monitor/store"
+	"github.com/htlog/htlog/promise"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -30,7 +31,7 @@ func promiseFor(t *testing.T, signer note.Signer, leaf []byte, ts time.Time, mmd
 	if env, err := event.ParseEnvelope(leaf); err == nil {
 		id = env.ID()
 	}
-	signed, err := c2sp.Promise{Origin: origin, EventID: id, LeafHash: c2sp.LeafHash(leaf), Timestamp: ts, MaxMergeDelay: mmd}.Sign(signer)
+	signed, err := promise.Promise{Origin: origin, EventID: id, LeafHash: c2sp.LeafHash(leaf), Timestamp: ts, MaxMergeDelay: mmd}.Sign(signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestPromises(t *testing.T) {
 			t.Fatalf("finding %+v: evidence %v", f, err)
 		}
 		// A third party verifies the log signed the promise.
-		if _, err := c2sp.OpenPromise(ev, e.log.Verifier); err != nil {
+		if _, err := promise.Open(ev, e.log.Verifier); err != nil {
 			t.Fatalf("the evidence is not the log's signed promise: %v", err)
 		}
 		if f.Index == 50 && !strings.Contains(f.Detail, "included at index 50") {

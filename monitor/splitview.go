@@ -13,6 +13,7 @@ import (
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/finding"
+	"github.com/htlog/htlog/splitview"
 )
 
 // splitView turns two validly signed, inconsistent checkpoints into an
@@ -29,12 +30,12 @@ func (m *Monitor) splitView(ctx context.Context, a, b []byte, larger *c2sp.Signe
 	if sa.Size > sb.Size || (sa.Size == sb.Size && bytes.Compare(sa.Bytes, sb.Bytes) > 0) {
 		sa, sb = sb, sa // smaller first; equal sizes in a canonical order
 	}
-	ev := c2sp.Evidence{First: sa.Bytes, Second: sb.Bytes}
+	ev := splitview.Evidence{First: sa.Bytes, Second: sb.Bytes}
 	if sa.Size != sb.Size {
 		if larger == nil || larger.Size != sb.Size || larger.Hash != sb.Hash {
 			return
 		}
-		p, err := c2sp.EvidenceProofFromTiles(ctx, m.client.Fetcher(), sa.Size, sb.Size, sb.Hash)
+		p, err := splitview.ProofFromTiles(ctx, m.client.Fetcher(), sa.Size, sb.Size, sb.Hash)
 		if err != nil {
 			m.tileError(ctx, err, sb.Size)
 			m.record(ctx, finding.Finding{Rule: RuleSplitView, Severity: finding.Critical, Index: finding.NoIndex,
@@ -43,7 +44,7 @@ func (m *Monitor) splitView(ctx context.Context, a, b []byte, larger *c2sp.Signe
 		}
 		ev.Proof = p
 	}
-	if _, _, err := c2sp.VerifyEvidence(&ev, m.cfg.LogVerifier); err != nil {
+	if _, _, err := splitview.Verify(&ev, m.cfg.LogVerifier); err != nil {
 		m.log.Error("built evidence that does not verify", "err", err)
 		return
 	}

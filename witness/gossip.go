@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/splitview"
 )
 
 // ErrSplitView is returned (wrapped, with the evidence id) by Pollinate when
@@ -48,7 +49,7 @@ func (w *Witness) Pollinate(ctx context.Context, signed []byte) (string, error) 
 		if cur.Root == p.Hash {
 			return VerdictConsistent, nil
 		}
-		return "", w.splitView(ctx, l.Origin, "pollinate", &c2sp.Evidence{First: cur.Note, Second: signed})
+		return "", w.splitView(ctx, l.Origin, "pollinate", &splitview.Evidence{First: cur.Note, Second: signed})
 	}
 	if l.URL == "" {
 		return VerdictUnverifiable, nil
@@ -69,11 +70,11 @@ func (w *Witness) Pollinate(ctx context.Context, signed []byte) (string, error) 
 		if lc.Hash == p.Hash {
 			return VerdictConsistent, nil
 		}
-		return "", w.splitView(ctx, l.Origin, "pollinate", &c2sp.Evidence{First: signed, Second: latest})
+		return "", w.splitView(ctx, l.Origin, "pollinate", &splitview.Evidence{First: signed, Second: latest})
 	case p.Size > lc.Size || p.Size == 0:
 		return VerdictUnverifiable, nil
 	}
-	proof, err := c2sp.EvidenceProofFromTiles(ctx, fetch, p.Size, lc.Size, lc.Hash)
+	proof, err := splitview.ProofFromTiles(ctx, fetch, p.Size, lc.Size, lc.Hash)
 	if err != nil {
 		return VerdictUnverifiable, nil
 	}
@@ -84,10 +85,10 @@ func (w *Witness) Pollinate(ctx context.Context, signed []byte) (string, error) 
 	if oldRoot == p.Hash {
 		return VerdictConsistent, nil
 	}
-	return "", w.splitView(ctx, l.Origin, "pollinate", &c2sp.Evidence{First: signed, Second: latest, Proof: proof})
+	return "", w.splitView(ctx, l.Origin, "pollinate", &splitview.Evidence{First: signed, Second: latest, Proof: proof})
 }
 
-func (w *Witness) splitView(ctx context.Context, origin, source string, e *c2sp.Evidence) error {
+func (w *Witness) splitView(ctx context.Context, origin, source string, e *splitview.Evidence) error {
 	id, err := w.recordEvidence(ctx, origin, source, e)
 	if err != nil {
 		return err

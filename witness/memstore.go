@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/splitview"
 )
 
 // MemStore is an in-memory Store for unit tests: same contract, no durability.
@@ -56,7 +57,7 @@ func (s *MemStore) Swap(_ context.Context, origin string, oldSize uint64, oldRoo
 }
 
 // AddEvidence implements Store.
-func (s *MemStore) AddEvidence(_ context.Context, origin, source string, e *c2sp.Evidence) (string, error) {
+func (s *MemStore) AddEvidence(_ context.Context, origin, source string, e *splitview.Evidence) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := e.ID()

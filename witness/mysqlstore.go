@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/splitview"
 )
 
 // MySQLStore is the Store on MySQL/MariaDB (InnoDB: every Swap is a committed
@@ -90,7 +91,7 @@ func (s *MySQLStore) Swap(ctx context.Context, origin string, oldSize uint64, ol
 }
 
 // AddEvidence implements Store.
-func (s *MySQLStore) AddEvidence(ctx context.Context, origin, source string, e *c2sp.Evidence) (string, error) {
+func (s *MySQLStore) AddEvidence(ctx context.Context, origin, source string, e *splitview.Evidence) (string, error) {
 	id := e.ID()
 	_, err := s.db.ExecContext(ctx,
 		"INSERT IGNORE INTO witness_evidence (id, origin, source, bundle, created_at) VALUES (?, ?, ?, ?, ?)",

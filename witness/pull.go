@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/splitview"
 )
 
 // PullOnce fetches the log's latest checkpoint and, if it is newer than the
@@ -50,8 +51,8 @@ func (w *Witness) PullOnce(ctx context.Context, client *http.Client, origin stri
 	_, err = w.AddCheckpoint(ctx, req.Marshal())
 	if errors.Is(err, ErrInconsistent) && cur.Note != nil && cur.Size < sc.Size {
 		// The log's own tiles lead to a tree that does not contain what we cosigned.
-		if p, perr := c2sp.EvidenceProofFromTiles(ctx, fetch, cur.Size, sc.Size, sc.Hash); perr == nil {
-			w.recordEvidence(ctx, origin, "pull "+l.URL, &c2sp.Evidence{First: cur.Note, Second: signed, Proof: p})
+		if p, perr := splitview.ProofFromTiles(ctx, fetch, cur.Size, sc.Size, sc.Hash); perr == nil {
+			w.recordEvidence(ctx, origin, "pull "+l.URL, &splitview.Evidence{First: cur.Note, Second: signed, Proof: p})
 		}
 	}
 	return err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/splitview"
 )
 
 // State is the latest checkpoint the witness cosigned for one origin.
@@ -46,7 +47,7 @@ type Store interface {
 	Swap(ctx context.Context, origin string, oldSize uint64, oldRoot c2sp.Hash, next State) error
 	// AddEvidence durably records a split-view evidence bundle (idempotent
 	// by its ID) and returns the ID.
-	AddEvidence(ctx context.Context, origin, source string, e *c2sp.Evidence) (string, error)
+	AddEvidence(ctx context.Context, origin, source string, e *splitview.Evidence) (string, error)
 	// Evidence returns a stored bundle's encoding, or ErrNoEvidence.
 	Evidence(ctx context.Context, id string) ([]byte, error)
 	// ListEvidence lists stored bundles, newest first.

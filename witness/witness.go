@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/splitview"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -137,7 +138,7 @@ func (w *Witness) AddCheckpoint(ctx context.Context, body []byte) ([]byte, error
 	}
 	if cur.Size == sc.Size && cur.Root != sc.Hash {
 		if cur.Note != nil {
-			w.recordEvidence(ctx, l.Origin, "add-checkpoint", &c2sp.Evidence{First: cur.Note, Second: sc.Bytes})
+			w.recordEvidence(ctx, l.Origin, "add-checkpoint", &splitview.Evidence{First: cur.Note, Second: sc.Bytes})
 		}
 		return nil, fmt.Errorf("%w (size %d)", ErrRootMismatch, sc.Size)
 	}
@@ -188,12 +189,12 @@ func ownSignatureLines(signed []byte, text string) []byte {
 	return rest
 }
 
-func (w *Witness) recordEvidence(ctx context.Context, origin, source string, e *c2sp.Evidence) (string, error) {
+func (w *Witness) recordEvidence(ctx context.Context, origin, source string, e *splitview.Evidence) (string, error) {
 	v := w.logs[origin].Verifier
-	if _, _, err := c2sp.VerifyEvidence(e, v); err != nil {
+	if _, _, err := splitview.Verify(e, v); err != nil {
 		// Order the two by size and try again; anything else is not proof.
 		e.First, e.Second = e.Second, e.First
-		if _, _, err2 := c2sp.VerifyEvidence(e, v); err2 != nil {
+		if _, _, err2 := splitview.Verify(e, v); err2 != nil {
 			return "", fmt.Errorf("not evidence of a split view: %v", err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
+	"github.com/htlog/htlog/splitview"
 	"github.com/htlog/htlog/witness"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
@@ -310,15 +311,15 @@ func checkEvidence(t *testing.T, e *env, id string) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	ev, err := c2sp.ParseEvidence(b)
+	ev, err := splitview.Parse(b)
 	if err != nil {
 		t.Fatalf("served evidence does not parse: %v", err)
 	}
-	if _, _, err := c2sp.VerifyEvidence(ev, e.log.Verifier); err != nil {
+	if _, _, err := splitview.Verify(ev, e.log.Verifier); err != nil {
 		t.Fatalf("served evidence does not verify: %v", err)
 	}
 	ev.Second = bytes.Replace(ev.Second, []byte("\n"), []byte("\n\n"), 1)
-	if _, _, err := c2sp.VerifyEvidence(ev, e.log.Verifier); err == nil {
+	if _, _, err := splitview.Verify(ev, e.log.Verifier); err == nil {
 		t.Fatal("altered evidence verifies")
 	}
 }

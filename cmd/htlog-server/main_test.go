@@ -17,6 +17,7 @@ import (
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/testonly"
+	"github.com/htlog/htlog/promise"
 	"github.com/htlog/htlog/witness"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -216,7 +217,7 @@ func TestSubmitReceiptsAndReads(t *testing.T) {
 	if code != 202 || hdr.Get("Location") == "" {
 		t.Fatalf("with two witnesses down: %d %s, want 202 with a Location", code, msg)
 	}
-	promise, err := c2sp.OpenPromise([]byte(msg), logV)
+	promise, err := promise.Open([]byte(msg), logV)
 	if err != nil || promise.LeafHash != c2sp.LeafHash(env3) || promise.MaxMergeDelay <= 0 {
 		t.Fatalf("202 body is not a valid signed promise for the event: %v\n%s", err, msg)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/internal/testonly"
+	"github.com/htlog/htlog/promise"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -66,10 +67,10 @@ func TestCLIAgainstStack(t *testing.T) {
 	t.Run("submit-async", func(t *testing.T) {
 		other, _ := must(t, 0, "patient-key", "--store", store, "--patient", "MRN-0099", "--custodian", s.Org) // another patient: lookup below counts MRN-0042's
 		body := file("async-body.json", withPatient(t, "access", "valid-routine-read.json", strings.TrimSpace(other)))
-		promise := filepath.Join(dir, "access.promise")
-		out, _ := must(t, 0, append([]string{"submit", "--async", "--promise-out", promise, "--key", s.KeyFile, "--org", s.Org,
+		promiseFile := filepath.Join(dir, "access.promise")
+		out, _ := must(t, 0, append([]string{"submit", "--async", "--promise-out", promiseFile, "--key", s.KeyFile, "--org", s.Org,
 			"--kind", "access", "--occurred-at", testonly.Minute(-time.Hour), body}, logArgs...)...)
-		signed, err := os.ReadFile(promise)
+		signed, err := os.ReadFile(promiseFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,11 +78,11 @@ func TestCLIAgainstStack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := c2sp.OpenPromise(signed, v)
+		p, err := promise.Open(signed, v)
 		if err != nil || p.EventID != strings.TrimSpace(out) {
 			t.Fatalf("promise %+v, %v for event %s", p, err, out)
 		}
-		must(t, exitUsage, append([]string{"submit", "--promise-out", promise, "--key", s.KeyFile, "--org", s.Org,
+		must(t, exitUsage, append([]string{"submit", "--promise-out", promiseFile, "--key", s.KeyFile, "--org", s.Org,
 			"--kind", "access", body}, logArgs...)...)
 	})
 	t.Run("submit-batch", func(t *testing.T) {

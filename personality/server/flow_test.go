@@ -29,6 +29,7 @@ import (
 	"github.com/htlog/htlog/personality/server"
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/personality/tiles"
+	"github.com/htlog/htlog/promise"
 	"github.com/htlog/htlog/schemas"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -141,7 +142,7 @@ func TestWriteAndReadWithoutADatabase(t *testing.T) {
 	if h.Get("HTLOG-Leaf-Index") != "0" || h.Get("HTLOG-Event-ID") != e.ID() {
 		t.Fatalf("202 headers %v", h)
 	}
-	if _, err := c2sp.OpenPromise([]byte(msg), m.verifier); err != nil {
+	if _, err := promise.Open([]byte(msg), m.verifier); err != nil {
 		t.Fatalf("the 202 promise does not verify: %v", err)
 	}
 	// Not published yet: 404 with Retry-After.

@@ -16,12 +16,13 @@ import (
 	"github.com/htlog/htlog/personality/apierr"
 	"github.com/htlog/htlog/personality/submit"
 	"github.com/htlog/htlog/personality/tiles"
+	"github.com/htlog/htlog/promise"
 )
 
 // addEvent is POST /add-event: the body is a DSSE envelope. By default it
 // waits until the event is in a published, cosigned checkpoint and answers
 // 200 with a C2SP tlog-proof; with ?async=1, or if ReceiptTimeout passes, it
-// answers 202 with an inclusion promise signed by the log (c2sp.Promise) and
+// answers 202 with an inclusion promise signed by the log (promise.Promise) and
 // the receipt is at GET /receipt/<event id>. Either way the event's index is
 // in the HTLOG-Leaf-Index header: it is fixed when the event is
 // acknowledged. Resubmitting the same event is safe: it is never logged
@@ -93,7 +94,7 @@ func (s *Server) accepted(w http.ResponseWriter, id string, leaf []byte) (int, e
 	if s.cfg.Signer == nil {
 		return 0, errors.New("no log signer configured for promises")
 	}
-	promise, err := c2sp.Promise{Origin: s.cfg.Signer.Name(), EventID: id, LeafHash: c2sp.LeafHash(leaf),
+	promise, err := promise.Promise{Origin: s.cfg.Signer.Name(), EventID: id, LeafHash: c2sp.LeafHash(leaf),
 		Timestamp: time.Now(), MaxMergeDelay: s.cfg.MaxMergeDelay}.Sign(s.cfg.Signer)
 	if err != nil {
 		return 0, fmt.Errorf("couldn't sign the promise: %w", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/event"
+	"github.com/htlog/htlog/splitview"
 )
 
 func main() {
@@ -88,7 +89,7 @@ func main() {
 	var latest *client.Checkpoint
 	latest, err = k.Update(ctx)
 	if fork, ok := err.(*client.ForkError); ok {
-		var evidence *c2sp.Evidence = fork.Evidence
+		var evidence *splitview.Evidence = fork.Evidence
 		log.Fatalf("split view: %s", evidence.Marshal())
 	}
 	check(err)

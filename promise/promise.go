@@ -1,9 +1,15 @@
-package c2sp
+// Package promise is htlog's inclusion promise: the log's signed commitment,
+// given when it accepts a submission, to publish the entry in a checkpoint
+// within its maximum merge delay (as a Certificate Transparency SCT). A
+// monitor holds the log to it (monitor/promise.go). The format is htlog's
+// own, a signed note by the log's key whose first line is not an origin.
+package promise
 
 import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/htlog/htlog/c2sp"
 	"strconv"
 	"strings"
 	"time"
@@ -11,10 +17,10 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// PromiseHeader is the first line of an htlog inclusion promise. Because it
+// Header is the first line of an htlog inclusion promise. Because it
 // is not an origin, no checkpoint verifier can mistake a promise for a
 // checkpoint signed by the same key.
-const PromiseHeader = "htlog promise v1"
+const Header = "htlog promise v1"
 
 // Promise is a log's signed commitment, given when a submission is accepted
 // asynchronously, to include the entry with LeafHash in a published
@@ -30,14 +36,14 @@ const PromiseHeader = "htlog promise v1"
 type Promise struct {
 	Origin        string
 	EventID       string
-	LeafHash      Hash
+	LeafHash      c2sp.Hash
 	Timestamp     time.Time
 	MaxMergeDelay time.Duration
 }
 
 // Text returns the note text of the promise.
 func (p Promise) Text() string {
-	return fmt.Sprintf("%s\n%s\n%s\n%s\n%d\n%d\n", PromiseHeader, p.Origin, p.EventID,
+	return fmt.Sprintf("%s\n%s\n%s\n%s\n%d\n%d\n", Header, p.Origin, p.EventID,
 		base64.StdEncoding.EncodeToString(p.LeafHash[:]), p.Timestamp.Unix(), int64(p.MaxMergeDelay.Seconds()))
 }
 
@@ -46,9 +52,9 @@ func (p Promise) Sign(signer note.Signer) ([]byte, error) {
 	return note.Sign(&note.Note{Text: p.Text()}, signer)
 }
 
-// OpenPromise verifies a signed promise with the log's verifier and parses it.
-func OpenPromise(signed []byte, log note.Verifier) (*Promise, error) {
-	if len(signed) > MaxCheckpointSize {
+// Open verifies a signed promise with the log's verifier and parses it.
+func Open(signed []byte, log note.Verifier) (*Promise, error) {
+	if len(signed) > c2sp.MaxCheckpointSize {
 		return nil, errors.New("promise is too large")
 	}
 	n, err := note.Open(signed, note.VerifierList(log))
@@ -56,7 +62,7 @@ func OpenPromise(signed []byte, log note.Verifier) (*Promise, error) {
 		return nil, fmt.Errorf("couldn't verify the promise: %w", err)
 	}
 	lines := strings.Split(n.Text, "\n")
-	if len(lines) != 7 || lines[6] != "" || lines[0] != PromiseHeader {
+	if len(lines) != 7 || lines[6] != "" || lines[0] != Header {
 		return nil, errors.New("not an htlog promise")
 	}
 	p := &Promise{Origin: lines[1], EventID: lines[2]}
@@ -64,7 +70,7 @@ func OpenPromise(signed []byte, log note.Verifier) (*Promise, error) {
 		return nil, fmt.Errorf("promise origin %q is not the log's %q", p.Origin, log.Name())
 	}
 	h, err := base64.StdEncoding.DecodeString(lines[3])
-	if err != nil || len(h) != HashSize {
+	if err != nil || len(h) != c2sp.HashSize {
 		return nil, errors.New("promise leaf hash is malformed")
 	}
 	copy(p.LeafHash[:], h)
