@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -192,4 +195,93 @@ func FuzzBundleWithOpenings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDisclosuresAgainstStack: on a real log, a patient's bundle finds
+// their events, and the accounting lists exactly the disclosures 164.528
+// requires (to public health and to law enforcement), with the recipients
+// and descriptions opened, leaving out those for operations and under the
+// patient's authorization, and every access that is not a disclosure.
+func TestDisclosuresAgainstStack(t *testing.T) {
+	testonly.RequireIntegration(t)
+	s := testonly.StartStack(t)
+	key := bytes.Repeat([]byte{0x5a}, 32)
+	tag := event.PatientTag(key, s.Org)
+	var openings []client.BundleOpening
+	disclosure := func(basis, purpose, recipient, what string) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(testonly.Example(t, "access", "valid-disclosure-to-public-health.json"), &m); err != nil {
+			t.Fatal(err)
+		}
+		rc, ro := event.Commit([]byte(recipient))
+		dc, do := event.Commit([]byte(what))
+		openings = append(openings, client.BundleOpening{Commitment: rc, Value: recipient, Opening: hex.EncodeToString(ro)},
+			client.BundleOpening{Commitment: dc, Value: what, Opening: hex.EncodeToString(do)})
+		m["patient"], m["purpose_of_use"] = tag, purpose
+		m["disclosure"] = map[string]any{"flag": true, "recipient": rc, "description": dc, "basis": basis}
+		b, _ := json.Marshal(m)
+		return b
+	}
+	routine := func(name string) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(testonly.Example(t, "access", name), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["patient"] = tag
+		b, _ := json.Marshal(m)
+		return b
+	}
+	c := &client.Client{URL: s.URL, Policy: s.Policy}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i, body := range [][]byte{
+		routine("valid-routine-read.json"),
+		disclosure("public-health", "PUBHLTH", "State health department", "laboratory result"),
+		disclosure("tpo", "HOPERAT", "Quality registry", "discharge summary"),
+		disclosure("authorization", "HRESCH", "Trial sponsor", "study data"),
+		routine("valid-break-glass.json"),
+		disclosure("law-enforcement", "PUBHLTH", "County sheriff", "injury report"),
+	} {
+		env := s.Envelope(t, "access", body, testonly.Minute(time.Duration(i-10)*time.Minute))
+		if _, err := c.Submit(ctx, env); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	policy, err := os.ReadFile(s.PolicyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := &client.PatientBundle{Type: client.BundleType, Log: s.URL, Custodian: s.Org, Key: hex.EncodeToString(key),
+		Policy: string(policy), Openings: openings}
+	b, err := bundle.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "bundle.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "disclosures", "--bundle", file, "--format", "json", "--tz", "UTC", "--timeout", "20s")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var a Accounting
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var got []string
+	for _, d := range a.Disclosures {
+		got = append(got, d.Basis+":"+d.Recipient.Value+":"+d.Description.Value+":"+d.Recipient.Status)
+	}
+	if strings.Join(got, " | ") != "public-health:State health department:laboratory result:opened | law-enforcement:County sheriff:injury report:opened" {
+		t.Fatalf("listed: %v\n%s", got, out)
+	}
+	if len(a.Excluded) != 2 || a.Excluded[0].Basis != "tpo" || a.Excluded[1].Basis != "authorization" || !strings.Contains(a.Verified, "cosigned by") {
+		t.Fatalf("excluded %+v, verified %q", a.Excluded, a.Verified)
+	}
+	// The printable form, over a period that leaves them all out.
+	code, out, errOut = runCLI(t, "disclosures", "--bundle", file, "--until", "2020-01-01", "--tz", "UTC")
+	if code != 0 || !strings.Contains(out, "No disclosure to account for in this period.") {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
 }
