@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	flog "github.com/transparency-dev/formats/log"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -33,15 +34,12 @@ type Checkpoint struct {
 	Extensions []string
 }
 
-// Marshal returns the checkpoint body, each line ending in a newline.
+// Marshal returns the checkpoint body, each line ending in a newline: the
+// three lines as github.com/transparency-dev/formats/log writes them, then
+// the extension lines.
 func (c Checkpoint) Marshal() []byte {
 	var b bytes.Buffer
-	b.WriteString(c.Origin)
-	b.WriteByte('\n')
-	b.WriteString(strconv.FormatUint(c.Size, 10))
-	b.WriteByte('\n')
-	b.WriteString(c.Hash.String())
-	b.WriteByte('\n')
+	b.Write(flog.Checkpoint{Origin: c.Origin, Size: c.Size, Hash: c.Hash[:]}.Marshal())
 	for _, e := range c.Extensions {
 		b.WriteString(e)
 		b.WriteByte('\n')
