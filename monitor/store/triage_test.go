@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +109,46 @@ func TestMySQLTriage(t *testing.T) {
 		t.Fatal(err)
 	}
 	testTriage(t, s)
+}
+
+// TestMySQLUpgradesFindings: a monitor_findings table made before findings
+// had an index, severity, event time and state as columns gets them, the
+// index and severity read from each row's JSON; its findings are open and
+// found by index, and can be triaged.
+func TestMySQLUpgradesFindings(t *testing.T) {
+	testonly.RequireIntegration(t)
+	ctx := context.Background()
+	db := testonly.OpenDB(t, testonly.NewDatabase(t, "monstore"))
+	if _, err := db.Exec(`CREATE TABLE monitor_findings (seq BIGINT AUTO_INCREMENT PRIMARY KEY, fkey CHAR(64) NOT NULL UNIQUE,
+		rule VARCHAR(64) NOT NULL, submitter VARCHAR(128) NOT NULL, recorded DATETIME(6) NOT NULL, body TEXT NOT NULL,
+		KEY by_rule (rule), KEY by_time (recorded))`); err != nil {
+		t.Fatal(err)
+	}
+	old := finding.Finding{Rule: "break_glass_review", Severity: finding.Review, Index: 12, EventIDs: []string{"sha256:a"}, Submitter: "npi:1",
+		Detail: "d", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	body, _ := json.Marshal(old)
+	if _, err := db.Exec(`INSERT INTO monitor_findings (fkey, rule, submitter, recorded, body) VALUES (?, ?, ?, ?, ?)`,
+		old.Key(), old.Rule, old.Submitter, old.Time, body); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.NewMySQL(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := s.FindingsAt(ctx, []uint64{12})
+	if err != nil || len(at) != 1 || at[0].State != finding.StateOpen || at[0].ID != old.Key() {
+		t.Fatalf("FindingsAt after the upgrade: %+v %v", at, err)
+	}
+	if fs, _ := s.Findings(ctx, finding.Filter{Severity: finding.Review}); len(fs) != 1 {
+		t.Fatalf("by severity after the upgrade: %+v", fs)
+	}
+	if err := s.Triage(ctx, finding.Transition{ID: old.Key(), Who: "reg", At: time.Now(), From: finding.StateOpen, To: finding.StateResolved, Note: "n"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.NewMySQL(ctx, db); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	if f, _ := s.Finding(ctx, old.Key()); f.State != finding.StateResolved {
+		t.Fatalf("state after a second start: %+v", f)
+	}
 }
