@@ -3,6 +3,7 @@ package c2sp
 import (
 	"encoding/base64"
 	"fmt"
+	"strings"
 )
 
 // HashSize is the size of every tree hash: SHA-256, as RFC 6962 uses.
@@ -30,9 +31,14 @@ func (h *Hash) UnmarshalText(text []byte) error {
 }
 
 // ParseHash decodes a standard-base64 hash and insists on exactly 32 bytes in
-// canonical padding.
+// canonical padding, written as the 44 characters String writes (Go's
+// decoder skips carriage returns and newlines, which would let two texts
+// name one hash).
 func ParseHash(s string) (Hash, error) {
 	var h Hash
+	if strings.ContainsAny(s, "\r\n") {
+		return h, fmt.Errorf("hash %q holds a line break", truncate(s))
+	}
 	b, err := base64.StdEncoding.Strict().DecodeString(s)
 	if err != nil {
 		return h, fmt.Errorf("hash %q is not standard base64: %w", truncate(s), err)
