@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/htlog/htlog/internal/ident"
 	"github.com/htlog/htlog/monitor/entry"
 	"github.com/htlog/htlog/monitor/finding"
 )
@@ -18,7 +19,10 @@ import (
 // transformation's output) makes its submitter the holder; a shipment by
 // the holder names where the package goes; a receipt at one of those
 // destinations (or anywhere, if the shipment named none) makes the
-// receiving submitter the holder. An event by anyone else fires
+// receiving submitter the holder; when the shipment named an owning party
+// (CBV owning_party, a PGLN) other than the receiver, as a shipment to a
+// third-party logistics provider does, that party's organisation
+// (gln:<GLN>) may act on the package too. An event by anyone else fires
 // custody_not_owner; so does a receipt with no shipment to it, unless a
 // shipment by the holder to it, timed at or before it, is logged within the
 // settle window after it (custody events are logged late). A recall notice
@@ -40,6 +44,9 @@ type CustodyOwnership struct {
 // holding is who holds a package, and where its pending shipment goes.
 type holding struct {
 	Org string `json:"org"`
+	// Owner is the owning party the shipment to Org named, when it is
+	// another organisation: it may act on the package too.
+	Owner string `json:"owner,omitempty"`
 	// Since is the time of the event that made Org the holder.
 	Since time.Time `json:"since"`
 	// Shipped is set by a shipment not yet received; To are its
@@ -47,6 +54,8 @@ type holding struct {
 	Shipped bool      `json:"shipped,omitempty"`
 	To      []string  `json:"to,omitempty"`
 	At      time.Time `json:"at,omitzero"`
+	// ToOwner is the organisation of the shipment's owning party, if any.
+	ToOwner string `json:"to_owner,omitempty"`
 }
 
 // heldForeign is an event (Ref) about a package (Key) by an organisation
@@ -103,12 +112,12 @@ func (r *CustodyOwnership) item(e *entry.Entry, c *entry.Custody, it item) []fin
 		r.Holders.put(it.Key, st)
 	}
 	switch {
-	case c.BizStep == "receiving" && st.Org != org && st.Shipped && receivedBy(st.To, receiverOf(c)):
+	case c.BizStep == "receiving" && st.Org != org && st.Owner != org && st.Shipped && receivedBy(st.To, receiverOf(c)):
 		r.transfer(it.Key, st, org, e.Time)
 		return nil
-	case st.Org == org:
+	case st.Org == org || st.Owner == org:
 		if c.BizStep == "shipping" {
-			st.Shipped, st.To, st.At = true, partiesOf(c.Destinations), e.Time
+			st.Shipped, st.To, st.At, st.ToOwner = true, partiesOf(c.Destinations), e.Time, owningParty(c.Destinations)
 			r.lateShipment(it.Key, st, e.Time)
 		}
 		return nil
@@ -127,7 +136,16 @@ func (r *CustodyOwnership) item(e *entry.Entry, c *entry.Custody, it item) []fin
 // transfer makes org the holder of package key from time at, and settles
 // the held events of org about it timed at or after at.
 func (r *CustodyOwnership) transfer(key string, st *holding, org string, at time.Time) {
-	st.Org, st.Since, st.Shipped, st.To, st.At = org, at, false, nil, time.Time{}
+	owner := st.ToOwner
+	if owner == org {
+		owner = ""
+	}
+	st.Org, st.Owner, st.Since, st.Shipped, st.To, st.At, st.ToOwner = org, owner, at, false, nil, time.Time{}, ""
+	if owner != "" {
+		r.Foreign.take(func(h *heldForeign) bool {
+			return h.Key == key && h.Ref.Org == owner && !h.Ref.Time.Before(at)
+		})
+	}
 	r.Foreign.take(func(h *heldForeign) bool {
 		return h.Key == key && h.Ref.Org == org && !h.Ref.Time.Before(at)
 	})
@@ -150,6 +168,19 @@ func (r *CustodyOwnership) lateShipment(key string, st *holding, shippedAt time.
 	}
 	first := slices.MinFunc(receipts, func(a, b heldForeign) int { return a.Ref.Time.Compare(b.Ref.Time) })
 	r.transfer(key, st, first.Ref.Org, first.Ref.Time)
+}
+
+// owningParty returns the organisation (gln:<GLN>) of the first owning
+// party among destinations, "" if none names one.
+func owningParty(ds []entry.Party) string {
+	for _, d := range ds {
+		if d.Type == "owning_party" {
+			if gln, ok := ident.GLNOfEPC(d.Party); ok {
+				return "gln:" + gln
+			}
+		}
+	}
+	return ""
 }
 
 // find builds the finding about an event by a non-holder.

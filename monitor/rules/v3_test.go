@@ -206,6 +206,30 @@ func TestCustodyOwnership(t *testing.T) {
 	})
 }
 
+// TestCustodyOwnershipThirdParty: the EPCIS shipping example names the
+// wholesaler as owning party and a dock as location; a logistics provider
+// receives there for it. Both may act on the package; the manufacturer,
+// which sold it, may not.
+func TestCustodyOwnershipThirdParty(t *testing.T) {
+	at := time.Date(2025, 5, 2, 9, 0, 0, 0, time.UTC)
+	s, subs := newChain(t)
+	m, w, lsp := subs[manufacturer], subs[wholesaler], subs[stranger]
+	s.add3(m, "custody", at, pkgEvent(t, "commissioning", "active", "p1", "A12345B", "")) // 0
+	ship := pkgEvent(t, "shipping", "in_transit", "p1", "A12345B", "")
+	ship["destinations"] = []any{
+		map[string]any{"type": "owning_party", "party": "urn:epc:id:pgln:0614141.00000"}, // the wholesaler, gln:0614141000005
+		map[string]any{"type": "location", "party": wholesalerDock},
+	}
+	s.add3(m, "custody", at.Add(time.Hour), ship)                                                                     // 1
+	s.add3(lsp, "custody", at.Add(2*time.Hour), pkgEvent(t, "receiving", "active", "p1", "A12345B", wholesalerDock))  // 2: the provider receives
+	s.add3(lsp, "custody", at.Add(3*time.Hour), pkgEvent(t, "storing", "sellable_accessible", "p1", "A12345B", ""))   // 3
+	s.add3(w, "custody", at.Add(4*time.Hour), pkgEvent(t, "holding", "sellable_not_accessible", "p1", "A12345B", "")) // 4: the owner
+	s.add3(m, "custody", at.Add(5*time.Hour), pkgEvent(t, "dispensing", "dispensed", "p1", "A12345B", ""))            // 5: the seller
+	s.add3(m, "custody", at.Add(40*time.Hour), pkgEvent(t, "commissioning", "active", "p9", "A12345B", ""))
+	s.want("custody_not_owner", 5)
+	s.wantNothingElse()
+}
+
 func TestLotRecall(t *testing.T) {
 	at := time.Date(2025, 5, 2, 9, 0, 0, 0, time.UTC)
 	recall := func() map[string]any { return example(t, "custody", "valid-lot-recall") } // lot A12345B
