@@ -31,6 +31,8 @@ function say(id, text, cls) {
 
 // useBundle parses the bundle text and, if it is valid, looks up the events.
 async function useBundle(text) {
+  delete $("status").dataset.done;
+  delete $("bundlestatus").dataset.done;
   let pb;
   try {
     pb = await parseBundle(text.trim());
@@ -86,7 +88,8 @@ async function show(pb) {
     for (const r of results.slice().reverse()) list.appendChild(card(r, names, pb, sets, verdicts));
     const bad = results.filter((r) => !r.ok).length;
     let text = results.length === 0 ? "No entries about you are in the log yet (a bundle for another provider finds nothing either)."
-      : `${results.length} entr${results.length === 1 ? "y" : "ies"} about you, newest first` + (bad ? `; ${bad} could NOT be verified.` : ".");
+      : `${results.length} entr${results.length === 1 ? "y" : "ies"} about you, newest first` + (bad ? `; ${bad} could NOT be verified.` : ".") +
+        ` Times are in your time zone (${Intl.DateTimeFormat().resolvedOptions().timeZone}).`;
     if (names === null) text += " Organisation names are not shown: the log's registry could not be verified (" + namesErr + ").";
     say("status", text, bad ? "bad" : "");
   } catch (e) {
@@ -188,7 +191,9 @@ if ("BarcodeDetector" in window && navigator.mediaDevices && navigator.mediaDevi
   });
 }
 
-if (location.hash.startsWith("#bundle=")) {
+// openFromLink opens a bundle given in the URL fragment (#bundle=...).
+function openFromLink() {
+  if (!location.hash.startsWith("#bundle=")) return false;
   const data = location.hash.slice("#bundle=".length);
   history.replaceState(null, "", location.pathname + location.search);
   let text = null;
@@ -196,9 +201,14 @@ if (location.hash.startsWith("#bundle=")) {
     text = fromBase64URL(decodeURIComponent(data));
   } catch (e) {
     say("bundlestatus", "The bundle in the link is not valid base64.", "bad");
+    $("bundlestatus").dataset.done = "true";
   }
   if (text !== null) useBundle(text);
-} else if (localStorage.getItem(STORE)) {
+  return true;
+}
+
+window.addEventListener("hashchange", openFromLink);
+if (!openFromLink() && localStorage.getItem(STORE)) {
   $("remember").checked = true;
   useBundle(localStorage.getItem(STORE));
 }
