@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,8 +144,7 @@ func trim(s string) string {
 
 // Verdicts returns the monitor's verdicts on entries, as of the latest
 // checkpoint it confirmed.
-func (m *Monitor) Verdicts(r *http.Request, entries []uint64) (*Verdicts, error) {
-	ctx := r.Context()
+func (m *Monitor) Verdicts(ctx context.Context, entries []uint64) (*Verdicts, error) {
 	out := &Verdicts{Verdicts: make([]EntryVerdict, 0, len(entries))}
 	if c := m.Confirmed(); c != nil {
 		out.CheckedSize = c.Size
@@ -257,7 +257,7 @@ func (m *Monitor) handleVerdicts(w http.ResponseWriter, r *http.Request) (int, e
 	if err != nil {
 		return http.StatusBadRequest, err
 	}
-	v, err := m.Verdicts(r, entries)
+	v, err := m.Verdicts(r.Context(), entries)
 	if err != nil {
 		return http.StatusInternalServerError, err
 	}
