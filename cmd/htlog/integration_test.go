@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/promise"
 	"golang.org/x/mod/sumdb/note"
@@ -126,14 +127,39 @@ func TestCLIAgainstStack(t *testing.T) {
 		}
 	})
 	t.Run("lookup", func(t *testing.T) {
-		out, _ := must(t, 0, append([]string{"lookup", "--key-file", patientKey, "--custodian", s.Org, "--save-dir", filepath.Join(dir, "mine")}, logArgs...)...)
+		out, _ := must(t, 0, append([]string{"lookup", "--key-file", patientKey, "--custodian", s.Org, "--save-dir", filepath.Join(dir, "mine"), "--table"}, logArgs...)...)
 		if !strings.Contains(out, "consent") || strings.Count(out, "access") != 2 || !strings.Contains(out, "ETREAT") || !strings.Contains(out, "3 events, each verified") {
-			t.Errorf("lookup output:\n%s", out)
+			t.Errorf("lookup --table output:\n%s", out)
+		}
+		// The plain-language output: words of the value sets, marks, and
+		// "in the log" apart from any verdict.
+		out, _ = must(t, 0, append([]string{"lookup", "--key-file", patientKey, "--custodian", s.Org, "--tz", "UTC"}, logArgs...)...)
+		for _, want := range []string{"Times are in UTC.", "recorded your consent", "for emergency treatment (break-glass).",
+			"⚠ Emergency access (break-glass).", "✓ In the log as entry", "3 events, each verified"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("lookup output lacks %q:\n%s", want, out)
+			}
 		}
 		saved, _ := filepath.Glob(filepath.Join(dir, "mine", "*.tlog-proof"))
 		if len(saved) != 3 {
 			t.Errorf("%d saved proofs", len(saved))
 		}
+		// With the patient bundle: the monitor's signed verdicts too.
+		keyHex, _ := os.ReadFile(patientKey)
+		policy, _ := os.ReadFile(s.PolicyFile)
+		mon := testonly.NewFakeMonitor(t, "monitor.example", s.Origin)
+		pb := &client.PatientBundle{Type: client.BundleType, Log: s.URL, Custodian: s.Org, Key: strings.TrimSpace(string(keyHex)), Policy: string(policy),
+			Monitors: []client.BundleMonitor{{URL: mon.URL, VKey: mon.VKey}}}
+		j, err := pb.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundleFile := file("bundle.json", j)
+		out, _ = must(t, 0, "lookup", "--bundle", bundleFile, "--tz", "UTC")
+		if strings.Count(out, "Monitor monitor.example: not checked yet") != 3 || strings.Count(out, "✓ In the log as entry") != 3 || mon.Asked() != 1 {
+			t.Errorf("lookup --bundle (monitor asked %d times):\n%s", mon.Asked(), out)
+		}
+		must(t, exitUsage, "lookup", "--bundle", bundleFile, "--custodian", s.Org)
 		out, _ = must(t, 0, append([]string{"lookup", "--tag", tag, "--json"}, logArgs...)...)
 		if strings.Count(out, "\n") != 3 {
 			t.Errorf("--json: %s", out)
