@@ -128,8 +128,10 @@ type Monitor struct {
 	rulesSize uint64
 	rulesAt   time.Time
 
-	sessions   sessions
-	loginLimit *clientLimiter
+	sessions sessions
+	// loginLimit bounds sign-in attempts, triageLimit triage requests
+	// with an Authorization header, per client address (guessing tokens).
+	loginLimit, triageLimit *clientLimiter
 
 	mu        sync.Mutex
 	confirmed *c2sp.SignedCheckpoint // latest log checkpoint the replay confirmed; nil before the first
@@ -185,7 +187,7 @@ func New(ctx context.Context, cfg Config) (*Monitor, error) {
 	}
 	m := &Monitor{
 		cfg: cfg, origin: cfg.LogVerifier.Name(), client: tlogclient.New(cfg.LogURL, cfg.HTTPClient),
-		checker: checker, loginLimit: newClientLimiter(1, 5),
+		checker: checker, loginLimit: newClientLimiter(1, 5), triageLimit: newClientLimiter(2, 20),
 		log: cfg.Logger.With("origin", cfg.LogVerifier.Name()), m: cfg.Metrics,
 	}
 	if err := m.load(ctx); err != nil {

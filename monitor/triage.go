@@ -222,6 +222,10 @@ func (m *Monitor) handleTriage(w http.ResponseWriter, r *http.Request) (int, err
 	var req TriageRequest
 	form := false
 	if auth := r.Header.Get("Authorization"); auth != "" {
+		if d := m.triageLimit.wait(r, time.Now()); d > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(int(d.Seconds())+1))
+			return http.StatusTooManyRequests, errors.New("too many triage requests from this address: try again later")
+		}
 		var ok bool
 		if token, found := strings.CutPrefix(auth, "Bearer "); found {
 			who, ok = m.authenticate("", token)

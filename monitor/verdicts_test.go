@@ -308,3 +308,37 @@ func TestPublicHealthExampleRaisesNoFinding(t *testing.T) {
 		t.Fatalf("verdict: %+v", got)
 	}
 }
+
+// TestTriageTokenGuessingIsLimited: an address that keeps sending triage
+// requests with tokens gets 429 with Retry-After; so does one that keeps
+// trying to sign in.
+func TestTriageTokenGuessingIsLimited(t *testing.T) {
+	mod, _ := withSigner(t)
+	e := newEnv(t, store.NewMem(), mod)
+	base := e.server(t)
+	limited := 0
+	for range 30 {
+		if code, _ := triage(t, base, strings.Repeat("a", 64), "Bearer guess-0123456789abcdef", `{"state":"resolved","note":"x"}`); code == 429 {
+			limited++
+		} else if code != 401 {
+			t.Fatalf("a wrong token: %d", code)
+		}
+	}
+	if limited == 0 {
+		t.Fatal("30 guesses in a row were not limited")
+	}
+	limited = 0
+	for range 10 {
+		resp, err := http.PostForm(base+"/login", map[string][]string{"name": {"reg"}, "token": {"guess-0123456789abcdef"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") != "" {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatal("10 sign-in attempts in a row were not limited")
+	}
+}
