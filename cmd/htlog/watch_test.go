@@ -433,3 +433,27 @@ func (s *smtpServer) serve(c net.Conn) {
 		}
 	}
 }
+
+// TestWatchRefusesUnverified: a checkpoint the policy's log key did not
+// sign stops the watch (exit 5) and nothing is notified.
+func TestWatchRefusesUnverified(t *testing.T) {
+	w := newWatchWorld(t)
+	runCLI(t, w.args("--once")...)
+	w.add(t, "alice", "TREAT")
+	other := testonly.NewFakeLog(t, w.log.Origin)
+	other.Append(w.log.Entries()...)
+	w.log.Serve(other.Checkpoint(t, other.Size()))
+	if code, _, errOut := runCLI(t, w.args("--once")...); code != exitNotVerified {
+		t.Fatalf("exit %d, want %d: %s", code, exitNotVerified, errOut)
+	}
+	if b, _ := w.hooks.all(); len(b) != 0 || len(w.mail.all()) != 0 {
+		t.Errorf("notified %d webhooks, %d e-mails from an unverified checkpoint", len(b), len(w.mail.all()))
+	}
+	w.log.Serve(nil)
+	if code, _, errOut := runCLI(t, w.args("--once")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if b, _ := w.hooks.all(); len(b) != 1 {
+		t.Errorf("%d webhooks once the log's checkpoint verifies, want 1", len(b))
+	}
+}
