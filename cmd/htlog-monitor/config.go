@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"net/url"
 	"regexp"
 	"strings"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/config"
-	"github.com/htlog/htlog/cmd/internal/tlsconfig"
+	"github.com/htlog/htlog/cmd/internal/daemon"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/monitor"
 	"github.com/htlog/htlog/monitor/rules"
@@ -23,15 +22,9 @@ import (
 // environment variables (HTLOG_LOG_URL sets log.url) and flags, in that
 // order of precedence.
 type Config struct {
-	// Listen is the HTTP address of the dashboard and API (HTTPS when TLS
-	// is set).
-	Listen string `mapstructure:"listen"`
-	// TLS, if set, makes the monitor serve HTTPS only, with HSTS; ca_file
-	// is trusted beside the system's roots when calling the log,
-	// witnesses, peers and webhooks.
-	TLS tlsconfig.Server `mapstructure:"tls"`
-	// Database holds the monitor's durable state.
-	Database dbopen.Section `mapstructure:"database"`
+	// Base holds listen (the dashboard and API), tls and database (see
+	// daemon.Base).
+	daemon.Base `mapstructure:",squash"`
 	// Log names the monitored log.
 	Log struct {
 		// URL is the log's tlog-tiles base URL, such as http://127.0.0.1:8080.
@@ -123,7 +116,7 @@ type Config struct {
 }
 
 func defaults() *Config {
-	c := &Config{Listen: "127.0.0.1:8280", PollInterval: 2 * time.Second, EvidenceDir: "var/evidence"}
+	c := &Config{Base: daemon.Base{Listen: "127.0.0.1:8280"}, PollInterval: 2 * time.Second, EvidenceDir: "var/evidence"}
 	c.Database.DSN = "root@tcp(127.0.0.1:3306)/htlog_monitor"
 	return c
 }

@@ -1,35 +1,31 @@
 package main
 
 import (
-	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"strings"
 
 	"errors"
 	"fmt"
-	"github.com/htlog/htlog/internal/admission"
 	"os"
 	"time"
 
+	"github.com/htlog/htlog/internal/admission"
+
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/daemon"
 	"github.com/htlog/htlog/cmd/internal/tlsconfig"
 )
 
 // Config is htlog-server's configuration: a YAML file (--config), HTLOG_*
 // environment variables and flags. See deployment/local/server.yaml.
 type Config struct {
-	// Listen is the HTTP address (HTTPS when TLS is set).
-	Listen string `mapstructure:"listen"`
-	// TLS, if set, makes the server serve HTTPS only, with HSTS; ca_file is
-	// trusted beside the system's roots when calling witnesses.
-	TLS tlsconfig.Server `mapstructure:"tls"`
+	// Base holds listen, tls and database (see daemon.Base).
+	daemon.Base `mapstructure:",squash"`
 	// Origin is the log's checkpoint origin, such as htlog.example/log1. A
 	// new shard is a new origin and a new key, never a reused one.
 	Origin string `mapstructure:"origin"`
 	// KeyFile holds the log's signed-note private key (htlog keygen --kind log).
 	KeyFile string `mapstructure:"key_file"`
-	// Database holds htlog's tables for this origin and the tree id.
-	Database dbopen.Section `mapstructure:"database"`
 	// Trillian is the Trillian log server.
 	Trillian struct {
 		// Address is the log server's gRPC host:port.
@@ -83,7 +79,7 @@ type Config struct {
 }
 
 func defaults() *Config {
-	c := &Config{Listen: "127.0.0.1:8080", CheckpointInterval: time.Second, WitnessTimeout: 3 * time.Second,
+	c := &Config{Base: daemon.Base{Listen: "127.0.0.1:8080"}, CheckpointInterval: time.Second, WitnessTimeout: 3 * time.Second,
 		MaxBacklog: 10000, MaxMergeDelay: time.Minute, ReceiptTimeout: 10 * time.Second, MaxCheckpointAge: 30 * time.Second}
 	c.Database.DSN = "root@tcp(127.0.0.1:3306)/htlog"
 	c.Trillian.Address = "127.0.0.1:8090"
@@ -96,13 +92,7 @@ func defaults() *Config {
 
 // Validate checks every key, naming the one at fault.
 func (c *Config) Validate() error {
-	if err := config.CheckListen("listen", c.Listen); err != nil {
-		return err
-	}
-	if err := c.TLS.Validate("tls"); err != nil {
-		return err
-	}
-	if err := c.Database.TLS.Validate("database.tls"); err != nil {
+	if err := c.Base.Validate(); err != nil {
 		return err
 	}
 	if err := c.Trillian.TLS.Validate("trillian.tls"); err != nil {
@@ -123,9 +113,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("key_file: the key is named %q but origin is %q; they must match", signer.Name(), c.Origin)
 	}
 	c.logKey = key
-	if c.Database.DSN == "" {
-		return errors.New("database.dsn: required")
-	}
 	if c.Trillian.Address == "" {
 		return errors.New("trillian.address: required (host:port of trillian_log_server's gRPC)")
 	}

@@ -3,29 +3,21 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/config"
-	"github.com/htlog/htlog/cmd/internal/tlsconfig"
+	"github.com/htlog/htlog/cmd/internal/daemon"
 )
 
 // Config is htlog-witness's configuration: a YAML file (--config), HTLOG_*
 // environment variables (HTLOG_DATABASE_DSN) and flags, in that order of
 // precedence. See deployment/local/witness1.yaml for an example.
 type Config struct {
-	// Listen is the HTTP address, such as 127.0.0.1:8181 (HTTPS when TLS
-	// is set).
-	Listen string `mapstructure:"listen"`
-	// TLS, if set, makes the witness serve HTTPS only, with HSTS; ca_file
-	// is trusted beside the system's roots when pulling from logs and
-	// gossiping with peers.
-	TLS tlsconfig.Server `mapstructure:"tls"`
-	// Database holds the witness's durable state.
-	Database dbopen.Section `mapstructure:"database"`
+	// Base holds listen, tls and database (see daemon.Base).
+	daemon.Base `mapstructure:",squash"`
 	// KeyFile holds the witness's private key (htlog keygen --kind witness);
 	// it must be readable by its owner only.
 	KeyFile string `mapstructure:"key_file"`
@@ -64,24 +56,15 @@ type resolvedLog struct {
 }
 
 func defaults() *Config {
-	c := &Config{Listen: "127.0.0.1:8181", GossipInterval: 10 * time.Second}
+	c := &Config{Base: daemon.Base{Listen: "127.0.0.1:8181"}, GossipInterval: 10 * time.Second}
 	c.Database.DSN = "root@tcp(127.0.0.1:3306)/htlog_witness"
 	return c
 }
 
 // Validate checks every key and reads the key files, naming the key at fault.
 func (c *Config) Validate() error {
-	if err := config.CheckListen("listen", c.Listen); err != nil {
+	if err := c.Base.Validate(); err != nil {
 		return err
-	}
-	if err := c.TLS.Validate("tls"); err != nil {
-		return err
-	}
-	if err := c.Database.TLS.Validate("database.tls"); err != nil {
-		return err
-	}
-	if c.Database.DSN == "" {
-		return errors.New("database.dsn: required")
 	}
 	for i, path := range append([]string{c.KeyFile}, c.ExtraKeyFiles...) {
 		key := "key_file"

@@ -89,7 +89,11 @@ func keysOf(t reflect.Type, prefix string) []string {
 	var keys []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if name == "" && opts == "squash" {
+			keys = append(keys, keysOf(f.Type, prefix)...) // an embedded section's keys are the parent's
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}

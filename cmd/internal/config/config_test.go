@@ -106,3 +106,48 @@ func ExampleCheckListen() {
 	fmt.Println(CheckListen("listen", "8080"))
 	// Output: listen: must be host:port, got "8080"
 }
+
+// squashed embeds a section whose keys are the parent's, as every daemon's
+// Config embeds daemon.Base.
+type squashed struct {
+	shared `mapstructure:",squash"`
+	Extra  string `mapstructure:"extra"`
+}
+
+type shared struct {
+	Listen   string `mapstructure:"listen"`
+	Database struct {
+		DSN string `mapstructure:"dsn"`
+	} `mapstructure:"database"`
+}
+
+func (c *squashed) Validate() error { return nil }
+
+// TestLoadSquashed: an embedded section's keys come from the file, the
+// environment and flags at the top level, and an unknown key is still one.
+func TestLoadSquashed(t *testing.T) {
+	p := writeFile(t, "listen: 127.0.0.1:1\nextra: x\n")
+	t.Setenv("HTLOG_DATABASE_DSN", "root@tcp(y)/")
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	fs.String("config", "", "")
+	fs.String("listen", "", "")
+	if err := fs.Parse([]string{"--config", p}); err != nil {
+		t.Fatal(err)
+	}
+	c := &squashed{}
+	if err := Load(fs, c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:1" || c.Database.DSN != "root@tcp(y)/" || c.Extra != "x" {
+		t.Errorf("got %+v", c)
+	}
+	bad := writeFile(t, "listen: 127.0.0.1:1\nlisten_typo: 2\n")
+	fs = pflag.NewFlagSet("t", pflag.ContinueOnError)
+	fs.String("config", "", "")
+	if err := fs.Parse([]string{"--config", bad}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Load(fs, &squashed{}); err == nil || !strings.Contains(err.Error(), "listen_typo") {
+		t.Errorf("unknown key: %v", err)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/htlog/htlog/cmd/internal/config"
+	"github.com/htlog/htlog/cmd/internal/dbopen"
 	"github.com/htlog/htlog/cmd/internal/tlsconfig"
 	"github.com/spf13/pflag"
 )
@@ -35,6 +36,37 @@ const (
 	ExitFailure   = 1
 	ExitBadConfig = 2
 )
+
+// Base is the configuration every daemon has; each daemon's Config embeds
+// it with `mapstructure:",squash"`, so its keys are top-level.
+type Base struct {
+	// Listen is the HTTP address (HTTPS when TLS is set).
+	Listen string `mapstructure:"listen"`
+	// TLS, if set, makes the daemon serve HTTPS only, with HSTS; its
+	// ca_file is trusted beside the system's roots by the daemon's HTTP
+	// clients.
+	TLS tlsconfig.Server `mapstructure:"tls"`
+	// Database holds the daemon's durable state.
+	Database dbopen.Section `mapstructure:"database"`
+}
+
+// Validate checks the listen address, both TLS sections and that a
+// database is named, naming the key at fault.
+func (b *Base) Validate() error {
+	if err := config.CheckListen("listen", b.Listen); err != nil {
+		return err
+	}
+	if err := b.TLS.Validate("tls"); err != nil {
+		return err
+	}
+	if err := b.Database.TLS.Validate("database.tls"); err != nil {
+		return err
+	}
+	if b.Database.DSN == "" {
+		return errors.New("database.dsn: required")
+	}
+	return nil
+}
 
 // Exec is a daemon's func main: it runs run with the command line's
 // arguments and a context cancelled on SIGINT or SIGTERM, then exits with
