@@ -201,6 +201,8 @@ func (m *Monitor) Verdicts(ctx context.Context, entries []uint64) (*Verdicts, er
 			v.Status = StatusAllowed
 		case ok && rv.Kind == finding.PermittedDisclosure:
 			v.Status = StatusPermittedDisclosure
+		case ok && rv.Kind == finding.Held:
+			v.Status = StatusNotCheckedYet // its consent may still be logged
 		default:
 			v.Status = StatusNoFinding
 		}

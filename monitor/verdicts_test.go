@@ -342,3 +342,29 @@ func TestTriageTokenGuessingIsLimited(t *testing.T) {
 		t.Fatal("10 sign-in attempts in a row were not limited")
 	}
 }
+
+// TestVerdictOfAHeldAccess: an access citing a consent not logged yet is
+// not judged yet (the rule waits for the consent), and is allowed once
+// the consent is logged.
+func TestVerdictOfAHeldAccess(t *testing.T) {
+	mod, verifier := withSigner(t)
+	e := newEnv(t, store.NewMem(), mod)
+	org := "npi:1234567893"
+	consent, cid := e.sub.Sign(t, "consent", t0, montest.Consent("pat", org, t0))
+	access, _ := e.sub.Sign(t, "access", t0.Add(time.Hour), montest.Access(org, "dr-a", "pat", "TREAT", cid))
+	e.log.Append(access)
+	if err := e.mon.Step(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	base := e.server(t)
+	if v := getVerdicts(t, base, verifier, "0").Verdicts[0]; v.Status != "not_checked_yet" || v.EventID == "" {
+		t.Fatalf("held access: %+v", v)
+	}
+	e.log.Append(consent)
+	if err := e.mon.Step(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := getVerdicts(t, base, verifier, "0").Verdicts[0]; v.Status != "allowed" || v.ConsentEntry == nil || *v.ConsentEntry != 1 {
+		t.Fatalf("access after its consent was logged: %+v", v)
+	}
+}

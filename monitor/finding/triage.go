@@ -98,6 +98,10 @@ const (
 	// PermittedDisclosure: a disclosure under a legal basis that needs no
 	// authorization (HIPAA 164.512, TPO, to the patient).
 	PermittedDisclosure
+	// Held: an access citing a consent not logged yet, which the consent
+	// rule waits for (the settle window); a later verdict or finding
+	// settles it.
+	Held
 )
 
 // Verdict is the rules' conclusion about one entry. Rules record one for

@@ -116,6 +116,7 @@ func (r *AccessWithoutConsent) judge(e *entry.Entry) []finding.Finding {
 	if !ok {
 		var out []finding.Finding
 		h := heldAccess{Ref: refOf(e), Consent: a.Authorization, Facts: factsOf(e)}
+		r.verdicts = append(r.verdicts, finding.Verdict{Index: e.Index, EventID: e.ID, Kind: finding.Held, ConsentIndex: -1})
 		for _, h := range r.Pending.push(r.s.due(r.Clock), h, r.s.max) {
 			out = append(out, h.Ref.find(r.Name(), finding.High, "the cited consent is not a consent grant logged before the access"+r.s.early(), h.Consent))
 		}
