@@ -576,3 +576,22 @@ func shipPallet(t *testing.T, id string) map[string]any {
 }
 
 const pallet, kase = "106141412345678908", "006141411234567890"
+
+// TestPackingCycle: units packed into each other (only a hostile or broken
+// submitter logs that) expand to what they hold, once, and the shipment of
+// either is judged.
+func TestPackingCycle(t *testing.T) {
+	at := time.Date(2025, 5, 2, 9, 0, 0, 0, time.UTC)
+	s, subs := newChain(t)
+	m := subs[manufacturer]
+	s.add3(m, "custody", at, pkgEvent(t, "commissioning", "active", "p1", "A12345B", ""))
+	s.add3(m, "custody", at.Add(time.Hour), pack(t, pallet, "ADD", []string{"p1"}, kase))
+	s.add3(m, "custody", at.Add(time.Hour), pack(t, kase, "ADD", nil, pallet))
+	s.add3(m, "custody", at.Add(2*time.Hour), example(t, "custody", "valid-lot-recall"))
+	s.add3(m, "custody", at.Add(3*time.Hour), shipPallet(t, "1")) // 4
+	s.want("recalled_lot_moved", 4)
+	if n := len(s.all); n != 1 {
+		t.Errorf("%d findings, want one for the one package: %v", n, s.all)
+	}
+	s.wantNothingElse()
+}
