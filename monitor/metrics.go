@@ -19,6 +19,7 @@ type Metrics struct {
 	promisesPending prometheus.Gauge
 	checkpoints     *prometheus.CounterVec
 	findings        *prometheus.CounterVec
+	triage          *prometheus.CounterVec
 	splitViews      prometheus.Counter
 	errors          *prometheus.CounterVec
 	lastRound       prometheus.Gauge
@@ -57,6 +58,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		splitViews: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "htlog_monitor_split_views_total", Help: "Split-view evidence bundles recorded.",
 		}),
+		triage: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "htlog_monitor_triage_total", Help: "Findings moved by a regulator, by the state moved to.",
+		}, []string{"state"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "htlog_monitor_errors_total", Help: "Failed operations (log or witness unreachable, store errors), by operation.",
 		}, []string{"op"}),
@@ -72,6 +76,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "htlog_monitor_build_info", Help: "Build information; always 1.",
 	}, []string{"version", "goversion"})
 	info.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(m.entries, m.treeSize, m.rate, m.position, m.eta, m.promises, m.promisesPending, m.checkpoints, m.findings, m.splitViews, m.errors, m.lastRound, info)
+	reg.MustRegister(m.entries, m.treeSize, m.rate, m.position, m.eta, m.promises, m.promisesPending, m.checkpoints, m.findings, m.triage, m.splitViews, m.errors, m.lastRound, info)
 	return m
 }

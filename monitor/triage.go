@@ -290,6 +290,7 @@ func (m *Monitor) handleTriage(w http.ResponseWriter, r *http.Request) (int, err
 	case err != nil:
 		return http.StatusInternalServerError, err
 	}
+	m.m.triage.WithLabelValues(string(t.To)).Inc()
 	m.log.Info("finding triaged", "finding", id, "from", t.From, "to", t.To, "regulator", who)
 	if form {
 		http.Redirect(w, r, "/finding/"+url.PathEscape(id), http.StatusSeeOther)

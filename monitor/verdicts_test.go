@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/internal/montest"
 	"github.com/htlog/htlog/monitor/store"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -173,12 +175,15 @@ func triage(t *testing.T, base, id, auth, body string) (int, string) {
 // moves, with a note; the history says who, when, from and to.
 func TestTriageAPI(t *testing.T) {
 	mod, _ := withSigner(t)
-	e := newEnv(t, store.NewMem(), mod)
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, store.NewMem(), mod, func(c *monitor.Config) { c.Metrics = monitor.NewMetrics(reg) })
 	logPatientStory(t, e)
 	if err := e.mon.Step(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	base := e.server(t)
+	srv := httptest.NewServer(e.mon.Handler(reg))
+	defer srv.Close()
+	base := srv.URL
 	fs := e.findings(t, "access_without_consent")
 	if len(fs) != 1 {
 		t.Fatalf("findings: %+v", fs)
@@ -221,13 +226,15 @@ func TestTriageAPI(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Fatalf("form without a session: %d", resp.StatusCode)
 	}
-	var got finding.Finding
+	if _, m := get(t, base+"/metrics"); !strings.Contains(m, `htlog_monitor_triage_total{state="acknowledged"} 1`) ||
+		!strings.Contains(m, `htlog_monitor_triage_total{state="resolved"} 1`) {
+		t.Errorf("metrics:\n%s", m)
+	}
 	_, body := get(t, base+"/findings?state=resolved")
 	var list []finding.Finding
 	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list) != 1 || list[0].ID != id {
 		t.Fatalf("findings?state=resolved: %s", body)
 	}
-	_ = got
 }
 
 func basic(user, pass string) string {
