@@ -11,6 +11,7 @@
 
 const $ = (id) => document.getElementById(id);
 const STORE = "htlog-patient-bundle";
+let current = null; // the text of the bundle in use, kept in memory only
 
 function fromBase64URL(s) {
   s = s.replace(/ /g, "+").replace(/-/g, "+").replace(/_/g, "/");
@@ -41,7 +42,8 @@ async function useBundle(text) {
     $("bundlestatus").dataset.done = "true";
     return;
   }
-  if ($("remember").checked) localStorage.setItem(STORE, text.trim());
+  current = text.trim();
+  if ($("remember").checked) localStorage.setItem(STORE, current);
   $("forget").hidden = false;
   say("bundlestatus", `Bundle opened: your records at ${pb.bundle.custodian}, checked against your witness policy` +
     (pb.monitors.length ? ` and ${pb.monitors.length} monitor${pb.monitors.length > 1 ? "s" : ""} (${pb.monitors.map((m) => m.name).join(", ")}).` : "; it names no monitor."), "ok");
@@ -147,9 +149,11 @@ $("file").addEventListener("change", async (ev) => {
 $("usepaste").addEventListener("click", () => useBundle($("paste").value));
 $("remember").addEventListener("change", () => {
   if (!$("remember").checked) localStorage.removeItem(STORE);
+  else if (current !== null) localStorage.setItem(STORE, current);
 });
 $("forget").addEventListener("click", () => {
   localStorage.removeItem(STORE);
+  current = null;
   $("remember").checked = false;
   $("paste").value = "";
   $("file").value = "";

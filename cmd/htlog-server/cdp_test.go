@@ -154,14 +154,17 @@ func (b *browser) viewport(width, height int, mobile bool, tz string) {
 	b.call("Emulation.setTimezoneOverride", map[string]any{"timezoneId": tz}, nil)
 }
 
-// open loads url and waits until the expression ready is true.
+// open loads url afresh (from about:blank, so that a link that differs
+// only in its fragment loads the page again) and waits until the
+// expression ready is true.
 func (b *browser) open(url, ready string) {
 	b.t.Helper()
+	b.call("Page.navigate", map[string]any{"url": "about:blank"}, nil)
 	b.call("Page.navigate", map[string]any{"url": url}, nil)
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		var ok bool
-		b.eval("!!("+ready+")", &ok)
+		b.eval("(() => { try { return !!("+ready+"); } catch (e) { return false; } })()", &ok) // the old document may still be there
 		if ok {
 			return
 		}
