@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,6 +54,16 @@ type gateway struct {
 	DSN   string
 	stack *testonly.Stack
 	cmd   *exec.Cmd
+	db    *sql.DB
+}
+
+// database returns a connection pool to the gateway's database, opened once.
+func (g *gateway) database(t testing.TB) *sql.DB {
+	if g.db == nil {
+		g.db = testonly.OpenDB(t, g.DSN)
+		g.db.SetMaxOpenConns(2)
+	}
+	return g.db
 }
 
 const testToken = "custodian-token-0123456789"
@@ -247,8 +258,7 @@ func ctx(t testing.TB) context.Context {
 // counts returns the number of the gateway's items in each state.
 func (g *gateway) counts(t testing.TB) map[string]int {
 	t.Helper()
-	db := testonly.OpenDB(t, g.DSN)
-	rows, err := db.Query("SELECT state, COUNT(*) FROM gw_items GROUP BY state")
+	rows, err := g.database(t).Query("SELECT state, COUNT(*) FROM gw_items GROUP BY state")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,8 +278,7 @@ func (g *gateway) counts(t testing.TB) map[string]int {
 // eventIDs returns the event ids of all the gateway's items.
 func (g *gateway) eventIDs(t testing.TB) []string {
 	t.Helper()
-	db := testonly.OpenDB(t, g.DSN)
-	rows, err := db.Query("SELECT event_id FROM gw_items")
+	rows, err := g.database(t).Query("SELECT event_id FROM gw_items")
 	if err != nil {
 		t.Fatal(err)
 	}

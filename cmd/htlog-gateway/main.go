@@ -60,7 +60,7 @@ func ownRegistry(cfg *Config) (*registry.Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub := strings.ReplaceAll(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))), "\n", "\n        ")
+	pub := strings.ReplaceAll(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))), "\n", "\n          ")
 	quote := func(ss []string) string {
 		q := make([]string, len(ss))
 		for i, s := range ss {
@@ -69,7 +69,7 @@ func ownRegistry(cfg *Config) (*registry.Registry, error) {
 		return "[" + strings.Join(q, ", ") + "]"
 	}
 	systems := append([]string{cfg.SourceSystem}, cfg.SourceSystems...)
-	y := fmt.Sprintf("submitters:\n  - org: %q\n    kinds: [access, consent, custody, trial]\n    acts_for: %s\n    source_systems: %s\n    gs1_company_prefixes: %s\n    keys:\n      - public_key: |\n        %s\n",
+	y := fmt.Sprintf("submitters:\n  - org: %q\n    kinds: [access, consent, custody, trial]\n    acts_for: %s\n    source_systems: %s\n    gs1_company_prefixes: %s\n    keys:\n      - public_key: |\n          %s\n",
 		cfg.Org, quote(cfg.ActsFor), quote(systems), quote(cfg.GS1CompanyPrefixes), pub)
 	return registry.Parse([]byte(y), ".")
 }
@@ -80,8 +80,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(64)
-	db.SetMaxIdleConns(64)
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
 	st, err := store.Open(ctx, db)
 	if err != nil {
 		return err

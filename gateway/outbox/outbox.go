@@ -29,8 +29,8 @@ import (
 // Store is the part of the store the outbox uses.
 type Store interface {
 	Next(ctx context.Context, state, limit int) ([]store.Work, error)
-	MarkSubmitted(ctx context.Context, eventID string, promise []byte) error
-	MarkLogged(ctx context.Context, eventID string, index uint64, proof []byte) error
+	MarkSubmittedBatch(ctx context.Context, subs []store.Submission) error
+	MarkLoggedBatch(ctx context.Context, rs []store.Receipt) error
 	MarkRefused(ctx context.Context, eventID, reason string) error
 	CountAttempt(ctx context.Context, eventID string) error
 }
@@ -66,8 +66,9 @@ type Config struct {
 
 // Outbox moves items from the store to the log.
 type Outbox struct {
-	cfg  Config
-	wake chan struct{}
+	cfg      Config
+	wake     chan struct{}
+	verifier *receiptVerifier
 }
 
 // New returns an Outbox.
@@ -90,7 +91,7 @@ func New(cfg Config) (*Outbox, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1), verifier: &receiptVerifier{policy: cfg.Policy}}, nil
 }
 
 // Wake tells the outbox new items were accepted.
@@ -160,58 +161,68 @@ func (o *Outbox) submitLoop(ctx context.Context) {
 	}
 }
 
-// submitWindow submits a window concurrently; it reports whether any item
-// must be retried.
+// submitWindow submits a window concurrently and records the log's answers
+// in one statement; it reports whether any item must be retried.
 func (o *Outbox) submitWindow(ctx context.Context, win []store.Work) bool {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	failed := false
+	var subs []store.Submission
 	for _, w := range win {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !o.submitOne(ctx, w) {
-				mu.Lock()
+			sub, ok := o.submitOne(ctx, w)
+			mu.Lock()
+			defer mu.Unlock()
+			if !ok {
 				failed = true
-				mu.Unlock()
+			} else if sub != nil {
+				subs = append(subs, *sub)
 			}
 		}()
 	}
 	wg.Wait()
+	if err := o.cfg.Store.MarkSubmittedBatch(ctx, subs); err != nil {
+		// The log holds them; they are submitted again, and the log
+		// deduplicates.
+		o.cfg.Logger.Error("outbox: couldn't record submissions", "items", len(subs), "err", err)
+		return true
+	}
+	if o.cfg.Metrics.Submitted != nil {
+		for range subs {
+			o.cfg.Metrics.Submitted()
+		}
+	}
 	return failed
 }
 
-func (o *Outbox) submitOne(ctx context.Context, w store.Work) bool {
+// submitOne submits one item: a Submission to record, nil after a final
+// refusal (recorded), ok false when it must be retried.
+func (o *Outbox) submitOne(ctx context.Context, w store.Work) (*store.Submission, bool) {
 	sctx, cancel := context.WithTimeout(ctx, o.cfg.SubmitTimeout)
 	defer cancel()
 	_, promise, err := o.cfg.Log.SubmitAsync(sctx, w.Envelope)
 	var refusal *client.HTTPError
 	switch {
 	case err == nil:
-		if err := o.cfg.Store.MarkSubmitted(ctx, w.EventID, promise); err != nil {
-			o.cfg.Logger.Error("outbox: couldn't record a submission", "event", w.EventID, "err", err)
-			return false
-		}
-		if o.cfg.Metrics.Submitted != nil {
-			o.cfg.Metrics.Submitted()
-		}
-		return true
+		return &store.Submission{EventID: w.EventID, Promise: promise}, true
 	case errors.As(err, &refusal) && refusal.Status != 404:
 		o.cfg.Logger.Warn("outbox: the log refused an item", "event", w.EventID, "status", refusal.Status, "reason", refusal.Reason)
 		if err := o.cfg.Store.MarkRefused(ctx, w.EventID, refusal.Reason); err != nil {
 			o.cfg.Logger.Error("outbox: couldn't record a refusal", "event", w.EventID, "err", err)
-			return false
+			return nil, false
 		}
 		if o.cfg.Metrics.Refused != nil {
 			o.cfg.Metrics.Refused()
 		}
-		return true
+		return nil, true
 	default:
 		if ctx.Err() == nil {
 			o.cfg.Logger.Warn("outbox: submission failed, will retry", "event", w.EventID, "attempts", w.Attempts+1, "err", err)
 			_ = o.cfg.Store.CountAttempt(ctx, w.EventID)
 		}
-		return false
+		return nil, false
 	}
 }
 
@@ -229,48 +240,49 @@ func (o *Outbox) receiptLoop(ctx context.Context) {
 		}
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 32)
-		got := 0
 		var mu sync.Mutex
+		var got []store.Receipt
 		for _, w := range work {
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if o.receiptOne(ctx, w) {
+				if r, ok := o.receiptOne(ctx, w); ok {
 					mu.Lock()
-					got++
+					got = append(got, r)
 					mu.Unlock()
 				}
 			}()
 		}
 		wg.Wait()
-		if got == 0 {
-			sleep(ctx, 300*time.Millisecond, nil)
+		if err := o.cfg.Store.MarkLoggedBatch(ctx, got); err != nil {
+			o.cfg.Logger.Error("outbox: couldn't store receipts", "items", len(got), "err", err)
+		} else if o.cfg.Metrics.Logged != nil {
+			for range got {
+				o.cfg.Metrics.Logged()
+			}
 		}
+		// Receipts come with checkpoints (about one a second): poll
+		// again after a pause rather than asking for every item again
+		// at once.
+		sleep(ctx, 300*time.Millisecond, nil)
 	}
 }
 
-// receiptOne fetches, verifies and stores one receipt; false if it is not
-// there yet.
-func (o *Outbox) receiptOne(ctx context.Context, w store.Work) bool {
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+// receiptOne fetches and verifies one receipt; ok is false if it is not
+// there yet (or does not verify).
+func (o *Outbox) receiptOne(ctx context.Context, w store.Work) (store.Receipt, bool) {
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	p, err := o.cfg.Log.Receipt(rctx, w.EventID)
 	if err != nil {
-		return false
+		return store.Receipt{}, false
 	}
 	raw := p.Marshal()
-	if _, err := client.VerifyProofFile(o.cfg.Policy, raw, w.Envelope); err != nil {
+	if err := o.verifier.verify(p, w.Envelope); err != nil {
 		o.cfg.Logger.Error("outbox: the log's receipt does not verify; not stored", "event", w.EventID, "err", err)
-		return false
+		return store.Receipt{}, false
 	}
-	if err := o.cfg.Store.MarkLogged(ctx, w.EventID, p.Index, raw); err != nil {
-		o.cfg.Logger.Error("outbox: couldn't store a receipt", "event", w.EventID, "err", err)
-		return false
-	}
-	if o.cfg.Metrics.Logged != nil {
-		o.cfg.Metrics.Logged()
-	}
-	return true
+	return store.Receipt{EventID: w.EventID, Index: p.Index, Proof: raw}, true
 }

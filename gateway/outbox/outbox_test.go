@@ -63,11 +63,17 @@ func (m *memStore) set(id string, st int) error {
 	m.state[id] = st
 	return nil
 }
-func (m *memStore) MarkSubmitted(_ context.Context, id string, _ []byte) error {
-	return m.set(id, store.Submitted)
+func (m *memStore) MarkSubmittedBatch(_ context.Context, subs []store.Submission) error {
+	for _, s := range subs {
+		m.set(s.EventID, store.Submitted)
+	}
+	return nil
 }
-func (m *memStore) MarkLogged(_ context.Context, id string, _ uint64, _ []byte) error {
-	return m.set(id, store.Logged)
+func (m *memStore) MarkLoggedBatch(_ context.Context, rs []store.Receipt) error {
+	for _, r := range rs {
+		m.set(r.EventID, store.Logged)
+	}
+	return nil
 }
 func (m *memStore) MarkRefused(_ context.Context, id, why string) error {
 	m.mu.Lock()

@@ -178,7 +178,7 @@ func (s *Server) accept(ctx context.Context, items []mapping.Item) ([]accepted, 
 	for i, it := range items {
 		out[i] = accepted{EventID: ids[i], Kind: it.Kind, Source: it.Source, Status: "/items/" + ids[i]}
 		s.metrics.accepted.WithLabelValues(it.Kind).Inc()
-		s.cfg.Logger.Info("accepted", "event", ids[i], "kind", it.Kind)
+		s.cfg.Logger.Debug("accepted", "event", ids[i], "kind", it.Kind)
 	}
 	return out, nil
 }

@@ -102,6 +102,7 @@ type Store struct {
 	db       *sql.DB
 	patients sync.Map // ref -> []byte
 	packages sync.Map // gtin.serial -> []byte
+	accepts  chan *acceptReq
 }
 
 // Open creates the tables if they are missing and returns the Store.
@@ -109,7 +110,9 @@ func Open(ctx context.Context, db *sql.DB) (*Store, error) {
 	if err := sqlschema.Apply(ctx, db, schema); err != nil {
 		return nil, fmt.Errorf("couldn't create the gateway's tables: %w", err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, accepts: make(chan *acceptReq, 1024)}
+	go s.acceptLoop()
+	return s, nil
 }
 
 func refHash(ref string) []byte {
@@ -252,47 +255,6 @@ type Status struct {
 	Updated  time.Time
 }
 
-// Accept stores items in one transaction and returns, for each, the item
-// as stored: a new one, or the one an identical input made before (then
-// nothing of the new one is kept). It returns after the commit.
-func (s *Store) Accept(ctx context.Context, items []Accepted) ([]string, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't begin: %w", err)
-	}
-	defer tx.Rollback()
-	now := time.Now().UTC()
-	ids := make([]string, len(items))
-	for i, it := range items {
-		res, err := tx.ExecContext(ctx, `INSERT IGNORE INTO gw_items (event_id, input_hash, kind, source, subject, envelope, state, accepted_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, it.EventID, it.InputHash, it.Kind, it.Source, it.Subject, it.Envelope, Pending, now, now)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't store an item: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			if err := tx.QueryRowContext(ctx, "SELECT event_id FROM gw_items WHERE input_hash = ?", it.InputHash).Scan(&ids[i]); err != nil {
-				return nil, fmt.Errorf("couldn't read an item accepted before: %w", err)
-			}
-			continue
-		}
-		ids[i] = it.EventID
-		for _, o := range it.Openings {
-			var ph []byte
-			if o.Patient != "" {
-				ph = refHash(o.Patient)
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO gw_openings (event_id, patient_hash, commitment, value, opening) VALUES (?, ?, ?, ?, ?)",
-				it.EventID, ph, o.Commitment, o.Value, o.Opening); err != nil {
-				return nil, fmt.Errorf("couldn't store an opening: %w", err)
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("couldn't commit: %w", err)
-	}
-	return ids, nil
-}
-
 // Work is an item for the outbox.
 type Work struct {
 	Seq      int64
@@ -318,18 +280,6 @@ func (s *Store) Next(ctx context.Context, state, limit int) ([]Work, error) {
 		out = append(out, w)
 	}
 	return out, rows.Err()
-}
-
-// MarkSubmitted records the log's answer (a promise) for a pending item.
-func (s *Store) MarkSubmitted(ctx context.Context, eventID string, promise []byte) error {
-	return s.exec(ctx, "UPDATE gw_items SET state = ?, promise = ?, updated_at = ? WHERE event_id = ? AND state = ?",
-		Submitted, promise, time.Now().UTC(), eventID, Pending)
-}
-
-// MarkLogged records an item's verified tlog-proof and index.
-func (s *Store) MarkLogged(ctx context.Context, eventID string, index uint64, proof []byte) error {
-	return s.exec(ctx, "UPDATE gw_items SET state = ?, proof = ?, leaf_index = ?, updated_at = ? WHERE event_id = ? AND state IN (?, ?)",
-		Logged, proof, int64(index), time.Now().UTC(), eventID, Pending, Submitted)
 }
 
 // MarkRefused records that the log refused an item, and why.

@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/htlog/htlog/event"
+	"github.com/htlog/htlog/gateway/mapping"
+	"github.com/htlog/htlog/internal/testonly"
+)
+
+func openStore(t *testing.T) *Store {
+	t.Helper()
+	testonly.RequireIntegration(t)
+	db := testonly.OpenDB(t, testonly.NewDatabase(t, "gwstore"))
+	s, err := Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func item(input string, n int) Accepted {
+	h := sha256.Sum256([]byte(input))
+	id := fmt.Sprintf("sha256:%064x", sha256.Sum256([]byte(fmt.Sprintf("%s#%d", input, n))))
+	c, op := event.Commit([]byte("value of " + input))
+	return Accepted{InputHash: h[:], EventID: id, Kind: "access", Source: "AuditEvent/" + input, Subject: "patient:Patient/1",
+		Envelope: []byte("{}"), Openings: []mapping.Opening{{Patient: "Patient/1", Commitment: c, Value: "value of " + input, Opening: op}}}
+}
+
+// TestAcceptGroupCommit: concurrent Accepts, some of the same inputs, are
+// committed together; an input accepted twice is one item (the first), its
+// openings stored once; the outbox sees every item once, oldest first.
+func TestAcceptGroupCommit(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	ids := make([][]string, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Requests i and i+20 send the same two inputs.
+			a, b := item(fmt.Sprintf("in-%d", i%20), i), item(fmt.Sprintf("other-%d", i%20), i)
+			got, err := s.Accept(ctx, []Accepted{a, b})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = got
+		}()
+	}
+	wg.Wait()
+	for i := range 20 {
+		if len(ids[i]) != 2 || ids[i][0] != ids[i+20][0] || ids[i][1] != ids[i+20][1] || ids[i][0] == ids[i][1] {
+			t.Fatalf("requests %d and %d: %v %v", i, i+20, ids[i], ids[i+20])
+		}
+	}
+	work, err := s.Next(ctx, Pending, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(work) != 40 {
+		t.Fatalf("%d pending items, want 40", len(work))
+	}
+	for i := 1; i < len(work); i++ {
+		if work[i].Seq <= work[i-1].Seq {
+			t.Fatal("Next is not oldest first")
+		}
+	}
+	ops, err := s.PatientOpenings(ctx, "Patient/1")
+	if err != nil || len(ops) != 40 {
+		t.Fatalf("%d openings (%v), want 40", len(ops), err)
+	}
+	// The outbox's batch updates move exactly the items named.
+	if err := s.MarkSubmittedBatch(ctx, []Submission{{EventID: work[0].EventID, Promise: []byte("p0")}, {EventID: work[1].EventID}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkLoggedBatch(ctx, []Receipt{{EventID: work[0].EventID, Index: 7, Proof: []byte("proof")}}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.StatusOf(ctx, work[0].EventID)
+	if st.State != Logged || *st.Index != 7 || string(st.Proof) != "proof" || string(st.Promise) != "p0" {
+		t.Errorf("item 0: %+v", st)
+	}
+	if st, _ := s.StatusOf(ctx, work[1].EventID); st.State != Submitted {
+		t.Errorf("item 1 state %d", st.State)
+	}
+	if c, _ := s.Counts(ctx); c["pending"] != 38 {
+		t.Errorf("counts %v", c)
+	}
+}
+
+// TestKeys: a patient's and a package's key are made once and kept.
+func TestKeys(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	k1, _ := s.PatientKey(ctx, "Patient/9")
+	s2, _ := Open(ctx, s.db) // a restarted gateway reads the same key
+	k2, _ := s2.PatientKey(ctx, "Patient/9")
+	if len(k1) != 32 || string(k1) != string(k2) {
+		t.Fatal("the patient key changed")
+	}
+	if _, _, ok, _ := s.Package(ctx, "10614141073464", "1"); ok {
+		t.Fatal("an unknown package has a lot")
+	}
+	if err := s.SetPackage(ctx, "10614141073464", "1", "L1", "2027-01-31"); err != nil {
+		t.Fatal(err)
+	}
+	if lot, exp, ok, _ := s2.Package(ctx, "10614141073464", "1"); !ok || lot != "L1" || exp != "2027-01-31" {
+		t.Fatalf("package %s %s %v", lot, exp, ok)
+	}
+	pk, _ := s.PackageKey(ctx, "10614141073464", "1")
+	if err := s.ImportPackage(ctx, "10614141073464", "1", make([]byte, 32), "L1", "2027-01-31"); err != ErrKeyConflict || pk == nil {
+		t.Fatalf("importing another key: %v", err)
+	}
+}
