@@ -19,6 +19,21 @@
 // verifies each one's proof. [VerifyProofFile] checks a receipt offline, with
 // nothing but the policy and the entry.
 //
+// # Patients
+//
+// A custodian hands each patient a [PatientBundle] (ParsePatientBundle,
+// Marshal): the log, the custodian, the patient's tag key, the witness
+// policy and the monitors the patient trusts. [Client.Registry] fetches the
+// log's submitter registry, a note signed by the log's key, and verifies it
+// with the policy ([VerifyRegistry]), so that organisation names come from
+// the log's word, not the client's; [FetchVerdicts] asks a monitor what it
+// found about entries and verifies its signature ([OpenVerdicts]).
+// [Describe], [VerdictText] and [InLogText] tell an event in plain language
+// (value-set words, local time, break-glass and disclosures marked, "in the
+// log" kept apart from the monitors' verdicts); [Describer] puts them
+// together for htlog lookup and htlog watch, and web/htlog.js says the same
+// in the browser.
+//
 // # What the client trusts
 //
 // Only the [c2sp.Policy]: the log's public key and the witnesses' keys and
