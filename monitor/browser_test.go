@@ -174,4 +174,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	checkAxe("dashboard (phone)")
 	must(b.Navigate(srv.URL + "/"))
 	shot("dashboard-phone.png")
+
+	// The check is not vacuous: a page with an unlabelled field and text
+	// of too little contrast fails it.
+	must(b.Navigate(`data:text/html,<!doctype html><html><body><input type=text><p style="color:%23ddd">faint</p></body></html>`))
+	if v, err := b.Axe(axe); err != nil || len(v) < 2 {
+		t.Fatalf("axe-core on a faulty page: %v %v", v, err)
+	}
 }

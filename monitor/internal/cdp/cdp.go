@@ -255,11 +255,18 @@ func (b *Browser) Axe(axeSource string) ([]string, error) {
 	if err := b.Eval(axeSource+"\n;true", nil); err != nil {
 		return nil, fmt.Errorf("couldn't load axe-core: %w", err)
 	}
-	var out []string
-	err := b.Eval(`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}}).then(r =>
-		r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v =>
-			v.impact + ' ' + v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', ')))`, &out)
-	return out, err
+	var out struct {
+		Passes     int      `json:"passes"`
+		Violations []string `json:"violations"`
+	}
+	err := b.Eval(`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}}).then(r => ({
+		passes: r.passes.length,
+		violations: r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v =>
+			v.impact + ' ' + v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))}))`, &out)
+	if err == nil && out.Passes == 0 {
+		err = errors.New("axe-core checked nothing on the page")
+	}
+	return out.Violations, err
 }
 
 // Close stops the browser.
