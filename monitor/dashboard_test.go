@@ -1,6 +1,7 @@
 package monitor_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -8,7 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/htlog/htlog/monitor/internal/montest"
 	"github.com/htlog/htlog/monitor/store"
 )
 
@@ -105,4 +108,30 @@ func readAll(t *testing.T, resp *http.Response) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestDashboardPages: findings are listed 50 a page, newest first, with
+// links to the older and newer pages that keep the filters.
+func TestDashboardPages(t *testing.T) {
+	e := newEnv(t, store.NewMem())
+	for i := range 60 {
+		raw, _ := e.sub.Sign(t, "access", t0.Add(time.Duration(i)*time.Minute),
+			montest.Access("npi:1234567893", fmt.Sprintf("researcher-%d", i), "p", "HRESCH", ""))
+		e.log.Append(raw)
+	}
+	if err := e.mon.Step(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	base := e.server(t)
+	rows := regexp.MustCompile(`<tr><td data-label="Severity">`)
+	first := mustGet(t, base+"/?rule=access_without_consent")
+	if n := len(rows.FindAllString(first, -1)); n != 50 || !strings.Contains(first, "(entry 59)") || strings.Contains(first, "(entry 9)") ||
+		!strings.Contains(first, `href="/?page=2&amp;rule=access_without_consent#findings"`) || strings.Contains(first, "Newer findings") {
+		t.Fatalf("page 1: %d rows\n%s", n, first)
+	}
+	second := mustGet(t, base+"/?page=2&rule=access_without_consent")
+	if n := len(rows.FindAllString(second, -1)); n != 10 || !strings.Contains(second, "(entry 0)") || strings.Contains(second, "Older findings") ||
+		!strings.Contains(second, "Newer findings") {
+		t.Fatalf("page 2: %d rows\n%s", n, second)
+	}
 }
