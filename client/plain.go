@@ -300,17 +300,28 @@ type Describer struct {
 	HTTP *http.Client
 }
 
-// Texts returns the plain-language lines of each event, in order, with
-// each monitor's verdict (or why it could not be verified) for each.
-func (d *Describer) Texts(ctx context.Context, origin string, events []Event) [][]string {
+// Told is one event as a Describer tells it.
+type Told struct {
+	// Lines are the plain-language lines (Description.Lines).
+	Lines []string
+	// Settled reports that every monitor of the bundle answered about the
+	// event with a verified verdict other than "not checked yet".
+	Settled bool
+}
+
+// Tell returns each event told in plain language, in order, with each
+// monitor's verdict (or why it could not be verified).
+func (d *Describer) Tell(ctx context.Context, origin string, events []Event) []Told {
 	var indexes []uint64
 	for _, e := range events {
 		indexes = append(indexes, e.Index)
 	}
 	var names []string
 	verdicts := map[uint64]map[string]string{}
+	settled := map[uint64]bool{}
 	for _, e := range events {
 		verdicts[e.Index] = map[string]string{}
+		settled[e.Index] = true
 	}
 	if d.Bundle != nil && len(events) > 0 {
 		for _, m := range d.Bundle.Monitors {
@@ -321,7 +332,8 @@ func (d *Describer) Texts(ctx context.Context, origin string, events []Event) []
 			names = append(names, name)
 			mv, err := FetchVerdicts(ctx, d.HTTP, m, origin, indexes)
 			for _, e := range events {
-				switch v, ok := mv.entry(e.Index); {
+				v, ok := mv.entry(e.Index)
+				switch {
 				case err != nil:
 					verdicts[e.Index][name] = "not verified (" + err.Error() + ")"
 				case !ok:
@@ -331,13 +343,16 @@ func (d *Describer) Texts(ctx context.Context, origin string, events []Event) []
 				default:
 					verdicts[e.Index][name] = VerdictText(v, d.Location)
 				}
+				if err != nil || !ok || v.Status == VerdictNotCheckedYet || (v.EventID != "" && v.EventID != e.ID) {
+					settled[e.Index] = false
+				}
 			}
 		}
 	}
-	out := make([][]string, 0, len(events))
+	out := make([]Told, 0, len(events))
 	for _, e := range events {
 		desc := Describe(e.Index, e.Event, e.ID, d.Registry, d.Bundle, d.Location)
-		out = append(out, desc.Lines(InLogText(e.Index), names, verdicts[e.Index]))
+		out = append(out, Told{Lines: desc.Lines(InLogText(e.Index), names, verdicts[e.Index]), Settled: settled[e.Index]})
 	}
 	return out
 }

@@ -201,8 +201,8 @@ func printPlain(ctx context.Context, c *client.Client, bundle *client.PatientBun
 	}
 	d := &client.Describer{Registry: reg, Bundle: bundle, Location: loc, HTTP: c.HTTP}
 	fmt.Fprintf(stdout, "Times are in %s.\n\n", loc)
-	for _, lines := range d.Texts(ctx, origin, events) {
-		fmt.Fprintln(stdout, strings.Join(lines, "\n"))
+	for _, told := range d.Tell(ctx, origin, events) {
+		fmt.Fprintln(stdout, strings.Join(told.Lines, "\n"))
 		fmt.Fprintln(stdout)
 	}
 }

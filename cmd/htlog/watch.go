@@ -50,6 +50,10 @@ their keys):
   --smtp HOST:PORT   e-mail from --mail-from to --mail-to, or to the address
                      in <bundle name>.mailto beside a bundle (one line)
 
+A notification waits until every monitor of the bundle has checked the
+event (so that it says what they found), at most --wait-for-monitors
+(default 5m; 0 sends at once, with "not checked yet").
+
 State (--state FILE, required) keeps how far the log was read and the
 notifications not yet delivered; it is replaced atomically after every step
 (the kept checkpoint is FILE.checkpoint), so a watch killed at any point
@@ -71,15 +75,20 @@ type watchState struct {
 
 // notification is one new event for one patient.
 type notification struct {
-	ID         string   `json:"id"`
-	Patient    string   `json:"patient"`
-	Log        string   `json:"log"`
-	Entry      uint64   `json:"entry"`
-	EventID    string   `json:"event_id"`
-	OccurredAt string   `json:"occurred_at"`
-	Kind       string   `json:"kind"`
-	BreakGlass bool     `json:"break_glass"`
-	Lines      []string `json:"lines"`
+	ID         string `json:"id"`
+	Patient    string `json:"patient"`
+	Log        string `json:"log"`
+	Entry      uint64 `json:"entry"`
+	EventID    string `json:"event_id"`
+	OccurredAt string `json:"occurred_at"`
+	Kind       string `json:"kind"`
+	BreakGlass bool   `json:"break_glass"`
+	// Lines are the plain-language text, made once the monitors have
+	// checked the entry or --wait-for-monitors has passed; until then
+	// Envelope keeps the logged entry and FoundAt when it was read.
+	Lines    []string  `json:"lines,omitempty"`
+	Envelope []byte    `json:"envelope,omitempty"`
+	FoundAt  time.Time `json:"found_at"`
 	// WebhookDone and MailDone record delivery (kept in the state file,
 	// not sent to the webhook).
 	WebhookDone bool `json:"webhook_done,omitempty"`
@@ -102,6 +111,10 @@ type watcher struct {
 	state    watchState
 	file     string
 	patients map[string][]watchedPatient // by tag
+	byName   map[string]watchedPatient
+	reg      *client.Registry // the log's registry, as of the last poll
+	wait     time.Duration
+	waiting  int // notifications waiting for the monitors after deliver
 	loc      *time.Location
 	webhook  string
 	smtpAddr string
@@ -125,6 +138,7 @@ func watchCmd(args []string, stdout, stderr io.Writer) error {
 	once := fs.Bool("once", false, "poll once, deliver, and exit")
 	fromStart := fs.Bool("from-start", false, "on a new state, notify every event already in the log too")
 	tz := fs.String("tz", "Local", "times in notifications are in this time zone")
+	wait := fs.Duration("wait-for-monitors", 5*time.Minute, "hold a notification back until the bundle's monitors have checked the event, at most this long")
 	caFile := fs.String("ca-file", os.Getenv("HTLOG_CA_FILE"), "PEM CA certificates trusted for an https:// log")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -151,7 +165,7 @@ func watchCmd(args []string, stdout, stderr io.Writer) error {
 			return usageError{"--bundles: no *.json files in " + *dir}
 		}
 	}
-	w := &watcher{file: *stateFile, patients: map[string][]watchedPatient{}, loc: loc, webhook: *webhook, smtpAddr: *smtpAddr,
+	w := &watcher{file: *stateFile, patients: map[string][]watchedPatient{}, byName: map[string]watchedPatient{}, wait: *wait, loc: loc, webhook: *webhook, smtpAddr: *smtpAddr,
 		mailFrom: *mailFrom, stderr: stderr, retries: 5, backoff: watchBackoff, http: &http.Client{Timeout: 30 * time.Second}}
 	var first *client.PatientBundle
 	for _, f := range files {
@@ -172,6 +186,10 @@ func watchCmd(args []string, stdout, stderr io.Writer) error {
 		if *smtpAddr != "" && (p.mailTo == "" || strings.ContainsAny(p.mailTo, "\r\n<> ")) {
 			return usageError{fmt.Sprintf("no e-mail address for %s: give --mail-to or write one line to %s.mailto", name, name)}
 		}
+		if _, dup := w.byName[name]; dup {
+			return usageError{fmt.Sprintf("two bundles are called %s: each patient's bundle needs its own name", name)}
+		}
+		w.byName[name] = p
 		tag, _ := b.Tag()
 		w.patients[tag] = append(w.patients[tag], p)
 	}
@@ -213,8 +231,11 @@ func watchCmd(args []string, stdout, stderr io.Writer) error {
 		fresh = false
 		w.deliver(ctx)
 		if *once {
-			if len(w.state.Pending) > 0 {
-				return fmt.Errorf("%d notifications could not be delivered; they stay in %s for the next run", len(w.state.Pending), w.file)
+			if failed := len(w.state.Pending) - w.waiting; failed > 0 {
+				return fmt.Errorf("%d notifications could not be delivered; they stay in %s for the next run", failed, w.file)
+			}
+			if w.waiting > 0 {
+				fmt.Fprintf(stdout, "%d notifications wait for the monitors to check their events (at most %v): run again later\n", w.waiting, *wait)
 			}
 			return nil
 		}
@@ -275,6 +296,7 @@ func (w *watcher) poll(ctx context.Context, baseline bool, stdout io.Writer) err
 		fmt.Fprintf(w.stderr, "htlog watch: organisation names are not shown (the log's registry did not verify): %v\n", err)
 		reg = nil
 	}
+	w.reg = reg
 	const chunk = 256
 	for start := w.state.Next; start < cp.Size; start += chunk {
 		end := min(start+chunk, cp.Size)
@@ -294,7 +316,7 @@ func (w *watcher) poll(ctx context.Context, baseline bool, stdout io.Writer) err
 			}
 			for _, tag := range event.Tags(ev.Body) {
 				for _, p := range w.patients[tag] {
-					w.state.Pending = append(w.state.Pending, w.notification(ctx, p, reg, cp.Origin, index, entry, env, ev))
+					w.state.Pending = append(w.state.Pending, w.notification(p, cp.Origin, index, entry, env, ev))
 				}
 			}
 		}
@@ -306,21 +328,53 @@ func (w *watcher) poll(ctx context.Context, baseline bool, stdout io.Writer) err
 	return nil
 }
 
-// notification builds the notification of one event for one patient.
-func (w *watcher) notification(ctx context.Context, p watchedPatient, reg *client.Registry, origin string, index uint64, entry []byte, env *event.Envelope, ev *event.Event) notification {
+// notification starts the notification of one event for one patient; its
+// text is made when it is delivered.
+func (w *watcher) notification(p watchedPatient, origin string, index uint64, entry []byte, env *event.Envelope, ev *event.Event) notification {
 	id := event.IDOf(env.Payload)
-	d := &client.Describer{Registry: reg, Bundle: p.bundle, Location: w.loc, HTTP: w.http}
-	lines := d.Texts(ctx, origin, []client.Event{{Index: index, ID: id, Entry: entry, Envelope: env, Event: ev}})[0]
-	desc := client.Describe(index, ev, id, reg, p.bundle, w.loc)
+	desc := client.Describe(index, ev, id, nil, p.bundle, w.loc)
 	return notification{ID: origin + "#" + strconv.FormatUint(index, 10) + "#" + p.name, Patient: p.name, Log: origin,
-		Entry: index, EventID: id, OccurredAt: ev.OccurredAt, Kind: ev.Kind, BreakGlass: desc.BreakGlass, Lines: lines}
+		Entry: index, EventID: id, OccurredAt: ev.OccurredAt, Kind: ev.Kind, BreakGlass: desc.BreakGlass, Envelope: entry, FoundAt: time.Now().UTC()}
+}
+
+// tell makes n's text once the bundle's monitors have checked the event or
+// w.wait has passed since it was found, and reports whether it did.
+func (w *watcher) tell(ctx context.Context, n *notification) bool {
+	if n.Lines != nil {
+		return true
+	}
+	p, ok := w.byName[n.Patient]
+	if !ok {
+		return false // its bundle was removed: it waits for the bundle to come back
+	}
+	env, err := event.ParseEnvelope(n.Envelope)
+	if err != nil {
+		return false
+	}
+	ev, err := event.ParseEvent(env.Payload)
+	if err != nil {
+		return false
+	}
+	d := &client.Describer{Registry: w.reg, Bundle: p.bundle, Location: w.loc, HTTP: w.http}
+	told := d.Tell(ctx, n.Log, []client.Event{{Index: n.Entry, ID: n.EventID, Entry: n.Envelope, Envelope: env, Event: ev}})[0]
+	if !told.Settled && time.Since(n.FoundAt) < w.wait {
+		return false
+	}
+	n.Lines, n.Envelope = told.Lines, nil
+	w.saveOrWarn()
+	return true
 }
 
 // deliver sends every pending notification on every channel, saving the
 // state after each delivery; what fails stays pending for the next poll.
 func (w *watcher) deliver(ctx context.Context) {
+	w.waiting = 0
 	for i := 0; i < len(w.state.Pending); i++ {
 		n := &w.state.Pending[i]
+		if !w.tell(ctx, n) {
+			w.waiting++
+			continue
+		}
 		if w.webhook != "" && !n.WebhookDone {
 			if err := w.retry(ctx, func() error { return w.postWebhook(ctx, *n) }); err != nil {
 				fmt.Fprintf(w.stderr, "htlog watch: webhook for entry %d: %v (kept for the next poll)\n", n.Entry, err)
@@ -339,7 +393,7 @@ func (w *watcher) deliver(ctx context.Context) {
 		}
 	}
 	w.state.Pending = slices.DeleteFunc(w.state.Pending, func(n notification) bool {
-		return (w.webhook == "" || n.WebhookDone) && (w.smtpAddr == "" || n.MailDone)
+		return n.Lines != nil && (w.webhook == "" || n.WebhookDone) && (w.smtpAddr == "" || n.MailDone)
 	})
 	w.saveOrWarn()
 }

@@ -131,7 +131,7 @@ func (w *watchWorld) add(t *testing.T, patient, purpose string) uint64 {
 
 func (w *watchWorld) args(extra ...string) []string {
 	return append([]string{"watch", "--bundles", filepath.Join(w.dir, "bundles"), "--state", filepath.Join(w.dir, "state.json"),
-		"--webhook", w.webhook.URL, "--smtp", w.mail.addr, "--mail-from", "watch@example.org", "--mail-to", "alice@example.org", "--tz", "UTC"}, extra...)
+		"--webhook", w.webhook.URL, "--smtp", w.mail.addr, "--mail-from", "watch@example.org", "--mail-to", "alice@example.org", "--tz", "UTC", "--wait-for-monitors", "0"}, extra...)
 }
 
 // TestWatch: a new state starts at the log's size; then each new event
@@ -455,5 +455,42 @@ func TestWatchRefusesUnverified(t *testing.T) {
 	}
 	if b, _ := w.hooks.all(); len(b) != 1 {
 		t.Errorf("%d webhooks once the log's checkpoint verifies, want 1", len(b))
+	}
+}
+
+// TestWatchWaitsForMonitors: a notification waits until the bundle's
+// monitor has checked the event, so that it says what the monitor found,
+// and is sent with "not checked yet" once --wait-for-monitors has passed.
+func TestWatchWaitsForMonitors(t *testing.T) {
+	w := newWatchWorld(t)
+	runCLI(t, w.args("--once")...)
+	e := w.add(t, "alice", "ETREAT")
+	for range 2 {
+		code, out, errOut := runCLI(t, w.args("--once", "--wait-for-monitors", "1h")...)
+		if code != 0 || !strings.Contains(out, "1 notifications wait for the monitors") {
+			t.Fatalf("exit %d: %s %s", code, out, errOut)
+		}
+	}
+	if b, _ := w.hooks.all(); len(b) != 0 || len(w.mail.all()) != 0 {
+		t.Fatalf("sent before the monitor checked the event")
+	}
+	w.monitor.Set(e, map[string]any{"status": "under_review", "findings": []any{}})
+	if code, _, errOut := runCLI(t, w.args("--once", "--wait-for-monitors", "1h")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	b, _ := w.hooks.all()
+	if len(b) != 1 || !strings.Contains(b[0]["text"].(string), "Monitor monitor.example: emergency access, under review") {
+		t.Fatalf("webhooks: %v", b)
+	}
+	// Another event the monitor never checks: sent once the wait is over.
+	w.add(t, "bob", "TREAT")
+	runCLI(t, w.args("--once", "--wait-for-monitors", "1h")...)
+	time.Sleep(50 * time.Millisecond)
+	if code, _, errOut := runCLI(t, w.args("--once", "--wait-for-monitors", "40ms")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	b, _ = w.hooks.all()
+	if len(b) != 2 || !strings.Contains(b[1]["text"].(string), "Monitor monitor.example: not checked yet") {
+		t.Fatalf("webhooks: %v", b)
 	}
 }
