@@ -8,6 +8,9 @@ GO ?= go
 # The go command fetches this release from the module proxy once (about 76 MB).
 GOTOOLCHAIN ?= go1.27.3
 export GOTOOLCHAIN
+# axe-core, the accessibility checker the browser tests run in Chromium,
+# from the npm registry into var/axe (not committed).
+AXE_VERSION ?= 4.14.1
 # The Go vulnerability database, from the golang.org/x/vulndb module at this
 # version (vuln.go.dev itself may be unreachable; the module proxy is not).
 VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
@@ -17,7 +20,7 @@ TRILLIAN_TOOLS := github.com/google/trillian/cmd/trillian_log_server \
 	github.com/google/trillian/cmd/createtree
 CMDS := $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go)))
 
-.PHONY: all build trillian db up down test test-unit check vulncheck fuzz bench bench-witness corpus clean
+.PHONY: all build trillian axe db up down test test-unit check vulncheck fuzz bench bench-witness corpus clean
 
 all: build
 
@@ -48,13 +51,20 @@ down:
 
 # Every unit test with -race, plus the integration tests on real MariaDB and
 # real Trillian (HTLOG_INTEGRATION=1). Each test makes its own databases.
-test: trillian
+test: trillian axe
 	@dsn=$$(deployment/local/ensure-db.sh) && \
 	HTLOG_INTEGRATION=1 HTLOG_TEST_DSN="$$dsn" HTLOG_BIN=$(BIN) \
 	$(GO) test -race -count=1 -timeout 14m ./... && \
 	echo "== the 100,000-entry monitor replay (too slow under -race, so run without it)" && \
 	HTLOG_INTEGRATION=1 HTLOG_TEST_DSN="$$dsn" HTLOG_BIN=$(BIN) \
 	$(GO) test -count=1 -timeout 25m -run 'TestReplay100k' ./monitor/
+
+# axe-core for the browser tests (patient page, monitor dashboard).
+axe: var/axe/node_modules/axe-core/axe.min.js
+var/axe/node_modules/axe-core/axe.min.js:
+	@command -v npm >/dev/null || { echo "npm is needed to install axe-core for the browser tests: apt-get install npm (Node.js), or set HTLOG_AXE to an axe.min.js"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix var/axe axe-core@$(AXE_VERSION)
+	@test -f $@
 
 test-unit:
 	$(GO) test -race ./...
