@@ -238,24 +238,32 @@ func (o *Outbox) receiptLoop(ctx context.Context) {
 			sleep(ctx, 300*time.Millisecond, nil)
 			continue
 		}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 32)
-		var mu sync.Mutex
+		// Receipts appear in submission order (checkpoints grow): ask
+		// for the oldest first, 32 at a time, and stop the round at the
+		// first group with none ready.
 		var got []store.Receipt
-		for _, w := range work {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				if r, ok := o.receiptOne(ctx, w); ok {
-					mu.Lock()
-					got = append(got, r)
-					mu.Unlock()
-				}
-			}()
+		for start := 0; start < len(work) && ctx.Err() == nil; start += 32 {
+			group := work[start:min(start+32, len(work))]
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			n := 0
+			for _, w := range group {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if r, ok := o.receiptOne(ctx, w); ok {
+						mu.Lock()
+						got = append(got, r)
+						n++
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if n == 0 {
+				break
+			}
 		}
-		wg.Wait()
 		if err := o.cfg.Store.MarkLoggedBatch(ctx, got); err != nil {
 			o.cfg.Logger.Error("outbox: couldn't store receipts", "items", len(got), "err", err)
 		} else if o.cfg.Metrics.Logged != nil {
@@ -273,7 +281,8 @@ func (o *Outbox) receiptLoop(ctx context.Context) {
 // receiptOne fetches and verifies one receipt; ok is false if it is not
 // there yet (or does not verify).
 func (o *Outbox) receiptOne(ctx context.Context, w store.Work) (store.Receipt, bool) {
-	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	// The client asks again after 100 ms on a 404: at most twice here.
+	rctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
 	defer cancel()
 	p, err := o.cfg.Log.Receipt(rctx, w.EventID)
 	if err != nil {
