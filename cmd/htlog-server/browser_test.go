@@ -109,23 +109,29 @@ func TestPatientPageInBrowser(t *testing.T) {
 		b, _ := json.Marshal(m)
 		return b
 	}
+	// Every time is taken once, so that a minute boundary during the test
+	// does not move it.
+	at := map[string]string{}
+	for name, d := range map[string]time.Duration{"consent": -3 * time.Hour, "read": -150 * time.Minute, "breakglass": -2 * time.Hour,
+		"flagged": -100 * time.Minute, "disclosure": -90 * time.Minute, "other": -time.Hour, "period": -4 * time.Hour} {
+		at[name] = testonly.Minute(d)
+	}
 	disclosure := map[string]any{"flag": true, "recipient": recipient, "description": description, "basis": "public-health"}
 	consentEnv := s.Envelope(t, "consent", withPatient("consent", "valid-treatment-grant.json",
-		map[string]any{"date_time": testonly.Minute(-3 * time.Hour), "period": map[string]any{"start": testonly.Minute(-4 * time.Hour), "end": "2099-01-01T00:00:00Z"}}, "patient", "grantor"), testonly.Minute(-3*time.Hour))
+		map[string]any{"date_time": at["consent"], "period": map[string]any{"start": at["period"], "end": "2099-01-01T00:00:00Z"}}, "patient", "grantor"), at["consent"])
 	parsed, err := event.ParseEnvelope(consentEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cites := map[string]any{"authorization": event.IDOf(parsed.Payload)}
-	at := map[string]time.Duration{"consent": -3 * time.Hour, "read": -150 * time.Minute, "breakglass": -2 * time.Hour, "flagged": -100 * time.Minute, "disclosure": -90 * time.Minute}
 	bodies := map[string][]byte{
 		"consent":    consentEnv,
-		"read":       s.Envelope(t, "access", withPatient("access", "valid-routine-read.json", cites, "patient"), testonly.Minute(at["read"])),
-		"breakglass": s.Envelope(t, "access", withPatient("access", "valid-break-glass.json", nil, "patient"), testonly.Minute(at["breakglass"])),
-		"flagged":    s.Envelope(t, "access", withPatient("access", "valid-routine-read.json", map[string]any{"purpose_of_use": "HRESCH"}, "patient"), testonly.Minute(at["flagged"])),
-		"disclosure": s.Envelope(t, "access", withPatient("access", "valid-disclosure-to-public-health.json", map[string]any{"disclosure": disclosure}, "patient"), testonly.Minute(at["disclosure"])),
+		"read":       s.Envelope(t, "access", withPatient("access", "valid-routine-read.json", cites, "patient"), at["read"]),
+		"breakglass": s.Envelope(t, "access", withPatient("access", "valid-break-glass.json", nil, "patient"), at["breakglass"]),
+		"flagged":    s.Envelope(t, "access", withPatient("access", "valid-routine-read.json", map[string]any{"purpose_of_use": "HRESCH"}, "patient"), at["flagged"]),
+		"disclosure": s.Envelope(t, "access", withPatient("access", "valid-disclosure-to-public-health.json", map[string]any{"disclosure": disclosure}, "patient"), at["disclosure"]),
 		// Another patient's event, which must not show up.
-		"other": s.Envelope(t, "access", testonly.Example(t, "access", "valid-break-glass.json"), testonly.Minute(-time.Hour)),
+		"other": s.Envelope(t, "access", testonly.Example(t, "access", "valid-break-glass.json"), at["other"]),
 	}
 	index := map[string]int{}
 	for _, name := range []string{"consent", "read", "breakglass", "flagged", "disclosure", "other"} {
@@ -142,7 +148,7 @@ func TestPatientPageInBrowser(t *testing.T) {
 
 	// The monitor the patient trusts, signing its verdicts (contract 2).
 	mon := testonly.NewFakeMonitor(t, "monitor.example", s.Origin)
-	consentAt, _ := time.Parse(time.RFC3339, testonly.Minute(at["consent"]))
+	consentAt, _ := time.Parse(time.RFC3339, at["consent"])
 	mon.Set(uint64(index["read"]), map[string]any{"status": "allowed", "consent_entry": index["consent"], "consent_at": consentAt.Format(time.RFC3339), "findings": []any{}})
 	mon.Set(uint64(index["breakglass"]), map[string]any{"status": "under_review", "findings": []any{map[string]any{"id": "f1", "rule": "break_glass_review", "severity": "low", "state": "open", "summary": "Emergency access, to be reviewed."}}})
 	mon.Set(uint64(index["flagged"]), map[string]any{"status": "flagged", "findings": []any{map[string]any{"id": "f2", "rule": "access_without_consent", "severity": "high", "state": "open", "summary": "No consent was found that allows this access."}}})
@@ -190,7 +196,7 @@ func TestPatientPageInBrowser(t *testing.T) {
 	b.eval(readCards, &cards)
 	ny, _ := time.LoadLocation("America/New_York")
 	when := func(name string) string {
-		tm, _ := time.Parse(time.RFC3339, testonly.Minute(at[name]))
+		tm, _ := time.Parse(time.RFC3339, at[name])
 		return client.FormatWhen(tm.In(ny))
 	}
 	verified := "monitor.example: "
