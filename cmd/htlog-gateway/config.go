@@ -62,6 +62,10 @@ type Config struct {
 		URL  string `mapstructure:"url"`
 		VKey string `mapstructure:"vkey"`
 	} `mapstructure:"monitors"`
+	// AccessVersion and CustodyVersion choose the schema version
+	// AuditEvents and EPCIS events are mapped to: 3 (the default) or 2.
+	AccessVersion  int `mapstructure:"access_version"`
+	CustodyVersion int `mapstructure:"custody_version"`
 	// Window is how many items the outbox submits concurrently.
 	Window int `mapstructure:"window"`
 	// MaxBackoff bounds the outbox's wait between retries.
@@ -135,6 +139,11 @@ func (c *Config) Validate() error {
 		}
 		if c.token = strings.TrimSpace(string(b)); len(c.token) < 16 {
 			return errors.New("token_file: the token must be at least 16 characters")
+		}
+	}
+	for key, v := range map[string]int{"access_version": c.AccessVersion, "custody_version": c.CustodyVersion} {
+		if v != 0 && v != 2 && v != 3 {
+			return fmt.Errorf("%s: 2 or 3", key)
 		}
 	}
 	if c.Window <= 0 {

@@ -67,6 +67,7 @@ func TestConfig(t *testing.T) {
 		"bad default role": func(c *Config) { c.DefaultAgentRole = "http://example.com|chief" },
 		"bad purpose":      func(c *Config) { c.DefaultPurposeOfUse = "SHOPPING" },
 		"no workforce key": func(c *Config) { c.WorkforceKeyFile = "/nonexistent" },
+		"schema version 1": func(c *Config) { c.AccessVersion = 1 },
 	} {
 		c := validConfig(t)
 		mutate(c)

@@ -171,6 +171,9 @@ func (m *Mapper) event(ctx context.Context, path string, raw json.RawMessage, lo
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return mapping.Item{}, mapping.Malformed(path, "%s", shortErr(err))
 	}
+	if m.cfg.CustodyVersion != 2 {
+		return m.eventV3(ctx, path, e, raw, local)
+	}
 	it := mapping.Item{Kind: "custody", Version: 2}
 	switch e.Type {
 	case "ObjectEvent", "AggregationEvent", "TransactionEvent":
@@ -182,17 +185,11 @@ func (m *Mapper) event(ctx context.Context, path string, raw json.RawMessage, lo
 	if len(e.ErrorDeclaration) > 0 {
 		return it, mapping.Unmappable(path+".errorDeclaration", "error declarations are logged as a corrective event that supersedes the first: not supported yet")
 	}
-	id := e.EventID
-	if id == "" {
-		sum := sha256.Sum256(raw)
-		h := hex.EncodeToString(sum[:16])
-		id = "urn:uuid:" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-	}
-	if !validEventID(id) {
-		return it, mapping.Unmappable(path+".eventID", "must be a CBV 2.0 hash id (ni:///sha-256;...?ver=CBV2.0) or a urn:uuid")
+	id, err := eventID(path, e, raw)
+	if err != nil {
+		return it, err
 	}
 	it.Source = id
-	var err error
 	if it.OccurredAt, err = mapping.Minute(path+".eventTime", e.EventTime); err != nil {
 		return it, err
 	}
@@ -310,6 +307,21 @@ func (m *Mapper) event(ctx context.Context, path string, raw json.RawMessage, lo
 	}
 	it.Body, it.Openings, it.Input = out, c.Openings, raw
 	return it, nil
+}
+
+// eventID returns the event's EPCIS eventID, or, when it has none, a
+// urn:uuid derived from the event's bytes.
+func eventID(path string, e Event, raw []byte) (string, error) {
+	id := e.EventID
+	if id == "" {
+		sum := sha256.Sum256(raw)
+		h := hex.EncodeToString(sum[:16])
+		id = "urn:uuid:" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	}
+	if !validEventID(id) {
+		return "", mapping.Unmappable(path+".eventID", "must be a CBV 2.0 hash id (ni:///sha-256;...?ver=CBV2.0) or a urn:uuid")
+	}
+	return id, nil
 }
 
 var (

@@ -108,6 +108,9 @@ type Config struct {
 	// AccessVersion is the access schema version AuditEvents are mapped to:
 	// 2, or 3 (the default; 0 means 3).
 	AccessVersion int
+	// CustodyVersion is the custody schema version EPCIS events are mapped
+	// to: 2, or 3 (the default; 0 means 3).
+	CustodyVersion int
 }
 
 // Error is input the gateway cannot map: the HTTP status and one line for
