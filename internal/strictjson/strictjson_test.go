@@ -309,4 +309,3 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	})
 }
-
