@@ -187,6 +187,12 @@ func TestExamplesThroughTheLog(t *testing.T) {
 	if err != nil || int64(idx) != *logged[trial.EventID].Index {
 		t.Errorf("trial at %d (%v), receipt says %d", idx, err, *logged[trial.EventID].Index)
 	}
+	// One package's events reach the log in the order they were accepted.
+	for i := 1; i < len(cap.Captured); i++ {
+		if *logged[cap.Captured[i].EventID].Index <= *logged[cap.Captured[i-1].EventID].Index {
+			t.Errorf("EPCIS event %d logged at %d, before event %d (at %d)", i, *logged[cap.Captured[i].EventID].Index, i-1, *logged[cap.Captured[i-1].EventID].Index)
+		}
+	}
 	// The class-level event carries no serial: found by its event id.
 	if idx, err := c.EventIndex(ctx(t), cl.Captured[0].EventID); err != nil || int64(idx) != *logged[cl.Captured[0].EventID].Index {
 		t.Errorf("9.6.2 at %d (%v)", idx, err)

@@ -7,11 +7,16 @@
 # bundle (htlog lookup --bundle), the packages with their serial tag, the
 # trial by its event id. Exits non-zero if anything does not come back.
 #
-#   deployment/local/gateway-demo.sh        (GATEWAY=http://127.0.0.1:8480 by default)
+#   deployment/local/gateway-demo.sh
+#
+# Environment: GATEWAY (http://127.0.0.1:8480), LOG (http://127.0.0.1:8080),
+# GATEWAY_TOKEN_FILE (var/keys/gateway.token), POLICY (var/config/policy.txt),
+# HTLOG_CLI (bin/htlog). Needs curl and jq.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 bin=$root/bin
+htlog=${HTLOG_CLI:-$bin/htlog}
 gw=${GATEWAY:-http://127.0.0.1:8480}
 log=${LOG:-http://127.0.0.1:8080}
 token=$(cat "${GATEWAY_TOKEN_FILE:-$root/var/keys/gateway.token}")
@@ -55,7 +60,7 @@ mapfile -t custody < <(post /epcis/events "$work/epcis.json" | jq -r '.captured[
 say "EPCIS capture accepted as ${custody[*]}"
 
 # 3. A WHO TRDS registration (a fresh trial id per run: the log takes one registration per trial).
-nct="NCT$(printf '%08d' $((RANDOM * 30000 + RANDOM)))"
+nct="NCT$(printf '%08d' $(( (RANDOM * 32768 + RANDOM) % 100000000 )))"
 jq --arg id "$nct" '.primary_registry_id=$id' "$data/trds/registration.json" >"$work/trial.json"
 trial=$(post /trds/registrations "$work/trial.json" | jq -r .event_id)
 say "TRDS registration $nct accepted as $trial"
@@ -74,12 +79,12 @@ done
 
 # Found again on the log: the access by the patient's bundle...
 curl -fsS -H "Authorization: Bearer $token" "$gw/patients/$patient/bundle" >"$work/bundle.json"
-"$bin/htlog" lookup --bundle "$work/bundle.json" --json >"$work/patient.jsonl"
+"$htlog" lookup --bundle "$work/bundle.json" --json >"$work/patient.jsonl"
 grep -q "$access" "$work/patient.jsonl" || die "the patient's lookup does not find $access"
 say "the patient's bundle finds the access on the log (verified)"
 # ...the packages by their serial tag...
 tag=$(curl -fsS -H "Authorization: Bearer $token" "$gw/packages/10614141073464/$s2" | jq -r .tag)
-"$bin/htlog" lookup --policy "$policy" --log "$log" --tag "$tag" --json >"$work/package.jsonl"
+"$htlog" lookup --policy "$policy" --log "$log" --tag "$tag" --json >"$work/package.jsonl"
 for id in "${custody[@]}"; do grep -q "$id" "$work/package.jsonl" || die "the package lookup does not find $id"; done
 say "the package's tag finds commissioning, shipping and receiving on the log (verified)"
 # ...and the trial by its event id.

@@ -246,8 +246,7 @@ func (m *Mapper) event(ctx context.Context, path string, raw json.RawMessage, lo
 		products = append(products, map[string]any{"gtin": gtin, "serial": PackageTag(key, gtin, serial), "lot": pl, "expiry": pe})
 		subjects = append(subjects, gtin+"."+serial)
 	}
-	slices.Sort(subjects)
-	it.Subject = "package:" + subjects[0]
+	it.Subject = subjectOf(subjects)
 	out := map[string]any{
 		"event_type":     e.Type,
 		"epcis_event_id": id,
@@ -307,6 +306,18 @@ func (m *Mapper) event(ctx context.Context, path string, raw json.RawMessage, lo
 	}
 	it.Body, it.Openings, it.Input = out, c.Openings, raw
 	return it, nil
+}
+
+// subjectOf returns the outbox subject of an event about these packages
+// (or lots): every one of them, so that the events of any one package reach
+// the log in the order they were accepted.
+func subjectOf(keys []string) string {
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	for i, k := range keys {
+		keys[i] = "package:" + k
+	}
+	return strings.Join(keys, " ")
 }
 
 // eventID returns the event's EPCIS eventID, or, when it has none, a

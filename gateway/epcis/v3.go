@@ -190,8 +190,7 @@ func (m *Mapper) eventV3(ctx context.Context, path string, e Event, raw json.Raw
 			return it, mapping.Unmappable(path, "names no package, lot or logistic unit")
 		}
 	}
-	slices.Sort(subjects)
-	it.Subject = "package:" + subjects[0]
+	it.Subject = subjectOf(subjects)
 	if err := m.common(path, e, out, &it); err != nil {
 		return it, err
 	}

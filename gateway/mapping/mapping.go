@@ -37,9 +37,10 @@ type Item struct {
 	Supersedes []string
 	// Body is the kind's body, encoded with encoding/json.
 	Body map[string]any
-	// Subject orders the outbox: two items with one subject (one patient,
-	// one package, one trial) reach the log in the order they were
-	// accepted.
+	// Subject orders the outbox: the space-separated keys of what the
+	// item is about (one patient, the packages or lots of an EPCIS event,
+	// one trial); two items sharing a key reach the log in the order they
+	// were accepted.
 	Subject string
 	// Openings are the commitments the body carries, with their openings.
 	Openings []Opening

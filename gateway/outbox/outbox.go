@@ -18,6 +18,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,15 +123,18 @@ func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) {
 	}
 }
 
-// Window returns the longest prefix of work, at most max items, with no two
-// items of one subject.
+// Window returns the longest prefix of work, at most max items, in which
+// no two items share a subject key (Subject is space-separated keys).
 func Window(work []store.Work, max int) []store.Work {
 	seen := map[string]bool{}
 	for i, w := range work {
-		if i == max || seen[w.Subject] {
+		keys := strings.Fields(w.Subject)
+		if i == max || slices.ContainsFunc(keys, func(k string) bool { return seen[k] }) {
 			return work[:i]
 		}
-		seen[w.Subject] = true
+		for _, k := range keys {
+			seen[k] = true
+		}
 	}
 	return work
 }

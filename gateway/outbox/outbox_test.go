@@ -30,6 +30,8 @@ func TestWindow(t *testing.T) {
 		{w("a", "b", "c", "d"), 2, 2},
 		{w("a", "a"), 10, 1},
 		{nil, 10, 0},
+		{w("a b", "c", "b"), 10, 2}, // a shipping of a and b, then a receiving of b
+		{w("a", "c d", "e", "d a"), 10, 3},
 	} {
 		if got := Window(c.in, c.max); len(got) != c.want {
 			t.Errorf("Window(%v, %d) has %d items, want %d", c.in, c.max, len(got), c.want)

@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS gw_items (
   input_hash BINARY(32) NOT NULL,
   kind VARCHAR(16) NOT NULL,
   source VARBINARY(300) NOT NULL,
-  subject VARBINARY(300) NOT NULL,
+  subject MEDIUMBLOB NOT NULL,
   envelope MEDIUMBLOB NOT NULL,
   state TINYINT NOT NULL,
   promise BLOB NULL,
