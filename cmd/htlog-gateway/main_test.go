@@ -51,6 +51,7 @@ func TestExamplesThroughTheLog(t *testing.T) {
 		"fhir-r4/Consent-consent-example-basic.json", "fhir-r4/Consent-consent-example-smartonfhir.json",
 		"fhir-r4/Consent-consent-example-pkb.json",
 		"balp/AuditEvent-ex-auditBasicReadServer.json", "balp/AuditEvent-ex-auditBasicReadNoUser.json",
+		"fhir-r5/AuditEvent-example-rest.json", "fhir-r5/AuditEvent-example-consent-permit-authz.json",
 	} {
 		res := withTimes(t, testdata(t, name), now)
 		var h struct {
@@ -75,7 +76,7 @@ func TestExamplesThroughTheLog(t *testing.T) {
 		}
 	}
 	// Which patient each resource is about, as the examples say.
-	patients := []string{"example", "example", "", "", "f001", "xcda", "example", "ex-patient", "ex-patient"}
+	patients := []string{"example", "example", "", "", "f001", "xcda", "example", "ex-patient", "ex-patient", "example", "example"}
 	for i := range fhirPosted {
 		fhirPosted[i].patient = patients[i]
 	}
@@ -193,6 +194,26 @@ func TestExamplesThroughTheLog(t *testing.T) {
 			t.Errorf("EPCIS event %d logged at %d, before event %d (at %d)", i, *logged[cap.Captured[i].EventID].Index, i-1, *logged[cap.Captured[i-1].EventID].Index)
 		}
 	}
+	// The R5 consent decision names the Consent this gateway logged (the
+	// R4 basic example, posted before it): its access carries that
+	// consent's event id as its authorization.
+	var env struct {
+		Envelope string `json:"envelope"`
+	}
+	_, raw := g.get(t, "/items/"+fhirPosted[10].id, false)
+	json.Unmarshal(raw, &env)
+	e, err := event.ParseEnvelope([]byte(env.Envelope))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := event.ParseEvent(e.Payload)
+	var body10 struct {
+		Authorization string `json:"authorization"`
+	}
+	json.Unmarshal(ev.Body, &body10)
+	if body10.Authorization != fhirPosted[4].id {
+		t.Errorf("the R5 consent decision's authorization is %q, want the Consent's event %s", body10.Authorization, fhirPosted[4].id)
+	}
 	// The class-level event carries no serial: found by its event id.
 	if idx, err := c.EventIndex(ctx(t), cl.Captured[0].EventID); err != nil || int64(idx) != *logged[cl.Captured[0].EventID].Index {
 		t.Errorf("9.6.2 at %d (%v)", idx, err)
@@ -222,7 +243,7 @@ func TestRefusedInputStoresNothing(t *testing.T) {
 		status            int
 	}{
 		{"/fhir/AuditEvent", "fhir-r4/AuditEvent-example-login.json", "application/fhir+json", 422},
-		{"/fhir/AuditEvent", "fhir-r5/AuditEvent-example-rest.json", "application/fhir+json", 422},
+		{"/fhir/Consent", "fhir-r5/Consent-consent-example-basic.json", "application/fhir+json", 422},
 		{"/fhir", "fhir-r4/Bundle-bundle-transaction.json", "application/fhir+json", 422},
 		{"/epcis/events", "epcis/Example_9.6.4-TransformationEvent.jsonld", "application/problem+json", 422},
 		// An access 2013 is outside the log's window: the gateway's

@@ -1,4 +1,4 @@
-// Package fhir maps FHIR R4 AuditEvent and Consent resources (alone or in a
+// Package fhir maps FHIR R4 and R5 AuditEvent and R4 Consent resources (alone or in a
 // transaction or batch Bundle, IHE BALP included) to htlog ACCESS and
 // CONSENT events. Resources are decoded with the generated R4 models of
 // github.com/samply/golang-fhir-models; the whole mapping is in this
@@ -61,10 +61,14 @@ func (m *Mapper) Map(ctx context.Context, want string, body []byte) ([]mapping.I
 	}
 	switch h.ResourceType {
 	case "AuditEvent":
+		r4 := body
 		if isR5AuditEvent(h) {
-			return nil, mapping.Unmappable("AuditEvent", "FHIR R5 AuditEvent is not supported yet: send the R4 form")
+			var err error
+			if r4, err = r5ToR4(body); err != nil {
+				return nil, err
+			}
 		}
-		it, err := m.auditEvent(ctx, body)
+		it, err := m.auditEvent(ctx, r4)
 		if err != nil {
 			return nil, err
 		}

@@ -78,11 +78,8 @@ func TestPublishedExamples(t *testing.T) {
 		"fhir-r4/AuditEvent-example-search.json": "AuditEvent.entity",
 		// The transaction example carries a Patient and other resources.
 		"fhir-r4/Bundle-bundle-transaction.json": "Bundle.entry[0].resourceType",
-		// R5 is refused with its reason until it is mapped.
-		"fhir-r5/AuditEvent-example-rest.json":                 "AuditEvent",
-		"fhir-r5/AuditEvent-example-breakglass-start.json":     "AuditEvent",
-		"fhir-r5/AuditEvent-example-consent-permit-authz.json": "AuditEvent",
-		"fhir-r5/Consent-consent-example-basic.json":           "Consent",
+		// An R5 Consent is refused with its reason until it is mapped.
+		"fhir-r5/Consent-consent-example-basic.json": "Consent",
 	}
 	files, _ := filepath.Glob("../testdata/fhir-r*/*.json")
 	balp, _ := filepath.Glob("../testdata/balp/*.json")
@@ -216,6 +213,58 @@ func TestAuditEventDisclosure(t *testing.T) {
 	ents := b["entities"].([]any)
 	if len(ents) != 2 || !opens(it, ents[0].(map[string]any)["what"], "Patient/example", "Patient/example") {
 		t.Errorf("entities = %v", ents)
+	}
+}
+
+// TestAuditEventR5: the R5 examples map as their R4 forms do: the R5 REST
+// read gives the R4 one's fields, the break-glass start its ETREAT purpose,
+// the consent decision its authorization.
+func TestAuditEventR5(t *testing.T) {
+	v, _ := schemas.NewValidator()
+	ctx := context.Background()
+	m, keys := testMapper(t)
+	r4, err := m.Map(ctx, "AuditEvent", read(t, "fhir-r4/AuditEvent-example-rest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r5, err := m.Map(ctx, "AuditEvent", read(t, "fhir-r5/AuditEvent-example-rest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b4, b5 := body(t, v, r4[0]), body(t, v, r5[0])
+	for _, k := range []string{"action", "outcome", "patient", "purpose_of_use", "recorded"} {
+		if b4[k] != b5[k] {
+			t.Errorf("%s: R4 %v, R5 %v", k, b4[k], b5[k])
+		}
+	}
+	a4, a5 := b4["agents"].([]any), b5["agents"].([]any)
+	if len(a4) != len(a5) || a4[0].(map[string]any)["who"] != a5[0].(map[string]any)["who"] || a4[1].(map[string]any)["who"] != a5[1].(map[string]any)["who"] {
+		t.Errorf("agents: R4 %v, R5 %v", a4, a5)
+	}
+	if r5[0].OccurredAt != r4[0].OccurredAt || r5[0].Source != "AuditEvent/example-rest" {
+		t.Errorf("R5 occurred_at %s source %s", r5[0].OccurredAt, r5[0].Source)
+	}
+
+	bg, err := m.Map(ctx, "AuditEvent", read(t, "fhir-r5/AuditEvent-example-breakglass-start.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := body(t, v, bg[0])
+	req := b["agents"].([]any)[0].(map[string]any)
+	if b["purpose_of_use"] != "ETREAT" || req["who"] != event.Tag(workforceKey, "workforce:Practitioner/f001") || req["kind"] != "user" {
+		t.Errorf("break-glass: %v", b)
+	}
+
+	grant := "sha256:" + strings.Repeat("cd", 32)
+	keys.SetEvent("Consent/consent-example-basic", grant)
+	authz, err := m.Map(ctx, "AuditEvent", read(t, "fhir-r5/AuditEvent-example-consent-permit-authz.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = body(t, v, authz[0])
+	pkey, _ := keys.PatientKey(ctx, "Patient/example")
+	if b["authorization"] != grant || b["purpose_of_use"] != "TREAT" || b["patient"] != event.PatientTag(pkey, org) {
+		t.Errorf("consent-permit-authz: %v", b)
 	}
 }
 
