@@ -25,6 +25,7 @@ import (
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/schemas"
+	"golang.org/x/mod/sumdb/note"
 )
 
 const org = "npi:1234567893"
@@ -57,7 +58,11 @@ func newTestServer(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Mapping: mapping.Config{Org: org, WorkforceKey: make([]byte, 32), SourceSystem: "ehr-fhir", DefaultPurpose: "TREAT",
+	_, logVKey, err := note.GenerateKey(rand.Reader, "htlog.test/gwserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{LogURL: "http://127.0.0.1:8080", Policy: "log " + logVKey + " http://127.0.0.1:8080\nquorum none\n", Mapping: mapping.Config{Org: org, WorkforceKey: make([]byte, 32), SourceSystem: "ehr-fhir", DefaultPurpose: "TREAT",
 		DefaultAgentRole: "http://terminology.hl7.org/CodeSystem/practitioner-role|doctor"}, Store: st, Builder: b, Checker: checker, Token: "0123456789abcdef0123"})
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/gateway/epcis"
 	"github.com/htlog/htlog/gateway/fhir"
@@ -415,25 +416,6 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// PatientBundle is the patient bundle of contracts.md
-// (htlog-patient-bundle/v1).
-type PatientBundle struct {
-	Type      string    `json:"type"`
-	Log       string    `json:"log"`
-	Custodian string    `json:"custodian"`
-	Key       string    `json:"key"`
-	Policy    string    `json:"policy"`
-	Monitors  []Monitor `json:"monitors,omitempty"`
-	Openings  []Opening `json:"openings,omitempty"`
-}
-
-// Opening is one opening of a patient bundle.
-type Opening struct {
-	Commitment string `json:"commitment"`
-	Value      string `json:"value"`
-	Opening    string `json:"opening"`
-}
-
 // patientBundle is GET /patients/{id}/bundle: {id} is the FHIR logical id
 // of the Patient, or "identifier" with ?identifier=<system>|<value>.
 // ?openings=0 leaves the openings out (a QR code).
@@ -457,8 +439,12 @@ func (s *Server) patientBundle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the gateway has logged nothing about this patient", http.StatusNotFound)
 		return
 	}
-	b := PatientBundle{Type: "htlog-patient-bundle/v1", Log: s.cfg.LogURL, Custodian: s.cfg.Mapping.Org,
-		Key: fmt.Sprintf("%x", key), Policy: s.cfg.Policy, Monitors: s.cfg.Monitors}
+	b := client.PatientBundle{Type: client.BundleType, Log: s.cfg.LogURL, Custodian: s.cfg.Mapping.Org,
+		Key: fmt.Sprintf("%x", key), Policy: s.cfg.Policy}
+	for _, m := range s.cfg.Monitors {
+		b.Monitors = append(b.Monitors, client.BundleMonitor{URL: m.URL, VKey: m.VKey})
+	}
+	omitted := 0
 	if r.URL.Query().Get("openings") != "0" {
 		ops, err := s.cfg.Store.PatientOpenings(r.Context(), ref)
 		if err != nil {
@@ -466,13 +452,37 @@ func (s *Server) patientBundle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, o := range ops {
-			b.Openings = append(b.Openings, Opening{Commitment: o.Commitment, Value: o.Value, Opening: o.OpeningHex()})
+			if len(o.Value) > MaxBundleOpeningValue {
+				omitted++ // the bundle format bounds a value: GET /items and the custodian's records keep it
+				continue
+			}
+			b.Openings = append(b.Openings, client.BundleOpening{Commitment: o.Commitment, Value: o.Value, Opening: o.OpeningHex()})
 		}
+		if n := len(b.Openings); n > MaxBundleOpenings {
+			omitted += n - MaxBundleOpenings
+			b.Openings = b.Openings[n-MaxBundleOpenings:] // the newest
+		}
+	}
+	out, err := b.Marshal()
+	if err != nil {
+		s.cfg.Logger.Error("couldn't make a patient bundle", "err", err)
+		http.Error(w, "couldn't make the patient bundle (is the gateway's log URL and policy right?)", http.StatusInternalServerError)
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(b)
+	if omitted > 0 {
+		w.Header().Set("HTLOG-Omitted-Openings", fmt.Sprint(omitted))
+	}
+	w.Write(out)
 }
+
+// The patient bundle's bounds (client/bundle.go): openings past them are
+// left out, and counted in the HTLOG-Omitted-Openings header.
+const (
+	MaxBundleOpenings     = 10000
+	MaxBundleOpeningValue = 4096
+)
 
 // packageInfo is GET /packages/{gtin}/{serial}: the package's key (for a
 // trading partner, handed over with the transaction information), its tag

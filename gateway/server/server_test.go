@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/htlog/htlog/client"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -92,8 +93,10 @@ func TestAPI(t *testing.T) {
 		t.Errorf("bundle with a wrong token: %d", code)
 	}
 	code, hdr, b = do(t, h, "GET", "/patients/p7/bundle", nil, "0123456789abcdef0123")
-	var pb PatientBundle
-	json.Unmarshal(b, &pb)
+	pb, err := client.ParsePatientBundle(b)
+	if err != nil {
+		t.Fatalf("the bundle does not parse: %v\n%s", err, b)
+	}
 	if code != 200 || pb.Type != "htlog-patient-bundle/v1" || len(pb.Key) != 64 || pb.Custodian != org || len(pb.Openings) == 0 || hdr.Get("Cache-Control") != "no-store" {
 		t.Errorf("bundle: %d %s", code, b)
 	}
