@@ -7,11 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -21,28 +19,13 @@ import (
 	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/internal/testonly"
+	"github.com/htlog/htlog/internal/testonly/cdp"
 	"github.com/htlog/htlog/monitor"
 	"github.com/htlog/htlog/monitor/store"
 	"github.com/htlog/htlog/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 )
-
-// chromium returns Debian's chromium binary, or skips the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("no chromium binary (/usr/bin/chromium, chromium or chromium-browser in PATH): " +
-		"install Debian's package, `apt-get install --no-install-recommends chromium` (.ci/run does)")
-	return ""
-}
 
 // card is one event as the patient page shows it.
 type card struct {
@@ -78,7 +61,7 @@ const readCards = `[...document.querySelectorAll("#events > li")].map((li) => ({
 // not verified.
 func TestPatientPageInBrowser(t *testing.T) {
 	testonly.RequireIntegration(t)
-	axe := axeSource(t)
+	b := cdp.Launch(t) // before the stack: a test without Chromium or axe-core fails at once
 	s := testonly.PrepareStack(t)
 	reg, err := os.ReadFile(s.RegistryFile)
 	if err != nil {
@@ -185,15 +168,15 @@ func TestPatientPageInBrowser(t *testing.T) {
 	}
 	const done = `document.getElementById("status").dataset.done === "true"`
 
-	b := startBrowser(t)
 	// The page before a bundle is opened: the import form.
-	b.viewport(1200, 900, false, "America/New_York")
-	b.open(s.URL+"/patient/", `document.getElementById("file")`)
-	b.checkAccessibility("import form", axe)
+	b.SetViewport(1200, 900, false)
+	b.SetTimezone("America/New_York")
+	b.Open(s.URL+"/patient/", `document.getElementById("file")`)
+	b.CheckAccessibility("import form")
 
-	b.open(pageURL(pb), done)
+	b.Open(pageURL(pb), done)
 	var cards []card
-	b.eval(readCards, &cards)
+	b.Eval(readCards, &cards)
 	ny, _ := time.LoadLocation("America/New_York")
 	when := func(name string) string {
 		tm, _ := time.Parse(time.RFC3339, at[name])
@@ -251,7 +234,7 @@ func TestPatientPageInBrowser(t *testing.T) {
 		Status string `json:"status"`
 		Stored bool   `json:"-"`
 	}
-	b.eval(`({html: document.documentElement.outerHTML, status: document.getElementById("status").textContent})`, &page)
+	b.Eval(`({html: document.documentElement.outerHTML, status: document.getElementById("status").textContent})`, &page)
 	if strings.Contains(page.HTML, hex.EncodeToString(key)) || strings.Contains(page.HTML, "#bundle=") {
 		t.Error("the page still holds the key or the link's fragment in its DOM")
 	}
@@ -259,39 +242,39 @@ func TestPatientPageInBrowser(t *testing.T) {
 		t.Errorf("status %q", page.Status)
 	}
 	var stored any
-	b.eval(`localStorage.getItem("htlog-patient-bundle")`, &stored)
+	b.Eval(`localStorage.getItem("htlog-patient-bundle")`, &stored)
 	if stored != nil {
 		t.Error("the bundle was stored although 'remember' was not ticked")
 	}
-	b.checkAccessibility("events", axe)
-	checkPNG(t, b.screenshot("patient-desktop.png"), 1200)
+	b.CheckAccessibility("events")
+	cdp.CheckScreenshot(t, b.Screenshot("patient-desktop.png"), 1200)
 
 	// "Remember on this device": kept in localStorage, opened again on the
 	// next visit; "Forget my bundle" removes it.
-	b.eval(`document.getElementById("remember").click(); localStorage.getItem("htlog-patient-bundle") !== null`, &page.Stored)
+	b.Eval(`document.getElementById("remember").click(); localStorage.getItem("htlog-patient-bundle") !== null`, &page.Stored)
 	if !page.Stored {
 		t.Error("the bundle was not remembered after ticking 'remember'")
 	}
-	b.open(s.URL+"/patient/?again", done)
-	b.eval(`document.querySelectorAll("#events > li").length === 5 && document.getElementById("remember").checked`, &page.Stored)
+	b.Open(s.URL+"/patient/?again", done)
+	b.Eval(`document.querySelectorAll("#events > li").length === 5 && document.getElementById("remember").checked`, &page.Stored)
 	if !page.Stored {
 		t.Error("a remembered bundle was not opened on the next visit")
 	}
-	b.eval(`document.getElementById("forget").click(); localStorage.getItem("htlog-patient-bundle") === null && document.getElementById("results").hidden`, &page.Stored)
+	b.Eval(`document.getElementById("forget").click(); localStorage.getItem("htlog-patient-bundle") === null && document.getElementById("results").hidden`, &page.Stored)
 	if !page.Stored {
 		t.Error("'Forget my bundle' left the bundle stored or shown")
 	}
 
 	// A phone: the page fits its width.
-	b.viewport(390, 844, true, "America/New_York")
-	b.open(pageURL(pb), done)
+	b.SetViewport(390, 844, true)
+	b.Open(pageURL(pb), done)
 	var widths struct{ Scroll, Inner int }
-	b.eval(`({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})`, &widths)
+	b.Eval(`({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})`, &widths)
 	if widths.Scroll > widths.Inner || widths.Inner != 390 {
 		t.Errorf("on a phone the page is %dpx wide in a %dpx window", widths.Scroll, widths.Inner)
 	}
-	b.checkAccessibility("events on a phone", axe)
-	checkPNG(t, b.screenshot("patient-phone.png"), 390)
+	b.CheckAccessibility("events on a phone")
+	cdp.CheckScreenshot(t, b.Screenshot("patient-phone.png"), 390)
 
 	// A policy trusting another key for the same log: nothing verifies.
 	_, otherVKey, err := note.GenerateKey(rand.Reader, s.Origin)
@@ -300,9 +283,10 @@ func TestPatientPageInBrowser(t *testing.T) {
 	}
 	wrong := *pb
 	wrong.Policy = strings.Replace(string(policy), s.LogVKey, otherVKey, 1)
-	b.viewport(1200, 900, false, "UTC")
-	b.open(pageURL(&wrong), done)
-	b.eval(readCards, &cards)
+	b.SetViewport(1200, 900, false)
+	b.SetTimezone("UTC")
+	b.Open(pageURL(&wrong), done)
+	b.Eval(readCards, &cards)
 	if len(cards) != 5 {
 		t.Fatalf("with the wrong policy the page shows %d events, want 5", len(cards))
 	}
@@ -312,7 +296,7 @@ func TestPatientPageInBrowser(t *testing.T) {
 			t.Errorf("wrong policy: %+v", c)
 		}
 	}
-	b.eval(`document.getElementById("status").textContent + " " + document.getElementById("checkpoint").textContent`, &page.Status)
+	b.Eval(`document.getElementById("status").textContent + " " + document.getElementById("checkpoint").textContent`, &page.Status)
 	for _, w := range []string{"5 could NOT be verified", "the log's registry could not be verified", "✗ The log's latest checkpoint does not verify"} {
 		if !strings.Contains(page.Status, w) {
 			t.Errorf("with the wrong policy the page does not say %q: %s", w, page.Status)
@@ -351,30 +335,6 @@ func checkHeaders(t *testing.T, base string) {
 	}
 	if resp := get("/patient/README.md"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /patient/README.md: %d, want 404", resp.StatusCode)
-	}
-}
-
-// checkPNG checks a screenshot is a PNG of the given width that is not
-// blank.
-func checkPNG(t *testing.T, b []byte, width int) {
-	t.Helper()
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	r := img.Bounds()
-	if r.Dx() != width || r.Dy() < 400 {
-		t.Errorf("screenshot is %dx%d, want %d wide and a full page", r.Dx(), r.Dy(), width)
-	}
-	colours := map[uint32]bool{}
-	for y := r.Min.Y; y < r.Max.Y; y += 3 {
-		for x := r.Min.X; x < r.Max.X; x += 3 {
-			cr, cg, cb, _ := img.At(x, y).RGBA()
-			colours[cr>>8<<16|cg>>8<<8|cb>>8] = true
-		}
-	}
-	if len(colours) < 32 {
-		t.Errorf("the screenshot looks blank: %d colours", len(colours))
 	}
 }
 
