@@ -153,22 +153,30 @@ func (tr *Trillian) start(t testing.TB, name string, args ...string) *exec.Cmd {
 // StartServer (re)starts the log server on its address and waits until it answers.
 func (tr *Trillian) StartServer(t testing.TB) {
 	t.Helper()
-	tr.mu.Lock()
-	tr.server = tr.start(t, "trillian_log_server", "--storage_system=mysql", "--quota_system=noop",
-		"--mysql_uri="+tr.DSN, "--rpc_endpoint="+tr.LogAddr, "--http_endpoint="+tr.httpAddrs[0])
-	tr.mu.Unlock()
+	tr.locked(func() {
+		tr.server = tr.start(t, "trillian_log_server", "--storage_system=mysql", "--quota_system=noop",
+			"--mysql_uri="+tr.DSN, "--rpc_endpoint="+tr.LogAddr, "--http_endpoint="+tr.httpAddrs[0])
+	})
 	waitForTCP(t, tr.LogAddr, "trillian_log_server")
 }
 
 // StartSigner (re)starts the signer, the single master sequencing every tree.
 func (tr *Trillian) StartSigner(t testing.TB) {
 	t.Helper()
-	tr.mu.Lock()
-	tr.signer = tr.start(t, "trillian_log_signer", "--storage_system=mysql", "--quota_system=noop",
-		"--mysql_uri="+tr.DSN, "--force_master", "--sequencer_interval=20ms", "--batch_size=2000",
-		"--rpc_endpoint="+tr.signerAddr, "--http_endpoint="+tr.httpAddrs[1])
-	tr.mu.Unlock()
+	tr.locked(func() {
+		tr.signer = tr.start(t, "trillian_log_signer", "--storage_system=mysql", "--quota_system=noop",
+			"--mysql_uri="+tr.DSN, "--force_master", "--sequencer_interval=20ms", "--batch_size=2000",
+			"--rpc_endpoint="+tr.signerAddr, "--http_endpoint="+tr.httpAddrs[1])
+	})
 	waitForTCP(t, tr.signerAddr, "trillian_log_signer")
+}
+
+// locked runs f holding tr.mu, and releases it however f ends: start may
+// call t.Fatal, and the test's cleanup (stop) then takes the mutex again.
+func (tr *Trillian) locked(f func()) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	f()
 }
 
 // KillServer kills the log server with SIGKILL, as a crash would.
