@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -104,6 +105,7 @@ func BenchmarkAccept(b *testing.B) {
 	}
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.ResetTimer()
 	start := time.Now()
 	for range 64 {
@@ -115,11 +117,12 @@ func BenchmarkAccept(b *testing.B) {
 				if i >= int64(len(docs)) {
 					return
 				}
-				resp, err := http.Post(srv.URL+"/fhir/AuditEvent", "application/fhir+json", bytes.NewReader(docs[i]))
+				resp, err := hc.Post(srv.URL+"/fhir/AuditEvent", "application/fhir+json", bytes.NewReader(docs[i]))
 				if err != nil || resp.StatusCode != 201 {
 					failed.Add(1)
 				}
 				if resp != nil {
+					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
 			}
