@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -113,7 +114,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		promReg.MustRegister(c)
 		return c.Inc
 	}
-	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_gateway_build_info", Help: "1, labelled with nothing yet: the gateway is up."})
+	version := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_gateway_build_info", Help: "Build information; always 1.", ConstLabels: prometheus.Labels{"version": version}})
 	buildInfo.Set(1)
 	promReg.MustRegister(buildInfo)
 	hc, err := cfg.TLS.HTTPClient()

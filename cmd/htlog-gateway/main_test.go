@@ -208,6 +208,11 @@ func TestExamplesThroughTheLog(t *testing.T) {
 	if idx, err := c.EventIndex(ctx(t), cl.Captured[0].EventID); err != nil || int64(idx) != *logged[cl.Captured[0].EventID].Index {
 		t.Errorf("9.6.2 at %d (%v)", idx, err)
 	}
+	// Metrics, as the other daemons export them.
+	if code, m := g.get(t, "/metrics", false); code != 200 || !strings.Contains(string(m), `htlog_gateway_accepted_total{kind="access"}`) ||
+		!strings.Contains(string(m), "htlog_gateway_logged_total") || !strings.Contains(string(m), "htlog_gateway_build_info{version=") {
+		t.Errorf("/metrics: %d", code)
+	}
 	// Every stored receipt verifies against the policy and the envelope.
 	for _, id := range all {
 		st := g.item(t, id)
