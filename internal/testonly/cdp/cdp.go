@@ -161,7 +161,9 @@ func Launch(t testing.TB) *Browser {
 		SessionID string `json:"sessionId"`
 	}
 	b.call("", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &attached)
+	b.mu.Lock()
 	b.session = attached.SessionID
+	b.mu.Unlock()
 	b.Call("Page.enable", nil, nil)
 	return b
 }
@@ -207,7 +209,13 @@ func (b *Browser) read(r io.Reader) {
 			}
 			continue
 		}
-		if m.Method == "Page.loadEventFired" && m.SessionID == b.session {
+		if m.Method != "Page.loadEventFired" {
+			continue
+		}
+		b.mu.Lock()
+		ours := m.SessionID == b.session
+		b.mu.Unlock()
+		if ours {
 			select {
 			case b.loads <- struct{}{}:
 			default:
@@ -266,7 +274,10 @@ func (b *Browser) call(session, method string, params, result any) {
 // result (nil: ignored).
 func (b *Browser) Call(method string, params, result any) {
 	b.t.Helper()
-	b.call(b.session, method, params, result)
+	b.mu.Lock()
+	session := b.session
+	b.mu.Unlock()
+	b.call(session, method, params, result)
 }
 
 // Loads runs action, which makes the page load a new document (a
