@@ -296,12 +296,6 @@ func TestVerifyConsistencyEdges(t *testing.T) {
 	}
 }
 
-func mustSign(t *testing.T, body []byte, k *testKeys) []byte {
-	t.Helper()
-	signed, err := note.Sign(&note.Note{Text: string(body)}, k.logSigner)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return signed
 }
 
