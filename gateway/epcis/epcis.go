@@ -224,9 +224,7 @@ func (m *Mapper) event(ctx context.Context, path string, raw json.RawMessage, lo
 		}
 		pl, pe := lot, expiry
 		if pl != "" && pe != "" {
-			if err := m.keys.SetPackage(ctx, gtin, serial, pl, pe); err != nil {
-				return it, err
-			}
+			it.Lots = append(it.Lots, mapping.PackageLot{GTIN: gtin, Serial: serial, Lot: pl, Expiry: pe})
 			local[gtin+"."+serial] = [2]string{pl, pe}
 		} else if v, ok := local[gtin+"."+serial]; ok {
 			pl, pe = v[0], v[1]

@@ -232,8 +232,13 @@ func TestCommissionShipReceive(t *testing.T) {
 			t.Errorf("item %d: %s", i, mustJSON(it.Body))
 		}
 	}
-	if lot, exp, ok, _ := keys.Package(context.Background(), "10614141073464", "2017"); !ok || lot != "LOT2026A" || exp != "2028-06-30" {
-		t.Errorf("package lot not recorded: %s %s %v", lot, exp, ok)
+	// The commissioning tells both packages' lots, to be recorded when it
+	// is accepted: mapping alone records nothing.
+	if l := items[0].Lots; len(l) != 2 || l[0] != (mapping.PackageLot{GTIN: "10614141073464", Serial: "2017", Lot: "LOT2026A", Expiry: "2028-06-30"}) || len(items[1].Lots) != 0 {
+		t.Errorf("lots %v, %v", items[0].Lots, items[1].Lots)
+	}
+	if _, _, ok, _ := keys.Package(context.Background(), "10614141073464", "2017"); ok {
+		t.Error("mapping recorded a lot before acceptance")
 	}
 	if items[2].Subject != "package:10614141073464.2018" || items[2].OccurredAt != "2026-11-30T15:30:00Z" {
 		t.Errorf("subject %s occurred %s", items[2].Subject, items[2].OccurredAt)

@@ -92,7 +92,7 @@ func (m *Mapper) eventV3(ctx context.Context, path string, e Event, raw json.Raw
 				ssccs = append(ssccs, s)
 				continue
 			}
-			p, subject, err := m.product(ctx, ppath, epc, lot, expiry, local)
+			p, subject, err := m.product(ctx, ppath, epc, lot, expiry, local, &it.Lots)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -199,8 +199,9 @@ func (m *Mapper) eventV3(ctx context.Context, path string, e Event, raw json.Raw
 }
 
 // product maps one SGTIN (lot and expiry from the event's ILMD, the
-// document, or what the gateway recorded) and returns its subject.
-func (m *Mapper) product(ctx context.Context, ppath, epc, lot, expiry string, local map[string][2]string) (map[string]any, string, error) {
+// document, or what the gateway recorded) and returns its subject; a lot
+// the ILMD tells is added to lots, to be recorded on acceptance.
+func (m *Mapper) product(ctx context.Context, ppath, epc, lot, expiry string, local map[string][2]string, lots *[]mapping.PackageLot) (map[string]any, string, error) {
 	gtin, serial, ok := ParseSGTIN(epc)
 	if !ok {
 		return nil, "", mapping.Unmappable(ppath, "not an SGTIN or SSCC (urn:epc:id:sgtin:..., urn:epc:id:sscc:... or a GS1 Digital Link with AI 01 and 21)")
@@ -208,9 +209,7 @@ func (m *Mapper) product(ctx context.Context, ppath, epc, lot, expiry string, lo
 	pl, pe := lot, expiry
 	switch v, seen := local[gtin+"."+serial]; {
 	case pl != "" && pe != "":
-		if err := m.keys.SetPackage(ctx, gtin, serial, pl, pe); err != nil {
-			return nil, "", err
-		}
+		*lots = append(*lots, mapping.PackageLot{GTIN: gtin, Serial: serial, Lot: pl, Expiry: pe})
 		local[gtin+"."+serial] = [2]string{pl, pe}
 	case seen:
 		pl, pe = v[0], v[1]

@@ -44,6 +44,10 @@ type Item struct {
 	Subject string
 	// Openings are the commitments the body carries, with their openings.
 	Openings []Opening
+	// Lots are the lots and expiries the item tells of packages (a
+	// commissioning event's ILMD): recorded when the item is accepted, not
+	// before, so that a refused document records nothing.
+	Lots []PackageLot
 	// Input is the input the item was made from (the resource, the EPCIS
 	// event): the same input accepted twice is one item.
 	Input []byte
@@ -64,6 +68,11 @@ type Opening struct {
 // OpeningHex returns the opening in hex.
 func (o Opening) OpeningHex() string { return hex.EncodeToString(o.Opening) }
 
+// PackageLot is a package's lot and expiry (YYYY-MM-DD).
+type PackageLot struct {
+	GTIN, Serial, Lot, Expiry string
+}
+
 // Keys gives a mapper the keys and the history it needs. Implementations
 // are safe for concurrent use; a key, once returned, never changes.
 type Keys interface {
@@ -76,9 +85,6 @@ type Keys interface {
 	// Package returns the lot and expiry (YYYY-MM-DD) recorded for a
 	// package, ok false when none are.
 	Package(ctx context.Context, gtin, serial string) (lot, expiry string, ok bool, err error)
-	// SetPackage records a package's lot and expiry (from its
-	// commissioning event), creating its key if needed.
-	SetPackage(ctx context.Context, gtin, serial, lot, expiry string) error
 	// EventOf returns the event id of the last item accepted from source,
 	// ok false when none was.
 	EventOf(ctx context.Context, source string) (eventID string, ok bool, err error)

@@ -56,7 +56,8 @@ func (m *MemKeys) Package(_ context.Context, gtin, serial string) (string, strin
 	return v[0], v[1], ok, nil
 }
 
-// SetPackage implements Keys.
+// SetPackage records a package's lot and expiry (what the store does for
+// an accepted item's Lots).
 func (m *MemKeys) SetPackage(ctx context.Context, gtin, serial, lot, expiry string) error {
 	m.PackageKey(ctx, gtin, serial)
 	m.mu.Lock()

@@ -167,7 +167,7 @@ func (s *Server) accept(ctx context.Context, items []mapping.Item) ([]accepted, 
 			return nil, &mapping.Error{Status: 422, Path: describe(it, i, len(items)), Reason: "the log would refuse the mapped event: " + r.Reason}
 		}
 		h := sha256.Sum256(it.Input)
-		rows[i] = store.Accepted{InputHash: h[:], EventID: env.ID(), Kind: it.Kind, Source: it.Source, Subject: it.Subject, Envelope: raw, Openings: it.Openings}
+		rows[i] = store.Accepted{InputHash: h[:], EventID: env.ID(), Kind: it.Kind, Source: it.Source, Subject: it.Subject, Envelope: raw, Openings: it.Openings, Lots: it.Lots}
 	}
 	ids, err := s.cfg.Store.Accept(ctx, rows)
 	if err != nil {

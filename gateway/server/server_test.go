@@ -85,6 +85,41 @@ func TestAPI(t *testing.T) {
 		t.Errorf("a Bundle: %d %s", code, b)
 	}
 
+	// EPCIS in two captures: the commissioning tells the lots, the later
+	// shipping finds them; a refused capture records no lot.
+	var doc2 map[string]any
+	raw, _ := os.ReadFile("../testdata/epcis/dscsa-commission-ship-receive.jsonld")
+	json.Unmarshal(raw, &doc2)
+	events := doc2["epcisBody"].(map[string]any)["eventList"].([]any)
+	for _, e := range events {
+		e.(map[string]any)["eventTime"] = now.UTC().Format(time.RFC3339)
+	}
+	capture := func(evs ...any) (int, []byte) {
+		doc2["epcisBody"] = map[string]any{"eventList": evs}
+		b, _ := json.Marshal(doc2)
+		code, _, out := do(t, h, "POST", "/epcis/events", b, "")
+		return code, out
+	}
+	// A commissioning at a location not the submitter's is refused by the
+	// pre-check: its lots are not recorded.
+	bad := map[string]any{}
+	for k, v := range events[0].(map[string]any) {
+		bad[k] = v
+	}
+	bad["bizLocation"] = map[string]any{"id": "urn:epc:id:sgln:0012345.11111.0"}
+	if code, out := capture(bad); code != 422 {
+		t.Fatalf("a commissioning elsewhere: %d %s", code, out)
+	}
+	if code, out := capture(events[1]); code != 422 || !strings.Contains(string(out), "lot and expiry") {
+		t.Errorf("a shipping of packages never commissioned here: %d %s", code, out)
+	}
+	if code, out := capture(events[0]); code != 202 {
+		t.Fatalf("commissioning: %d %s", code, out)
+	}
+	if code, out := capture(events[1]); code != 202 {
+		t.Errorf("shipping after commissioning: %d %s", code, out)
+	}
+
 	// The patient bundle: only with the token; the key and openings.
 	if code, _, _ := do(t, h, "GET", "/patients/p7/bundle", nil, ""); code != 401 {
 		t.Errorf("bundle without a token: %d", code)

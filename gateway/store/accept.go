@@ -76,7 +76,7 @@ func (s *Store) acceptLoop() {
 // commitBatch stores the items of every request of batch in one
 // transaction with three statements: the items (INSERT IGNORE: an input
 // seen before keeps its first item), the stored ids by input, and the
-// openings of the items that are new.
+// openings of the items that are new; and the lots new items tell.
 func (s *Store) commitBatch(batch []*acceptReq) error {
 	var live []*acceptReq
 	for _, r := range batch {
@@ -144,6 +144,19 @@ func (s *Store) commitBatch(batch []*acceptReq) error {
 	if nOpen > 0 {
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("couldn't store openings: %w", err)
+		}
+	}
+	for _, r := range live {
+		for _, it := range r.items {
+			if stored[string(it.InputHash)] != it.EventID {
+				continue
+			}
+			for _, l := range it.Lots {
+				// The package's key exists: the mapper made it for the tag.
+				if _, err := tx.ExecContext(ctx, "UPDATE gw_packages SET lot = ?, expiry = ? WHERE gtin = ? AND serial = ?", l.Lot, l.Expiry, l.GTIN, l.Serial); err != nil {
+					return fmt.Errorf("couldn't record a package's lot: %w", err)
+				}
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -237,6 +237,8 @@ type Accepted struct {
 	Subject   string
 	Envelope  []byte
 	Openings  []mapping.Opening
+	// Lots are recorded with the item (a commissioning event's ILMD).
+	Lots []mapping.PackageLot
 }
 
 // Status is where an item is.

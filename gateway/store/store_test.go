@@ -94,6 +94,32 @@ func TestAcceptGroupCommit(t *testing.T) {
 	}
 }
 
+// TestAcceptRecordsLots: an accepted item's lots are recorded with it; the
+// same input accepted again records nothing new.
+func TestAcceptRecordsLots(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	if _, err := s.PackageKey(ctx, "10614141073464", "7"); err != nil { // the mapper makes the key for the tag
+		t.Fatal(err)
+	}
+	a := item("commissioning", 1)
+	a.Lots = []mapping.PackageLot{{GTIN: "10614141073464", Serial: "7", Lot: "L7", Expiry: "2028-01-31"}}
+	if _, err := s.Accept(ctx, []Accepted{a}); err != nil {
+		t.Fatal(err)
+	}
+	if lot, exp, ok, _ := s.Package(ctx, "10614141073464", "7"); !ok || lot != "L7" || exp != "2028-01-31" {
+		t.Fatalf("lot %s %s %v", lot, exp, ok)
+	}
+	again := item("commissioning", 2) // the same input, another lot: the first item stands
+	again.Lots = []mapping.PackageLot{{GTIN: "10614141073464", Serial: "7", Lot: "OTHER", Expiry: "2029-01-31"}}
+	if _, err := s.Accept(ctx, []Accepted{again}); err != nil {
+		t.Fatal(err)
+	}
+	if lot, _, _, _ := s.Package(ctx, "10614141073464", "7"); lot != "L7" {
+		t.Errorf("a duplicate input changed the lot to %s", lot)
+	}
+}
+
 // TestKeys: a patient's and a package's key are made once and kept.
 func TestKeys(t *testing.T) {
 	s := openStore(t)
