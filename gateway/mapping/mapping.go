@@ -129,6 +129,7 @@ type Error struct {
 	Reason string
 }
 
+// Error returns the path and the reason on one line.
 func (e *Error) Error() string {
 	if e.Path == "" {
 		return e.Reason
