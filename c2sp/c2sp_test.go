@@ -296,9 +296,6 @@ func TestVerifyConsistencyEdges(t *testing.T) {
 	}
 }
 
-	return signed
-}
-
 func signedCheckpoint(t *testing.T, k *testKeys, size int, cosigners ...int) []byte {
 	t.Helper()
 	body := Checkpoint{Origin: k.logVerifier.Name(), Size: uint64(size), Hash: rootOf(leafHashes(size))}.Marshal()
