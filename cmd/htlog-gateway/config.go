@@ -12,8 +12,7 @@ import (
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/cmd/internal/config"
-	"github.com/htlog/htlog/cmd/internal/dbopen"
-	"github.com/htlog/htlog/cmd/internal/tlsconfig"
+	"github.com/htlog/htlog/cmd/internal/daemon"
 	"github.com/htlog/htlog/event"
 	"github.com/htlog/htlog/gateway/mapping"
 	"github.com/htlog/htlog/internal/ident"
@@ -23,13 +22,9 @@ import (
 // environment variables and flags, in that order of precedence. See
 // docs/gateway.md for an example.
 type Config struct {
-	// Listen is the HTTP address of the gateway's API (HTTPS when TLS is set).
-	Listen string `mapstructure:"listen"`
-	// TLS, if set, makes the gateway serve HTTPS only; ca_file is trusted
-	// beside the system's roots when talking to the log.
-	TLS tlsconfig.Server `mapstructure:"tls"`
-	// Database holds the gateway's state (its own database).
-	Database dbopen.Section `mapstructure:"database"`
+	// Base holds listen (the gateway's API), tls and database (its own
+	// state; see daemon.Base).
+	daemon.Base `mapstructure:",squash"`
 	// Log is the log's base URL; PolicyFile its C2SP tlog-policy (the log's
 	// key and the witness quorum receipts must meet).
 	Log        string `mapstructure:"log"`
@@ -79,24 +74,15 @@ type Config struct {
 }
 
 func defaults() *Config {
-	c := &Config{Listen: "127.0.0.1:8480", Window: 64, MaxBackoff: 30 * time.Second, SourceSystem: "ehr-fhir"}
+	c := &Config{Base: daemon.Base{Listen: "127.0.0.1:8480"}, Window: 64, MaxBackoff: 30 * time.Second, SourceSystem: "ehr-fhir"}
 	c.Database.DSN = "root@tcp(127.0.0.1:3306)/htlog_gateway"
 	return c
 }
 
 // Validate checks the configuration and reads the files it names.
 func (c *Config) Validate() error {
-	if err := config.CheckListen("listen", c.Listen); err != nil {
+	if err := c.Base.Validate(); err != nil {
 		return err
-	}
-	if err := c.TLS.Validate("tls"); err != nil {
-		return err
-	}
-	if err := c.Database.TLS.Validate("database.tls"); err != nil {
-		return err
-	}
-	if c.Database.DSN == "" {
-		return errors.New("database.dsn: required")
 	}
 	if u, err := url.Parse(c.Log); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("log: the log's base URL (http or https) is required")

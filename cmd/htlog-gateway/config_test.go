@@ -30,6 +30,7 @@ func validConfig(t *testing.T) *Config {
 	}
 	_, vkey := mustLogKey(t)
 	c := defaults()
+	c.Listen = "127.0.0.1:0" // the default port may be taken (by `make up`)
 	c.Log = "http://127.0.0.1:8080"
 	c.Org = "npi:1234567893"
 	c.KeyFile = write("hospital.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))

@@ -14,17 +14,15 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"database/sql"
 	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/htlog/htlog/client"
@@ -41,16 +39,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
-}
+func main() { daemon.Exec(run) }
 
 func run(ctx context.Context, args []string) int {
 	cfg := defaults()
-	return daemon.Main(ctx, "htlog-gateway", args, cfg, func(ctx context.Context, logger *slog.Logger) error {
-		return serve(ctx, cfg, logger)
+	return daemon.Main(ctx, "htlog-gateway", args, cfg, func(ctx context.Context, logger *slog.Logger, db *sql.DB) error {
+		return serve(ctx, cfg, logger, db)
 	})
 }
 
@@ -75,12 +69,7 @@ func ownRegistry(cfg *Config) (*registry.Registry, error) {
 	return registry.Parse([]byte(y), ".")
 }
 
-func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	db, err := cfg.Database.Open(ctx, logger)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) error {
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	st, err := store.Open(ctx, db)
@@ -107,7 +96,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	promReg := prometheus.NewRegistry()
+	promReg := daemon.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	counter := func(name, help string) func() {
 		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
@@ -166,7 +155,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); ob.Run(obCtx) }()
 	defer func() { stopOutbox(); wg.Wait() }()
-	logger.Info("htlog-gateway listening", "addr", cfg.Listen, "org", cfg.Org, "log", cfg.Log, "key_file", filepath.Base(cfg.KeyFile))
-	httpSrv := &http.Server{Addr: cfg.Listen, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, TLSConfig: serverTLS}
-	return daemon.ServeHTTP(ctx, logger, "htlog-gateway", httpSrv, 10*time.Second)
+	return daemon.Listen(ctx, logger, "htlog-gateway", cfg.Listen, srv.Handler(), serverTLS, 60*time.Second, 10*time.Second,
+		"org", cfg.Org, "log", cfg.Log, "key_file", filepath.Base(cfg.KeyFile))
 }

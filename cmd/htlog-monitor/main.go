@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,17 +47,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runReport(ctx, args[1:], stdout, stderr)
 	}
 	cfg := defaults()
-	return daemon.Run(ctx, "htlog-monitor", args, cfg, stderr, func(ctx context.Context, logger *slog.Logger) error {
-		return serve(ctx, cfg, logger)
+	return daemon.Run(ctx, "htlog-monitor", args, cfg, stderr, func(ctx context.Context, logger *slog.Logger, db *sql.DB) error {
+		return serve(ctx, cfg, logger, db)
 	})
 }
 
-func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	db, err := cfg.Database.Open(ctx, logger)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) error {
 	st, err := store.NewMySQL(ctx, db)
 	if err != nil {
 		return err

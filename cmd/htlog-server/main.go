@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -34,17 +35,12 @@ func main() { daemon.Exec(run) }
 
 func run(ctx context.Context, args []string) int {
 	cfg := defaults()
-	return daemon.Main(ctx, "htlog-server", args, cfg, func(ctx context.Context, logger *slog.Logger) error {
-		return serve(ctx, cfg, logger)
+	return daemon.Main(ctx, "htlog-server", args, cfg, func(ctx context.Context, logger *slog.Logger, db *sql.DB) error {
+		return serve(ctx, cfg, logger, db)
 	})
 }
 
-func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	db, err := cfg.Database.Open(ctx, logger)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) error {
 	conn, err := dialTrillian(ctx, cfg, logger)
 	if err != nil {
 		return err

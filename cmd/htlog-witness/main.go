@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -25,17 +26,12 @@ func main() { daemon.Exec(run) }
 
 func run(ctx context.Context, args []string) int {
 	cfg := defaults()
-	return daemon.Main(ctx, "htlog-witness", args, cfg, func(ctx context.Context, logger *slog.Logger) error {
-		return serve(ctx, cfg, logger)
+	return daemon.Main(ctx, "htlog-witness", args, cfg, func(ctx context.Context, logger *slog.Logger, db *sql.DB) error {
+		return serve(ctx, cfg, logger, db)
 	})
 }
 
-func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
-	db, err := cfg.Database.Open(ctx, logger)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) error {
 	store, err := witness.NewMySQLStore(ctx, db)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -98,16 +99,25 @@ func Listen(ctx context.Context, logger *slog.Logger, name, addr string, h http.
 	return ServeHTTP(ctx, logger, name, srv, grace)
 }
 
+// Config is what Main needs of a daemon's configuration: it validates
+// itself and embeds Base.
+type Config interface {
+	config.Validator
+	base() *Base
+}
+
+func (b *Base) base() *Base { return b }
+
 // Main parses args (--config FILE, --listen ADDR), loads cfg through
-// config.Load and runs serve with a JSON logger on stderr. It returns the
-// process exit code. With HTLOG_PPROF_ADDR set it also serves
-// net/http/pprof there.
-func Main(ctx context.Context, name string, args []string, cfg config.Validator, serve func(context.Context, *slog.Logger) error) int {
+// config.Load, opens the database cfg names and runs serve with it and a
+// JSON logger on stderr. It returns the process exit code. With
+// HTLOG_PPROF_ADDR set it also serves net/http/pprof there.
+func Main(ctx context.Context, name string, args []string, cfg Config, serve func(context.Context, *slog.Logger, *sql.DB) error) int {
 	return Run(ctx, name, args, cfg, os.Stderr, serve)
 }
 
 // Run is Main writing its errors and logs to stderr (tests pass a buffer).
-func Run(ctx context.Context, name string, args []string, cfg config.Validator, stderr io.Writer, serve func(context.Context, *slog.Logger) error) int {
+func Run(ctx context.Context, name string, args []string, cfg Config, stderr io.Writer, serve func(context.Context, *slog.Logger, *sql.DB) error) int {
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -124,11 +134,21 @@ func Run(ctx context.Context, name string, args []string, cfg config.Validator, 
 	if addr := os.Getenv(PprofEnv); addr != "" {
 		go servePprof(logger, addr)
 	}
-	if err := serve(ctx, logger); err != nil {
+	if err := openAndServe(ctx, logger, cfg.base().Database, serve); err != nil {
 		logger.Error(name+" stopped", "err", err)
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// openAndServe runs serve with the database db names, closed afterwards.
+func openAndServe(ctx context.Context, logger *slog.Logger, db dbopen.Section, serve func(context.Context, *slog.Logger, *sql.DB) error) error {
+	conn, err := db.Open(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return serve(ctx, logger, conn)
 }
 
 // ServeHTTP serves srv until ctx is done, then stops taking connections and

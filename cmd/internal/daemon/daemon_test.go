@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"net"
@@ -10,32 +11,66 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/htlog/htlog/internal/testonly"
 )
 
-// emptyConfig is the smallest configuration: the --listen address.
-type emptyConfig struct {
-	Listen string `mapstructure:"listen"`
-	err    error
+// testConfig is the smallest configuration: Base and an error to return.
+type testConfig struct {
+	Base `mapstructure:",squash"`
+	err  error
 }
 
-func (c *emptyConfig) Validate() error { return c.err }
+func (c *testConfig) Validate() error {
+	if c.err != nil {
+		return c.err
+	}
+	return c.Base.Validate()
+}
 
 func TestRunExitCodes(t *testing.T) {
 	ctx := context.Background()
+	never := func(context.Context, *slog.Logger, *sql.DB) error {
+		t.Error("serve ran")
+		return nil
+	}
 	var stderr bytes.Buffer
-	if code := Run(ctx, "d", []string{"--no-such-flag"}, &emptyConfig{}, &stderr, nil); code != ExitBadConfig {
+	if code := Run(ctx, "d", []string{"--no-such-flag"}, &testConfig{}, &stderr, never); code != ExitBadConfig {
 		t.Errorf("unknown flag: exit %d, want %d", code, ExitBadConfig)
 	}
 	if !strings.Contains(stderr.String(), "no-such-flag") {
 		t.Errorf("unknown flag: stderr %q does not name it", stderr.String())
 	}
-	fail := func(context.Context, *slog.Logger) error { return io.ErrUnexpectedEOF }
-	if code := Run(ctx, "d", nil, &emptyConfig{}, io.Discard, fail); code != ExitFailure {
-		t.Errorf("serve failed: exit %d, want %d", code, ExitFailure)
+	stderr.Reset()
+	if code := Run(ctx, "d", []string{"--listen", "127.0.0.1:0"}, &testConfig{}, &stderr, never); code != ExitBadConfig ||
+		!strings.Contains(stderr.String(), "database.dsn: required") {
+		t.Errorf("no database: exit %d (%q), want %d naming database.dsn", code, stderr.String(), ExitBadConfig)
 	}
-	ok := func(context.Context, *slog.Logger) error { return nil }
-	if code := Run(ctx, "d", nil, &emptyConfig{}, io.Discard, ok); code != ExitOK {
+	if code := Run(ctx, "d", nil, &testConfig{err: io.ErrUnexpectedEOF}, io.Discard, never); code != ExitBadConfig {
+		t.Errorf("invalid config: exit %d, want %d", code, ExitBadConfig)
+	}
+}
+
+// TestRunOpensTheDatabase: serve gets the database the configuration names,
+// open; a failing serve is exit code 1, a clean stop 0.
+func TestRunOpensTheDatabase(t *testing.T) {
+	testonly.RequireIntegration(t)
+	dsn := testonly.NewDatabase(t, "daemon")
+	ctx := context.Background()
+	cfg := func() *testConfig {
+		c := &testConfig{}
+		c.Listen, c.Database.DSN = "127.0.0.1:0", dsn
+		return c
+	}
+	ping := func(ctx context.Context, _ *slog.Logger, db *sql.DB) error { return db.PingContext(ctx) }
+	var stderr bytes.Buffer
+	if code := Run(ctx, "d", []string{"--listen", "127.0.0.1:0"}, cfg(), &stderr, ping); code != ExitOK {
+		t.Log(stderr.String())
 		t.Errorf("clean stop: exit %d, want %d", code, ExitOK)
+	}
+	fail := func(context.Context, *slog.Logger, *sql.DB) error { return io.ErrUnexpectedEOF }
+	if code := Run(ctx, "d", []string{"--listen", "127.0.0.1:0"}, cfg(), io.Discard, fail); code != ExitFailure {
+		t.Errorf("serve failed: exit %d, want %d", code, ExitFailure)
 	}
 }
 
