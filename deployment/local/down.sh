@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 run=var/run
 stopped=0
-for name in htlog-monitor htlog-server witness3 witness2 witness1 trillian_log_signer trillian_log_server; do
+for name in htlog-gateway htlog-monitor htlog-server witness3 witness2 witness1 trillian_log_signer trillian_log_server; do
 	p=$run/$name.pid
 	[ -f "$p" ] || continue
 	pid=$(cat "$p")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # up.sh brings up the whole htlog system on this machine: MariaDB (found or
-# started), Trillian's log server and signer, htlog-server, three witnesses
-# and the monitor (if built), waits until each is healthy, then prints every
+# started), Trillian's log server and signer, htlog-server, three witnesses,
+# the monitor (if built) and the demo hospital's gateway, waits until each is healthy, then prints every
 # endpoint, the log's origin and vkey, and where the logs are.
 # `make down` stops it. State lives in var/ (keys, configs, logs, pids).
 set -euo pipefail
@@ -51,10 +51,18 @@ origin=htlog.localhost/log1
 for i in 1 2 3; do
 	[ -f "$keys/witness$i.key" ] || "$bin/htlog" keygen --kind witness --name "witness$i.htlog.localhost" --out "$keys/witness$i.key" >/dev/null
 done
+# The monitor signs its verdicts (patients' pages and htlog watch check them);
+# the regulator signs in to the dashboard with a token to triage findings.
+[ -f "$keys/monitor.key" ] || "$bin/htlog" keygen --kind log --name monitor.htlog.localhost --out "$keys/monitor.key" >/dev/null
+[ -f "$keys/regulator.token" ] || (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$keys/regulator.token")
 [ -f "$keys/hospital.key" ] || "$bin/htlog" keygen --kind submitter --name "General Hospital" --out "$keys/hospital.key" >/dev/null
 for i in 1 2 3 4 5 6 7 8; do # load-test submitters for `make bench`
 	[ -f "$keys/hammer$i.key" ] || "$bin/htlog" keygen --kind submitter --name "hammer $i" --out "$keys/hammer$i.key" >/dev/null
 done
+# The demo hospital's htlog-gateway: its key for staff tags, and the token of
+# its internal API (patient bundles).
+[ -f "$keys/gateway-workforce.key" ] || "$bin/htlog" tag --new-key "$keys/gateway-workforce.key" >/dev/null
+[ -f "$keys/gateway.token" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$keys/gateway.token")
 log_vkey=$(cat "$keys/log.key.pub")
 # Databases are named after this checkout's log key, so another checkout on
 # the same MariaDB (with its own keys) never finds checkpoints it cannot verify.
@@ -109,6 +117,22 @@ gossip_interval: 10s
 YAML
 done
 
+cat >"$conf/gateway.yaml" <<YAML
+listen: 127.0.0.1:8480
+database: {dsn: '${dsn}htlog_gateway_${inst}'}
+log: http://127.0.0.1:8080
+policy_file: $conf/policy.txt
+org: npi:1234567893
+key_file: $keys/hospital.key
+workforce_key_file: $keys/gateway-workforce.key
+registry_file: $conf/submitters.yaml
+source_system: ehr-fhir
+default_purpose_of_use: TREAT
+default_agent_role: "http://terminology.hl7.org/CodeSystem/practitioner-role|doctor"
+token_file: $keys/gateway.token
+monitors: [{url: 'http://127.0.0.1:8280', vkey: '$(cat "$keys/monitor.key.pub")'}]
+YAML
+
 # Trillian's database and schema (idempotent).
 trillian_dir=$(go list -m -f '{{.Dir}}' github.com/google/trillian)
 go run ./cmd/internal/trilliandb "${dsn}htlog_trillian" "$trillian_dir/storage/mysql/schema/storage.sql"
@@ -153,10 +177,14 @@ policy_file: $conf/policy.txt
 submitters_file: $conf/submitters.yaml
 witnesses: ['http://127.0.0.1:8181', 'http://127.0.0.1:8182', 'http://127.0.0.1:8183']
 evidence_dir: $root/var/evidence
+signing_key_file: $keys/monitor.key
+regulators: [{name: regulator, token_file: $keys/regulator.token}]
 YAML
 	start htlog-monitor "$bin/htlog-monitor" --config "$conf/monitor.yaml"
 	wait_for htlog-monitor http://127.0.0.1:8280/healthz
 fi
+start htlog-gateway "$bin/htlog-gateway" --config "$conf/gateway.yaml"
+wait_for htlog-gateway http://127.0.0.1:8480/healthz
 
 cat <<INFO
 
@@ -171,12 +199,20 @@ htlog is up.
   keys         $keys   (hospital submitter key: hospital.key)
   logs         $logs
 INFO
-[ -x "$bin/htlog-monitor" ] && echo "  monitor      http://127.0.0.1:8280"
+[ -x "$bin/htlog-monitor" ] && echo "  monitor      http://127.0.0.1:8280   (regulator sign-in token: $keys/regulator.token; verdict key: monitor.key.pub)"
+echo "  gateway      http://127.0.0.1:8480   (the demo hospital's: FHIR /fhir, EPCIS /epcis/events, TRDS /trds/registrations; API token: $keys/gateway.token)"
 echo
 echo "Latest checkpoint, cosigned by the witnesses:"
 curl -fsS http://127.0.0.1:8080/checkpoint | sed 's/^/  /'
 echo
 echo "A short demonstration (deployment/local/demo.sh):"
 deployment/local/demo.sh
+echo
+echo "The demo hospital's gateway (deployment/local/gateway-demo.sh): FHIR, EPCIS and WHO TRDS in, tagged events out:"
+if command -v jq >/dev/null; then
+	deployment/local/gateway-demo.sh
+else
+	echo "(skipped: gateway-demo.sh needs jq; apt-get install jq, then run it)"
+fi
 echo
 echo "Stop everything with: make down"
