@@ -110,9 +110,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) er
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_gateway_build_info", Help: "Build information; always 1.", ConstLabels: prometheus.Labels{"version": version}})
 	buildInfo.Set(1)
 	promReg.MustRegister(buildInfo)
-	hc, err := cfg.TLS.HTTPClient()
+	serverTLS, hc, err := cfg.TLSConfigs(logger, 0)
 	if err != nil {
-		return fmt.Errorf("tls.ca_file: %w", err)
+		return err
 	}
 	tr, _ := http.DefaultTransport.(*http.Transport)
 	if t, ok := hc.Transport.(*http.Transport); ok {
@@ -121,10 +121,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) er
 	tr = tr.Clone()
 	tr.MaxIdleConnsPerHost = 256 // the outbox keeps a window of submissions in flight
 	hc.Transport = tr
-	serverTLS, err := cfg.TLS.Config(logger)
-	if err != nil {
-		return err
-	}
 	logClient := &client.Client{URL: cfg.Log, Policy: cfg.policy, HTTP: hc}
 	ob, err := outbox.New(outbox.Config{Store: st, Log: logClient, Policy: cfg.policy, Logger: logger, Window: cfg.Window, MaxBackoff: cfg.MaxBackoff,
 		Metrics: outbox.Metrics{

@@ -65,12 +65,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) er
 	if err != nil {
 		return err
 	}
-	client, err := cfg.TLS.HTTPClient()
-	if err != nil {
-		return fmt.Errorf("tls.ca_file: %w", err)
-	}
-	client.Timeout = 30 * time.Second
-	serverTLS, err := cfg.TLS.Config(logger)
+	serverTLS, client, err := cfg.TLSConfigs(logger, 30*time.Second)
 	if err != nil {
 		return err
 	}

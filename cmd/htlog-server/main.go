@@ -78,13 +78,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) er
 	if err != nil {
 		return err
 	}
-	serverTLS, err := cfg.TLS.Config(logger)
+	serverTLS, witnessClient, err := cfg.TLSConfigs(logger, 0)
 	if err != nil {
 		return err
-	}
-	witnessClient, err := cfg.TLS.HTTPClient()
-	if err != nil {
-		return fmt.Errorf("tls.ca_file: %w", err)
 	}
 	reg := daemon.NewRegistry()
 

@@ -69,6 +69,22 @@ func (b *Base) Validate() error {
 	return nil
 }
 
+// TLSConfigs returns what the daemon's tls section makes: the server's TLS
+// configuration (nil serves plain HTTP) and an HTTP client for its outgoing
+// calls that trusts tls.ca_file beside the system's roots (timeout 0: none).
+func (b *Base) TLSConfigs(logger *slog.Logger, timeout time.Duration) (*tls.Config, *http.Client, error) {
+	serverTLS, err := b.TLS.Config(logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := b.TLS.HTTPClient()
+	if err != nil {
+		return nil, nil, fmt.Errorf("tls.ca_file: %w", err)
+	}
+	client.Timeout = timeout
+	return serverTLS, client, nil
+}
+
 // Exec is a daemon's func main: it runs run with the command line's
 // arguments and a context cancelled on SIGINT or SIGTERM, then exits with
 // the code run returns.
