@@ -5,7 +5,7 @@
 #   docker build -t htlog/htlog .                      # every binary (default target)
 #   docker build -t htlog/htlog-db-init --target db-init .
 #
-# The default image holds htlog-server, htlog-witness, htlog-monitor, the htlog
+# The default image holds htlog-server, htlog-witness, htlog-monitor, htlog-gateway, the htlog
 # CLI and Trillian's trillian_log_server, trillian_log_signer and createtree,
 # built from the Trillian version pinned in go.mod. It runs as the unprivileged
 # user 65532 and has no entrypoint: the command names the binary, e.g.
@@ -30,7 +30,7 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     set -eux; \
     mkdir -p /out/bin /out/share; \
     go build -ldflags="-s -w" -o /out/bin/ \
-        ./cmd/htlog ./cmd/htlog-server ./cmd/htlog-witness ./cmd/htlog-monitor; \
+        ./cmd/htlog ./cmd/htlog-server ./cmd/htlog-witness ./cmd/htlog-monitor ./cmd/htlog-gateway; \
     go build -ldflags="-s -w" -o /out/bin/ \
         github.com/google/trillian/cmd/trillian_log_server \
         github.com/google/trillian/cmd/trillian_log_signer \
@@ -65,7 +65,7 @@ COPY --from=build /out/share/trillian-storage.sql /usr/share/htlog/trillian-stor
 VOLUME ["/keys", "/var/lib/htlog"]
 USER 65532:65532
 WORKDIR /var/lib/htlog
-# 8080 htlog-server, 8181 htlog-witness, 8280 htlog-monitor,
+# 8080 htlog-server, 8181 htlog-witness, 8280 htlog-monitor, 8480 htlog-gateway,
 # 8090/8091 trillian_log_server (gRPC/HTTP), 8093/8092 trillian_log_signer (gRPC/HTTP).
-EXPOSE 8080 8181 8280 8090 8091 8092 8093
+EXPOSE 8080 8181 8280 8480 8090 8091 8092 8093
 CMD ["htlog", "--help"]

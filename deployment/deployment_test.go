@@ -628,6 +628,15 @@ var daemonSchemas = map[string]schema{
 			"break_glass_max": nil, "break_glass_window": nil, "volume_max": nil, "volume_window": nil,
 			"consent_purposes": nil, "settle_window": nil, "settle_max": nil,
 		},
+		"signing_key_file": nil, "regulators": listOf{"name": nil, "token_file": nil},
+	},
+	"htlog-gateway": {
+		"listen": nil, "tls": tlsServer, "database": schema{"dsn": nil, "tls": tlsClient},
+		"log": nil, "policy_file": nil, "org": nil, "key_file": nil, "workforce_key_file": nil, "registry_file": nil,
+		"source_system": nil, "source_systems": nil, "acts_for": nil, "gs1_company_prefixes": nil,
+		"default_purpose_of_use": nil, "default_agent_role": nil, "token_file": nil,
+		"monitors": listOf{"url": nil, "vkey": nil}, "window": nil, "max_backoff": nil,
+		"access_version": nil, "custody_version": nil,
 	},
 }
 
@@ -636,6 +645,7 @@ var daemonRequired = map[string][]string{
 	"htlog-server":  {"listen", "origin", "key_file", "database.dsn", "trillian.address", "policy_file", "submitters_file"},
 	"htlog-witness": {"listen", "database.dsn", "key_file", "logs"},
 	"htlog-monitor": {"listen", "database.dsn", "log.url", "log.vkey_file", "policy_file", "submitters_file"},
+	"htlog-gateway": {"listen", "database.dsn", "log", "policy_file", "org", "key_file", "workforce_key_file", "token_file"},
 }
 
 // daemonOf names the daemon a config file (or ConfigMap key) is for.
@@ -767,8 +777,8 @@ func TestKubernetesDaemonConfigs(t *testing.T) {
 			n++
 		}
 	}
-	if n != 3 {
-		t.Errorf("%d daemon configs in ConfigMaps, want 3 (server, witness, monitor)", n)
+	if n != 4 {
+		t.Errorf("%d daemon configs in ConfigMaps, want 4 (server, witness, monitor, gateway)", n)
 	}
 }
 
