@@ -41,12 +41,8 @@ import (
 
 func main() { daemon.Exec(run) }
 
-func run(ctx context.Context, args []string) int {
-	cfg := defaults()
-	return daemon.Main(ctx, "htlog-gateway", args, cfg, func(ctx context.Context, logger *slog.Logger, db *sql.DB) error {
-		return serve(ctx, cfg, logger, db)
-	})
-}
+// run is the daemon: main runs it, and so do the tests.
+var run = daemon.Command("htlog-gateway", defaults, serve)
 
 // ownRegistry is the registry entry of the gateway's submitter, as the log
 // should hold it.

@@ -33,12 +33,8 @@ import (
 
 func main() { daemon.Exec(run) }
 
-func run(ctx context.Context, args []string) int {
-	cfg := defaults()
-	return daemon.Main(ctx, "htlog-server", args, cfg, func(ctx context.Context, logger *slog.Logger, db *sql.DB) error {
-		return serve(ctx, cfg, logger, db)
-	})
-}
+// run is the daemon: main runs it, and so do the tests.
+var run = daemon.Command("htlog-server", defaults, serve)
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) error {
 	conn, err := dialTrillian(ctx, cfg, logger)

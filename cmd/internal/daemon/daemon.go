@@ -124,6 +124,18 @@ type Config interface {
 
 func (b *Base) base() *Base { return b }
 
+// Command returns a daemon's run function (what Exec runs, and what its
+// tests call): each call makes a fresh configuration with defaults, loads it
+// as Main does and runs serve with it.
+func Command[C Config](name string, defaults func() C, serve func(context.Context, C, *slog.Logger, *sql.DB) error) func(context.Context, []string) int {
+	return func(ctx context.Context, args []string) int {
+		cfg := defaults()
+		return Main(ctx, name, args, cfg, func(ctx context.Context, logger *slog.Logger, db *sql.DB) error {
+			return serve(ctx, cfg, logger, db)
+		})
+	}
+}
+
 // Main parses args (--config FILE, --listen ADDR), loads cfg through
 // config.Load, opens the database cfg names and runs serve with it and a
 // JSON logger on stderr. It returns the process exit code. With

@@ -123,3 +123,29 @@ func TestNewRegistry(t *testing.T) {
 		t.Errorf("no Go runtime metrics in %v", names)
 	}
 }
+
+// TestCommand: each run gets a fresh configuration from defaults, loaded
+// from the command line, and serve sees it.
+func TestCommand(t *testing.T) {
+	testonly.RequireIntegration(t)
+	dsn := testonly.NewDatabase(t, "daemon")
+	defaults := func() *testConfig {
+		c := &testConfig{}
+		c.Database.DSN = dsn
+		return c
+	}
+	var seen []string
+	serve := func(_ context.Context, c *testConfig, _ *slog.Logger, db *sql.DB) error {
+		seen = append(seen, c.Listen)
+		return db.Ping()
+	}
+	run := Command("d", defaults, serve)
+	for _, addr := range []string{"127.0.0.1:0", "localhost:0"} {
+		if code := run(context.Background(), []string{"--listen", addr}); code != ExitOK {
+			t.Fatalf("--listen %s: exit %d", addr, code)
+		}
+	}
+	if strings.Join(seen, " ") != "127.0.0.1:0 localhost:0" {
+		t.Errorf("serve saw %q", seen)
+	}
+}
