@@ -53,7 +53,7 @@ func Load(fs *pflag.FlagSet, out Validator) error {
 		}
 	}
 	var bindErr error
-	fs.VisitAll(func(f *pflag.Flag) {
+	fs.Visit(func(f *pflag.Flag) { // only the flags set: an unset flag's zero default must not hide the daemon's own default
 		if f.Name != "config" && bindErr == nil {
 			bindErr = v.BindPFlag(f.Name, f)
 		}

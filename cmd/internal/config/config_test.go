@@ -151,3 +151,23 @@ func TestLoadSquashed(t *testing.T) {
 		t.Errorf("unknown key: %v", err)
 	}
 }
+
+// TestDefaultsSurviveUnsetFlags: a default the daemon set (its listen
+// address) stays when neither the file nor the command line sets the key;
+// the unset --listen flag's empty default does not replace it.
+func TestDefaultsSurviveUnsetFlags(t *testing.T) {
+	p := writeFile(t, "interval: 1s\n")
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	fs.String("config", "", "")
+	fs.String("listen", "", "")
+	if err := fs.Parse([]string{"--config", p}); err != nil {
+		t.Fatal(err)
+	}
+	c := &testConfig{Listen: "127.0.0.1:8181"}
+	if err := Load(fs, c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8181" {
+		t.Errorf("listen = %q, want the default 127.0.0.1:8181", c.Listen)
+	}
+}
