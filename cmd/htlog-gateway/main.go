@@ -36,7 +36,6 @@ import (
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/schemas"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 func main() { daemon.Exec(run) }
@@ -93,7 +92,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) er
 		return err
 	}
 	promReg := daemon.NewRegistry()
-	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	counter := func(name, help string) func() {
 		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 		promReg.MustRegister(c)
