@@ -12,14 +12,14 @@ import (
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 )
 
-// consent maps an R4 Consent to a CONSENT event (schema consent v2);
-// docs/gateway.md has the table.
+// consent maps an R4 Consent to a CONSENT event (schema consent v2, or v3
+// when the configuration asks for it); docs/gateway.md has the table.
 func (m *Mapper) consent(ctx context.Context, body []byte) (mapping.Item, error) {
 	cs, err := fhir.UnmarshalConsent(body)
 	if err != nil {
 		return mapping.Item{}, mapping.Malformed("Consent", "%s", jsonReason(err))
 	}
-	it := mapping.Item{Kind: "consent", Version: 2}
+	it := mapping.Item{Kind: "consent", Version: m.consentVersion()}
 	if cs.Id != nil {
 		it.Source = "Consent/" + *cs.Id
 	}
@@ -126,6 +126,12 @@ func (m *Mapper) consent(ctx context.Context, body []byte) (mapping.Item, error)
 		}
 	}
 	var provisions []any
+	if it.Version == 3 {
+		if err := m.consentV3(cs, base, patient, out, &c); err != nil {
+			return it, err
+		}
+		base = &fhir.ConsentProvision{} // mapped: none of it again below
+	}
 	for i, p := range base.Provision {
 		pm, err := m.provision(fmt.Sprintf("Consent.provision.provision[%d]", i), p, patient, &c)
 		if err != nil {

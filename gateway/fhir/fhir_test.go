@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -403,12 +404,17 @@ func FuzzMap(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, _ := testMapper(t)
-		items, err := m.Map(context.Background(), "", in)
-		if err != nil {
-			if _, ok := err.(*mapping.Error); !ok {
-				t.Fatalf("error of type %T: %v", err, err)
+		m3, _ := testMapperV3(t) // consent v3
+		var items []mapping.Item
+		for _, m := range []*Mapper{m, m3} {
+			its, err := m.Map(context.Background(), "", in)
+			if err != nil {
+				if _, ok := err.(*mapping.Error); !ok {
+					t.Fatalf("error of type %T: %v", err, err)
+				}
+				continue
 			}
-			return
+			items = append(items, its...)
 		}
 		for _, it := range items {
 			b, _ := json.Marshal(it.Body)
@@ -434,5 +440,139 @@ func BenchmarkMapAuditEvent(b *testing.B) {
 		if _, err := m.Map(context.Background(), "AuditEvent", in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func testMapperV3(t testing.TB) (*Mapper, *mapping.MemKeys) {
+	keys := mapping.NewMemKeys()
+	return New(mapping.Config{Org: org, WorkforceKey: workforceKey, SourceSystem: "ehr-fhir", ConsentVersion: 3}, keys), keys
+}
+
+var pseudonymRE = regexp.MustCompile(`(commit|tag):v1:[0-9a-f]{64}`)
+
+// TestConsentV3 maps the FHIR R4 form of schema consent v3's treatment
+// example back to it: controller, provision periods, actors by role (one
+// named, as the tag its ACCESS events carry), purposes, security labels in
+// clear and other data classes as commitments the gateway can open.
+func TestConsentV3(t *testing.T) {
+	v, _ := schemas.NewValidator()
+	m, keys := testMapperV3(t)
+	items, err := m.Map(context.Background(), "Consent", read(t, "consent-v3/Consent-treatment-grant-deny-one-person.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := items[0]
+	if it.Version != 3 {
+		t.Fatalf("version %d", it.Version)
+	}
+	b := body(t, v, it)
+	want, err := os.ReadFile("../../schemas/examples/v3/consent/valid-treatment-grant-deny-one-person.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w map[string]any
+	json.Unmarshal(want, &w)
+	wb, _ := json.Marshal(w)
+	gb, _ := json.Marshal(b)
+	if g, w := pseudonymRE.ReplaceAllString(string(gb), "P"), pseudonymRE.ReplaceAllString(string(wb), "P"); g != w {
+		t.Errorf("mapped\n%s\nwant\n%s", g, w)
+	}
+	pkey, _ := keys.PatientKey(context.Background(), "Patient/p42")
+	if b["patient"] != event.PatientTag(pkey, org) || b["grantor"] != b["patient"] || b["controller"] != org {
+		t.Errorf("patient %v grantor %v controller %v", b["patient"], b["grantor"], b["controller"])
+	}
+	provs := b["provisions"].([]any)
+	named := provs[1].(map[string]any)["actors"].([]any)[0].(map[string]any)["person"]
+	if named != event.Tag(workforceKey, "workforce:Practitioner/dr-ex-partner") {
+		t.Errorf("the denied doctor is %v, not the tag of their ACCESS events", named)
+	}
+	class := provs[2].(map[string]any)["data_class"].([]any)[0]
+	if !opens(it, class, "Patient/p42", "http://hl7.org/fhir/resource-types|DiagnosticReport") {
+		t.Errorf("no opening of the data class %v", class)
+	}
+	if !opens(it, b["source_document"], "Patient/p42", "https://ehr.example.org/consents/p42-2025-03-14.pdf|Privacy consent|") {
+		t.Error("no opening of the source document")
+	}
+	if len(it.Openings) != 2 {
+		t.Errorf("%d openings, want 2 (class, source document)", len(it.Openings))
+	}
+	if strings.Contains(string(gb), "dr-ex-partner") || strings.Contains(string(gb), "p42") {
+		t.Errorf("identifiers in clear: %s", gb)
+	}
+}
+
+// TestConsentV3Examples maps every published R4 Consent to version 3: each
+// maps to a valid body, or is refused at an actor whose role is not of
+// value set agent-role (the examples use v3-ParticipationType) rather than
+// widened to every role.
+func TestConsentV3Examples(t *testing.T) {
+	v, _ := schemas.NewValidator()
+	m, keys := testMapperV3(t)
+	keys.SetEvent("Consent/consent-example-basic", "sha256:"+strings.Repeat("ab", 32))
+	files, _ := filepath.Glob("../testdata/fhir-r4/Consent-*.json")
+	mapped := 0
+	for _, f := range files {
+		in, _ := os.ReadFile(f)
+		var r map[string]any
+		json.Unmarshal(in, &r)
+		hasActors := strings.Contains(string(in), `"actor"`)
+		items, err := m.Map(context.Background(), "Consent", in)
+		if err != nil {
+			me, ok := err.(*mapping.Error)
+			if !ok || me.Status != 422 || !hasActors || !strings.HasSuffix(me.Path, ".role") || !strings.Contains(me.Reason, "agent-role") {
+				t.Errorf("%s: %v", filepath.Base(f), err)
+			}
+			continue
+		}
+		if hasActors {
+			t.Errorf("%s: mapped although its actors' roles are not of agent-role", filepath.Base(f))
+		}
+		body(t, v, items[0])
+		mapped++
+	}
+	if mapped < 3 {
+		t.Errorf("only %d examples mapped", mapped)
+	}
+	// The same refusal names the field; with an agent-role role the actor
+	// (an organisation reference without an NPI or GLN) is refused too.
+	in := read(t, "fhir-r4/Consent-consent-example-notThem.json")
+	_, err := m.Map(context.Background(), "Consent", in)
+	if me, ok := err.(*mapping.Error); !ok || me.Path != "Consent.provision.actor[0].role" {
+		t.Errorf("notThem: %v", err)
+	}
+	fixed := strings.Replace(strings.Replace(string(in), `"http://terminology.hl7.org/CodeSystem/v3-ParticipationType"`,
+		`"http://terminology.hl7.org/CodeSystem/practitioner-role"`, 1), `"code": "PRCP"`, `"code": "nurse"`, 1)
+	if fixed == string(in) {
+		t.Fatal("the role replacement did not apply")
+	}
+	items, err := m.Map(context.Background(), "Consent", []byte(fixed))
+	if err != nil {
+		t.Fatalf("notThem with a nurse role: %v", err)
+	}
+	b := body(t, v, items[0])
+	a := b["provisions"].([]any)[0].(map[string]any)["actors"].([]any)[0].(map[string]any)
+	if a["person"] != event.Tag(workforceKey, "workforce:Practitioner/f204") {
+		t.Errorf("actor %v", a)
+	}
+	orgActor := strings.Replace(fixed, `"reference": "Practitioner/f204"`, `"reference": "Organization/f001"`, 1)
+	if _, err := m.Map(context.Background(), "Consent", []byte(orgActor)); err == nil || !strings.HasSuffix(err.(*mapping.Error).Path, ".reference") {
+		t.Errorf("an organisation actor without NPI or GLN: %v", err)
+	}
+}
+
+// TestConsentV3Revocation: the v3 revocation example's shape.
+func TestConsentV3Revocation(t *testing.T) {
+	v, _ := schemas.NewValidator()
+	m, keys := testMapperV3(t)
+	grant := "sha256:" + strings.Repeat("cd", 32)
+	keys.SetEvent("Consent/consent-example-basic", grant)
+	inactive := strings.Replace(string(read(t, "fhir-r4/Consent-consent-example-basic.json")), `"status": "active"`, `"status": "inactive"`, 1)
+	items, err := m.Map(context.Background(), "Consent", []byte(inactive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := body(t, v, items[0])
+	if b["revokes"] != grant || b["status"] != "inactive" || items[0].Version != 3 {
+		t.Errorf("body %v", b)
 	}
 }

@@ -118,6 +118,12 @@ type Config struct {
 	// CustodyVersion is the custody schema version EPCIS events are mapped
 	// to: 2, or 3 (the default; 0 means 3).
 	CustodyVersion int
+	// ConsentVersion is the consent schema version FHIR Consents are mapped
+	// to: 2 (the default; 0 means 2), or 3. Version 3 names a provision's
+	// actors by a role of value set agent-role and refuses other roles, so
+	// it is not the default while the published R4 examples (roles of
+	// v3-ParticipationType) are what senders send.
+	ConsentVersion int
 }
 
 // Error is input the gateway cannot map: the HTTP status and one line for
