@@ -636,7 +636,7 @@ var daemonSchemas = map[string]schema{
 		"source_system": nil, "source_systems": nil, "acts_for": nil, "gs1_company_prefixes": nil,
 		"default_purpose_of_use": nil, "default_agent_role": nil, "token_file": nil,
 		"monitors": listOf{"url": nil, "vkey": nil}, "window": nil, "max_backoff": nil,
-		"access_version": nil, "custody_version": nil,
+		"access_version": nil, "custody_version": nil, "consent_version": nil,
 	},
 }
 

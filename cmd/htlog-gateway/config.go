@@ -61,6 +61,10 @@ type Config struct {
 	// AuditEvents and EPCIS events are mapped to: 3 (the default) or 2.
 	AccessVersion  int `mapstructure:"access_version"`
 	CustodyVersion int `mapstructure:"custody_version"`
+	// ConsentVersion chooses the schema version FHIR Consents are mapped
+	// to: 2 (the default) or 3, which refuses provision actors whose role
+	// is outside value set agent-role (docs/gateway.md).
+	ConsentVersion int `mapstructure:"consent_version"`
 	// Window is how many items the outbox submits concurrently.
 	Window int `mapstructure:"window"`
 	// MaxBackoff bounds the outbox's wait between retries.
@@ -127,7 +131,7 @@ func (c *Config) Validate() error {
 			return errors.New("token_file: the token must be at least 16 characters")
 		}
 	}
-	for key, v := range map[string]int{"access_version": c.AccessVersion, "custody_version": c.CustodyVersion} {
+	for key, v := range map[string]int{"access_version": c.AccessVersion, "custody_version": c.CustodyVersion, "consent_version": c.ConsentVersion} {
 		if v != 0 && v != 2 && v != 3 {
 			return fmt.Errorf("%s: 2 or 3", key)
 		}

@@ -133,7 +133,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) er
 	srv, err := server.New(server.Config{
 		Mapping: mapping.Config{Org: cfg.Org, WorkforceKey: cfg.workforceKey, SourceSystem: cfg.SourceSystem, SourceSystems: cfg.SourceSystems,
 			DefaultPurpose: cfg.DefaultPurposeOfUse, DefaultAgentRole: cfg.DefaultAgentRole,
-			AccessVersion: cfg.AccessVersion, CustodyVersion: cfg.CustodyVersion},
+			AccessVersion: cfg.AccessVersion, CustodyVersion: cfg.CustodyVersion, ConsentVersion: cfg.ConsentVersion},
 		Store: st, Builder: builder, Checker: checker, Wake: ob.Wake, Token: cfg.token,
 		LogURL: cfg.Log, Policy: cfg.policyText, Monitors: monitors, Logger: logger, Registry: promReg,
 	})
