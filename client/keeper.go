@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
+
+	"github.com/htlog/htlog/internal/atomicfile"
 
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/splitview"
@@ -116,7 +117,7 @@ func (k *Keeper) Advance(ctx context.Context, signed []byte) (*Checkpoint, error
 // store makes cp the kept checkpoint, on disk first. Callers hold k.mu.
 func (k *Keeper) store(cp *Checkpoint) error {
 	if k.file != "" {
-		if err := writeFileAtomic(k.file, cp.Bytes); err != nil {
+		if err := atomicfile.Write(k.file, cp.Bytes, 0o600); err != nil {
 			return fmt.Errorf("couldn't save the checkpoint: %w", err)
 		}
 	}
@@ -153,26 +154,4 @@ func (c *Client) checkConsistent(ctx context.Context, small, large *Checkpoint) 
 		return notVerified("checkpoints of sizes %d and %d are inconsistent, and evidence could not be built: %v", small.Size, large.Size, perr)
 	}
 	return &ForkError{Evidence: &splitview.Evidence{First: small.Bytes, Second: large.Bytes, Proof: ep}}
-}
-
-// writeFileAtomic replaces path with data: a crash leaves the old or the new
-// contents, never a mix.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

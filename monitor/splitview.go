@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/htlog/htlog/internal/atomicfile"
+
 	"github.com/htlog/htlog/c2sp"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/splitview"
@@ -57,7 +59,7 @@ func (m *Monitor) splitView(ctx context.Context, a, b []byte, larger *c2sp.Signe
 		m.log.Error("couldn't record evidence", "err", err, "evidence", id)
 	}
 	if m.cfg.EvidenceDir != "" {
-		if err := writeFileAtomic(filepath.Join(m.cfg.EvidenceDir, id+".txt"), data); err != nil {
+		if err := writeEvidenceFile(filepath.Join(m.cfg.EvidenceDir, id+".txt"), data); err != nil {
 			m.m.errors.WithLabelValues("evidence_dir").Inc()
 			m.log.Error("couldn't write evidence", "err", err, "evidence", id)
 		}
@@ -138,25 +140,11 @@ func (m *Monitor) notify(ctx context.Context, f finding.Finding, bundle []byte) 
 	}
 }
 
-func writeFileAtomic(path string, data []byte) error {
+// writeEvidenceFile writes an evidence bundle (public) into the evidence
+// folder, creating it if need be.
+func writeEvidenceFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("couldn't create %s: %w", filepath.Dir(path), err)
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("couldn't write %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, 0o644)
 }

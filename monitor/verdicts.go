@@ -10,64 +10,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/monitor/entrycheck"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/rules"
 	"golang.org/x/mod/sumdb/note"
 )
 
-// VerdictsHeader is the first line of the text of a signed verdicts note.
-const VerdictsHeader = "htlog-monitor verdicts v1"
-
-// MaxVerdictEntries bounds the entries one GET /verdicts may ask about.
-const MaxVerdictEntries = 100
-
-// The statuses of an entry in a verdicts note.
-const (
-	StatusAllowed             = "allowed"
-	StatusPermittedDisclosure = "permitted_disclosure"
-	StatusUnderReview         = "under_review"
-	StatusFlagged             = "flagged"
-	StatusNoFinding           = "no_finding"
-	StatusNotCheckedYet       = "not_checked_yet"
-)
-
 // Verdicts is the JSON line of a verdicts note: what the monitor concluded
 // about each entry asked for, as of CheckedSize entries replayed.
 type Verdicts struct {
-	CheckedSize uint64         `json:"checked_size"`
-	Verdicts    []EntryVerdict `json:"verdicts"`
-}
-
-// EntryVerdict is the monitor's verdict on one entry.
-type EntryVerdict struct {
-	Entry uint64 `json:"entry"`
-	// EventID is the entry's event id, when the monitor knows it (an entry
-	// with a verdict of the rules or a finding).
-	EventID string `json:"event_id,omitempty"`
-	// Status is one of the Status constants.
-	Status string `json:"status"`
-	// ConsentEntry and ConsentAt name the consent that allowed an access
-	// (status allowed).
-	ConsentEntry *int64           `json:"consent_entry,omitempty"`
-	ConsentAt    *time.Time       `json:"consent_at,omitempty"`
-	Findings     []VerdictFinding `json:"findings"`
-}
-
-// VerdictFinding is a finding as a verdicts note shows it: no detail, only
-// a plain-English summary of the rule.
-type VerdictFinding struct {
-	ID string `json:"id"`
-	// Rule is the rule's name.
-	Rule string `json:"rule"`
-	// Severity is high, medium or low (critical and high findings are
-	// high; review findings are low).
-	Severity string `json:"severity"`
-	// State is the finding's triage state.
-	State   string `json:"state"`
-	Summary string `json:"summary"`
+	CheckedSize uint64                `json:"checked_size"`
+	Verdicts    []client.EntryVerdict `json:"verdicts"`
 }
 
 // summaries say in plain words what each rule about an entry means.
@@ -109,14 +64,14 @@ func plainSeverity(s finding.Severity) string {
 }
 
 // ParseEntries parses the entries parameter of GET /verdicts: 1 to
-// MaxVerdictEntries comma-separated decimal leaf indexes, each once.
+// client.MaxVerdictEntries comma-separated decimal leaf indexes, each once.
 func ParseEntries(s string) ([]uint64, error) {
 	if s == "" {
 		return nil, errors.New("entries: required, comma-separated leaf indexes such as entries=3,17")
 	}
 	parts := strings.Split(s, ",")
-	if len(parts) > MaxVerdictEntries {
-		return nil, fmt.Errorf("entries: at most %d indexes, got %d", MaxVerdictEntries, len(parts))
+	if len(parts) > client.MaxVerdictEntries {
+		return nil, fmt.Errorf("entries: at most %d indexes, got %d", client.MaxVerdictEntries, len(parts))
 	}
 	out := make([]uint64, 0, len(parts))
 	for _, p := range parts {
@@ -145,7 +100,7 @@ func trim(s string) string {
 // Verdicts returns the monitor's verdicts on entries, as of the latest
 // checkpoint it confirmed.
 func (m *Monitor) Verdicts(ctx context.Context, entries []uint64) (*Verdicts, error) {
-	out := &Verdicts{Verdicts: make([]EntryVerdict, 0, len(entries))}
+	out := &Verdicts{Verdicts: make([]client.EntryVerdict, 0, len(entries))}
 	if c := m.Confirmed(); c != nil {
 		out.CheckedSize = c.Size
 	}
@@ -164,9 +119,9 @@ func (m *Monitor) Verdicts(ctx context.Context, entries []uint64) (*Verdicts, er
 		return nil, err
 	}
 	for _, e := range entries {
-		v := EntryVerdict{Entry: e, Findings: []VerdictFinding{}}
+		v := client.EntryVerdict{Entry: e, Findings: []client.VerdictFinding{}}
 		if e >= out.CheckedSize {
-			v.Status = StatusNotCheckedYet
+			v.Status = client.VerdictNotCheckedYet
 			out.Verdicts = append(out.Verdicts, v)
 			continue
 		}
@@ -178,7 +133,7 @@ func (m *Monitor) Verdicts(ctx context.Context, entries []uint64) (*Verdicts, er
 			if v.EventID == "" && len(f.EventIDs) > 0 {
 				v.EventID = f.EventIDs[0]
 			}
-			v.Findings = append(v.Findings, VerdictFinding{ID: f.ID, Rule: f.Rule, Severity: plainSeverity(f.Severity),
+			v.Findings = append(v.Findings, client.VerdictFinding{ID: f.ID, Rule: f.Rule, Severity: plainSeverity(f.Severity),
 				State: string(f.State), Summary: Summary(f.Rule)})
 			if f.State != finding.StateResolved {
 				if f.Rule == "break_glass_review" {
@@ -194,20 +149,20 @@ func (m *Monitor) Verdicts(ctx context.Context, entries []uint64) (*Verdicts, er
 		}
 		switch {
 		case flagged:
-			v.Status = StatusFlagged
+			v.Status = client.VerdictFlagged
 		case review:
-			v.Status = StatusUnderReview
+			v.Status = client.VerdictUnderReview
 		case ok && rv.Kind == finding.Allowed:
-			v.Status = StatusAllowed
+			v.Status = client.VerdictAllowed
 		case ok && rv.Kind == finding.PermittedDisclosure:
-			v.Status = StatusPermittedDisclosure
+			v.Status = client.VerdictPermittedDisclosure
 		case ok && rv.Kind == finding.Held:
-			v.Status = StatusNotCheckedYet // its consent may still be logged
+			v.Status = client.VerdictNotCheckedYet // its consent may still be logged
 		default:
-			v.Status = StatusNoFinding
+			v.Status = client.VerdictNoFinding
 		}
 		if ok && rv.Kind == finding.Allowed {
-			ci := rv.ConsentIndex
+			ci := uint64(rv.ConsentIndex)
 			v.ConsentEntry = &ci
 			if !rv.ConsentAt.IsZero() {
 				at := rv.ConsentAt.UTC()
@@ -219,14 +174,14 @@ func (m *Monitor) Verdicts(ctx context.Context, entries []uint64) (*Verdicts, er
 	return out, nil
 }
 
-// SignVerdicts returns v as a signed note: VerdictsHeader, the origin and
+// SignVerdicts returns v as a signed note: client.VerdictsHeader, the origin and
 // v's JSON, signed by signer.
 func SignVerdicts(signer note.Signer, origin string, v *Verdicts) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't encode verdicts: %w", err)
 	}
-	return note.Sign(&note.Note{Text: VerdictsHeader + "\n" + origin + "\n" + string(b) + "\n"}, signer)
+	return note.Sign(&note.Note{Text: client.VerdictsHeader + "\n" + origin + "\n" + string(b) + "\n"}, signer)
 }
 
 // OpenVerdicts verifies a verdicts note with the monitor's verifier and
@@ -237,7 +192,7 @@ func OpenVerdicts(msg []byte, verifier note.Verifier, origin string) (*Verdicts,
 		return nil, fmt.Errorf("the verdicts do not verify with the monitor's key: %w", err)
 	}
 	lines := strings.SplitN(n.Text, "\n", 4)
-	if len(lines) != 4 || lines[0] != VerdictsHeader || lines[1] != origin || lines[3] != "" {
+	if len(lines) != 4 || lines[0] != client.VerdictsHeader || lines[1] != origin || lines[3] != "" {
 		return nil, errors.New("the note is not a verdicts note about this log")
 	}
 	dec := json.NewDecoder(strings.NewReader(lines[2]))

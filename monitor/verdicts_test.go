@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/monitor"
 	"github.com/htlog/htlog/monitor/finding"
 	"github.com/htlog/htlog/monitor/internal/montest"
@@ -78,7 +79,7 @@ func getVerdicts(t *testing.T, base string, v note.Verifier, entries string) *mo
 	if err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
-	if lines := strings.Split(string(b), "\n"); lines[0] != monitor.VerdictsHeader || lines[1] != origin || lines[3] != "" {
+	if lines := strings.Split(string(b), "\n"); lines[0] != client.VerdictsHeader || lines[1] != origin || lines[3] != "" {
 		t.Fatalf("note text is not three lines:\n%s", b)
 	}
 	return got
@@ -255,7 +256,7 @@ func FuzzParseEntries(f *testing.F) {
 			return
 		}
 		parts := strings.Split(s, ",")
-		if len(got) == 0 || len(got) > monitor.MaxVerdictEntries || len(got) != len(parts) {
+		if len(got) == 0 || len(got) > client.MaxVerdictEntries || len(got) != len(parts) {
 			t.Fatalf("%q: %v", s, got)
 		}
 		seen := map[uint64]bool{}
@@ -274,7 +275,7 @@ func FuzzOpenVerdicts(f *testing.F) {
 	skey, vkey, _ := note.GenerateKey(rand.Reader, "monitor.example")
 	signer, _ := note.NewSigner(skey)
 	verifier, _ := note.NewVerifier(vkey)
-	good, _ := monitor.SignVerdicts(signer, origin, &monitor.Verdicts{CheckedSize: 3, Verdicts: []monitor.EntryVerdict{{Entry: 1, Status: "no_finding", Findings: []monitor.VerdictFinding{}}}})
+	good, _ := monitor.SignVerdicts(signer, origin, &monitor.Verdicts{CheckedSize: 3, Verdicts: []client.EntryVerdict{{Entry: 1, Status: "no_finding", Findings: []client.VerdictFinding{}}}})
 	f.Add(good)
 	f.Add([]byte("htlog-monitor verdicts v1\n" + origin + "\n{}\n\n— monitor.example AAAA\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {

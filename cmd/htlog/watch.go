@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/htlog/htlog/internal/atomicfile"
+
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/event"
 )
@@ -268,7 +270,7 @@ func (w *watcher) save() error {
 	if err != nil {
 		return err
 	}
-	return writeDurably(w.file, append(b, '\n'))
+	return atomicfile.Write(w.file, append(b, '\n'), 0o600)
 }
 
 // poll verifies the log's latest checkpoint, reads the entries added since
@@ -472,36 +474,6 @@ func (w *watcher) sendMail(n notification) error {
 	msg.WriteString("\r\nSent by htlog watch. The event's place in the log was verified against your witness policy;\r\n" +
 		"the verdicts are those of the monitors in your patient bundle, checked with their keys.\r\n")
 	return smtp.SendMail(w.smtpAddr, nil, w.mailFrom, []string{to}, []byte(msg.String()))
-}
-
-// writeDurably replaces path with data atomically and syncs the folder, so
-// the new contents survive a crash once it returns.
-func writeDurably(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // lockFile takes an exclusive lock on path (released by the kernel if the
