@@ -58,6 +58,9 @@ var ErrStopped = errors.New("the batcher has stopped")
 // or may not be appended: it is not acknowledged, and a retry is answered
 // as a duplicate if it was.
 func (b *Batcher) Add(ctx context.Context, p tiles.Pending) (tiles.Appended, error) {
+	if err := ctx.Err(); err != nil {
+		return tiles.Appended{}, err // ended already: never enqueued (select would pick either case)
+	}
 	r := request{p: p, done: make(chan result, 1)}
 	select {
 	case b.in <- r:
