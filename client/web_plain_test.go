@@ -12,6 +12,7 @@ import (
 
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/event"
+	"github.com/htlog/htlog/internal/testonly"
 	"github.com/htlog/htlog/schemas"
 )
 
@@ -23,10 +24,7 @@ import (
 // The page's words come from the value sets as the log serves them, so
 // this also checks that the page says what the value sets say.
 func TestWebPlainLanguage(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed (Debian package nodejs; CI has it)")
-	}
+	node := testonly.LookPath(t, "node", "nodejs")
 	recipient, ropen := event.Commit([]byte("State Department of Health"))
 	description, dopen := event.Commit([]byte("immunisation record"))
 	bundle := &client.PatientBundle{Openings: []client.BundleOpening{
@@ -185,10 +183,7 @@ func mustLoc(t *testing.T, name string) *time.Location {
 // TestWebBundle: web/htlog.js accepts the bundles Go's ParsePatientBundle
 // accepts, computes the same tag, and refuses the broken ones Go refuses.
 func TestWebBundle(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed (Debian package nodejs; CI has it)")
-	}
+	node := testonly.LookPath(t, "node", "nodejs")
 	good := testBundle(t)
 	var texts []string
 	mutate := func(f func(m map[string]any)) {

@@ -16,9 +16,7 @@ import (
 func TestGatewayDemoScript(t *testing.T) {
 	testonly.RequireIntegration(t)
 	for _, tool := range []string{"bash", "curl", "jq"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("the demo script needs %s (Debian package %s)", tool, tool)
-		}
+		testonly.LookPath(t, tool, tool)
 	}
 	s := testonly.StartStack(t)
 	g := newGateway(t, s, "")

@@ -5,11 +5,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"github.com/htlog/htlog/internal/sqlschema"
+	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/htlog/htlog/internal/sqlschema"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -86,4 +89,26 @@ func OpenDB(t testing.TB, dsn string) *sql.DB {
 // ApplySQL runs the statements of a schema file against db.
 func ApplySQL(ctx context.Context, db *sql.DB, schema string) error {
 	return sqlschema.Apply(ctx, db, schema)
+}
+
+// Missing reports a tool or file the test needs and cannot find: it fails
+// the test under HTLOG_INTEGRATION=1 (CI installs everything, so nothing
+// may hide there) and skips it otherwise, saying what is missing.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("HTLOG_INTEGRATION") == "1" {
+		t.Fatal(what)
+	}
+	t.Skip(what)
+}
+
+// LookPath returns the path of the program name, or reports it Missing
+// (with the Debian package that provides it).
+func LookPath(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, fmt.Sprintf("%s is not installed (Debian package %s; .ci/run installs it)", name, pkg))
+	}
+	return p
 }

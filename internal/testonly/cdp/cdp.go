@@ -70,15 +70,6 @@ var flags = []string{"--headless=new", "--remote-debugging-pipe", "--no-sandbox"
 	"--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync",
 	"--no-first-run", "--no-default-browser-check", "--disable-extensions", "--hide-scrollbars"}
 
-// missing fails the test under HTLOG_INTEGRATION=1 and skips it otherwise.
-func missing(t testing.TB, what string) {
-	t.Helper()
-	if os.Getenv("HTLOG_INTEGRATION") == "1" {
-		t.Fatal(what)
-	}
-	t.Skip(what)
-}
-
 // Chromium returns the path of Chromium's binary (Debian's
 // /usr/bin/chromium, else chromium or chromium-browser in PATH).
 func Chromium(t testing.TB) string {
@@ -88,7 +79,7 @@ func Chromium(t testing.TB) string {
 			return found
 		}
 	}
-	missing(t, "no Chromium (/usr/bin/chromium, chromium or chromium-browser in PATH): "+
+	testonly.Missing(t, "no Chromium (/usr/bin/chromium, chromium or chromium-browser in PATH): "+
 		"install Debian's package, `apt-get install --no-install-recommends chromium` (.ci/run does)")
 	return ""
 }
@@ -103,7 +94,7 @@ func AxeSource(t testing.TB) string {
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		missing(t, fmt.Sprintf("no axe-core (%v): run `npm install --prefix var/axe axe-core@4` at the repository's root (or set HTLOG_AXE)", err))
+		testonly.Missing(t, fmt.Sprintf("no axe-core (%v): run `npm install --prefix var/axe axe-core@4` at the repository's root (or set HTLOG_AXE)", err))
 	}
 	return string(b)
 }
