@@ -182,17 +182,10 @@ func (m *Mapper) event(ctx context.Context, path string, raw json.RawMessage, lo
 	default:
 		return it, mapping.Malformed(path+".type", "not an EPCIS 2.0 event type")
 	}
-	if len(e.ErrorDeclaration) > 0 {
-		return it, mapping.Unmappable(path+".errorDeclaration", "error declarations are logged as a corrective event that supersedes the first: not supported yet")
-	}
-	id, err := eventID(path, e, raw)
-	if err != nil {
+	if err := identify(path, e, raw, &it); err != nil {
 		return it, err
 	}
-	it.Source = id
-	if it.OccurredAt, err = mapping.Minute(path+".eventTime", e.EventTime); err != nil {
-		return it, err
-	}
+	id := it.Source
 	switch e.Action {
 	case "ADD", "OBSERVE", "DELETE":
 	default:
@@ -230,6 +223,7 @@ func (m *Mapper) event(ctx context.Context, path string, raw json.RawMessage, lo
 			pl, pe = v[0], v[1]
 		} else {
 			var known bool
+			var err error
 			if pl, pe, known, err = m.keys.Package(ctx, gtin, serial); err != nil {
 				return it, err
 			}
@@ -486,4 +480,19 @@ func shortErr(err error) string {
 		return fmt.Sprintf("%s: wrong JSON type (want %s)", e.Field, e.Type)
 	}
 	return "invalid JSON"
+}
+
+// identify refuses what no custody version carries (an error declaration)
+// and fills in the event's EPCIS id and time, as every version maps them.
+func identify(path string, e Event, raw json.RawMessage, it *mapping.Item) error {
+	if len(e.ErrorDeclaration) > 0 {
+		return mapping.Unmappable(path+".errorDeclaration", "error declarations are logged as a corrective event that supersedes the first: not supported yet")
+	}
+	id, err := eventID(path, e, raw)
+	if err != nil {
+		return err
+	}
+	it.Source = id
+	it.OccurredAt, err = mapping.Minute(path+".eventTime", e.EventTime)
+	return err
 }

@@ -47,17 +47,10 @@ func (m *Mapper) eventV3(ctx context.Context, path string, e Event, raw json.Raw
 	if !inValueSet("epcis-event-type", e.Type) {
 		return it, mapping.Malformed(path+".type", "not an EPCIS 2.0 event type")
 	}
-	if len(e.ErrorDeclaration) > 0 {
-		return it, mapping.Unmappable(path+".errorDeclaration", "error declarations are logged as a corrective event that supersedes the first: not supported yet")
-	}
-	id, err := eventID(path, e, raw)
-	if err != nil {
+	if err := identify(path, e, raw, &it); err != nil {
 		return it, err
 	}
-	it.Source = id
-	if it.OccurredAt, err = mapping.Minute(path+".eventTime", e.EventTime); err != nil {
-		return it, err
-	}
+	id := it.Source
 	transformation := e.Type == "TransformationEvent"
 	out := map[string]any{"event_type": e.Type, "epcis_event_id": id}
 	if transformation {

@@ -216,23 +216,11 @@ func (s *Store) MarkSubmittedBatch(ctx context.Context, subs []Submission) error
 		return nil
 	}
 	var q strings.Builder
-	var args []any
-	q.WriteString("UPDATE gw_items SET state = ?, updated_at = ?, promise = CASE event_id")
-	args = append(args, Submitted, time.Now().UTC())
-	for _, sub := range subs {
-		q.WriteString(" WHEN ? THEN ?")
-		args = append(args, sub.EventID, sub.Promise)
-	}
-	q.WriteString(" END WHERE state = ? AND event_id IN (")
-	args = append(args, Pending)
-	for i, sub := range subs {
-		if i > 0 {
-			q.WriteString(",")
-		}
-		q.WriteString("?")
-		args = append(args, sub.EventID)
-	}
-	q.WriteString(")")
+	args := []any{Submitted, time.Now().UTC()}
+	q.WriteString("UPDATE gw_items SET state = ?, updated_at = ?, promise = ")
+	args = appendCase(&q, args, len(subs), func(i int) (string, any) { return subs[i].EventID, subs[i].Promise })
+	q.WriteString(" WHERE state = ? AND event_id")
+	args = appendIn(&q, append(args, Pending), len(subs), func(i int) string { return subs[i].EventID })
 	return s.exec(ctx, q.String(), args...)
 }
 
@@ -249,27 +237,39 @@ func (s *Store) MarkLoggedBatch(ctx context.Context, rs []Receipt) error {
 		return nil
 	}
 	var q strings.Builder
-	var args []any
-	q.WriteString("UPDATE gw_items SET state = ?, updated_at = ?, proof = CASE event_id")
-	args = append(args, Logged, time.Now().UTC())
-	for _, r := range rs {
+	args := []any{Logged, time.Now().UTC()}
+	q.WriteString("UPDATE gw_items SET state = ?, updated_at = ?, proof = ")
+	args = appendCase(&q, args, len(rs), func(i int) (string, any) { return rs[i].EventID, rs[i].Proof })
+	q.WriteString(", leaf_index = ")
+	args = appendCase(&q, args, len(rs), func(i int) (string, any) { return rs[i].EventID, int64(rs[i].Index) })
+	q.WriteString(" WHERE state IN (?, ?) AND event_id")
+	args = appendIn(&q, append(args, Pending, Submitted), len(rs), func(i int) string { return rs[i].EventID })
+	return s.exec(ctx, q.String(), args...)
+}
+
+// appendCase writes "CASE event_id WHEN ? THEN ? ... END" for n items to q
+// and their event ids and values to args.
+func appendCase(q *strings.Builder, args []any, n int, item func(int) (string, any)) []any {
+	q.WriteString("CASE event_id")
+	for i := range n {
+		id, v := item(i)
 		q.WriteString(" WHEN ? THEN ?")
-		args = append(args, r.EventID, r.Proof)
+		args = append(args, id, v)
 	}
-	q.WriteString(" END, leaf_index = CASE event_id")
-	for _, r := range rs {
-		q.WriteString(" WHEN ? THEN ?")
-		args = append(args, r.EventID, int64(r.Index))
-	}
-	q.WriteString(" END WHERE state IN (?, ?) AND event_id IN (")
-	args = append(args, Pending, Submitted)
-	for i, r := range rs {
+	q.WriteString(" END")
+	return args
+}
+
+// appendIn writes " IN (?, ...)" for n event ids to q and the ids to args.
+func appendIn(q *strings.Builder, args []any, n int, id func(int) string) []any {
+	q.WriteString(" IN (")
+	for i := range n {
 		if i > 0 {
 			q.WriteString(",")
 		}
 		q.WriteString("?")
-		args = append(args, r.EventID)
+		args = append(args, id(i))
 	}
 	q.WriteString(")")
-	return s.exec(ctx, q.String(), args...)
+	return args
 }
