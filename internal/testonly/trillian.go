@@ -64,32 +64,6 @@ func TrillianSchema() (string, error) {
 	return string(b), nil
 }
 
-var (
-	portsMu sync.Mutex
-	given   = map[string]bool{}
-)
-
-// FreePort returns a TCP address on 127.0.0.1 that was free a moment ago
-// and that this test binary has not handed out before (the kernel may offer
-// a just-closed port again, and two daemons on one port fail to start).
-func FreePort(t testing.TB) string {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		if !given[addr] {
-			given[addr] = true
-			return addr
-		}
-	}
-}
-
 // StartTrillian creates a database with Trillian's schema and starts a log
 // server and a signer on it; both are killed when the test ends.
 func StartTrillian(t testing.TB) *Trillian {
