@@ -31,6 +31,9 @@ type Client struct {
 	// Origin, if set, pins the log: checkpoints of any other log the policy
 	// lists are refused.
 	Origin string
+	// Tiles, if set, keeps the full hash tiles that verified, so that the
+	// proofs and leaf reads of many entries fetch each tile once.
+	Tiles *TileCache
 }
 
 // ErrNotVerified is wrapped by every error that means "this does not verify":

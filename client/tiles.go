@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/htlog/htlog/c2sp"
 	"golang.org/x/mod/sumdb/tlog"
@@ -13,17 +14,66 @@ import (
 // (each tile checked against cp's root as it is read). A failure wraps
 // ErrNotVerified unless the tiles could not be fetched.
 func (c *Client) VerifyInclusion(ctx context.Context, entry []byte, index uint64, cp *Checkpoint) error {
-	if index >= cp.Size {
-		return notVerified("index %d is not in the checkpoint of size %d", index, cp.Size)
-	}
-	p, err := c2sp.InclusionProofFromTiles(ctx, c.tileFetcher(), index, cp.Size, cp.Hash)
+	p, err := c.InclusionProof(ctx, index, cp)
 	if err != nil {
-		return fmt.Errorf("couldn't build the inclusion proof of entry %d: %w", index, err)
+		return err
 	}
 	if err := c2sp.VerifyInclusion(index, cp.Size, c2sp.LeafHash(entry), cp.Hash, p); err != nil {
 		return notVerified("entry %d is not the leaf at that index of the checkpoint of size %d: %v", index, cp.Size, err)
 	}
 	return nil
+}
+
+// InclusionProof returns the inclusion proof of the leaf at index in the
+// tree of the verified checkpoint cp, computed from the log's hash tiles,
+// each checked against cp's root as it is read (with Tiles set, the full
+// tiles of earlier calls are read from memory). The caller checks the
+// proof against the leaf it expects.
+func (c *Client) InclusionProof(ctx context.Context, index uint64, cp *Checkpoint) ([]c2sp.Hash, error) {
+	if index >= cp.Size {
+		return nil, notVerified("index %d is not in the checkpoint of size %d", index, cp.Size)
+	}
+	p, err := tlog.ProveRecord(int64(cp.Size), int64(index), c.hashReader(ctx, cp))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't build the inclusion proof of entry %d: %w", index, err)
+	}
+	out := make([]c2sp.Hash, len(p))
+	for i := range p {
+		out[i] = c2sp.Hash(p[i])
+	}
+	return out, nil
+}
+
+// LeafHashes returns the leaf hashes [start, end) of the tree of the
+// verified checkpoint cp, read from the log's hash tiles (each checked
+// against cp's root). end must not exceed cp.Size. A follower of the log
+// finds its own entries among them without asking the log for each.
+func (c *Client) LeafHashes(ctx context.Context, start, end uint64, cp *Checkpoint) ([]c2sp.Hash, error) {
+	if start > end || end > cp.Size {
+		return nil, fmt.Errorf("leaves [%d, %d) are not in the checkpoint of size %d", start, end, cp.Size)
+	}
+	if start == end {
+		return nil, nil
+	}
+	idx := make([]int64, 0, end-start)
+	for i := start; i < end; i++ {
+		idx = append(idx, tlog.StoredHashIndex(0, int64(i)))
+	}
+	hs, err := c.hashReader(ctx, cp).ReadHashes(idx)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read verified leaf hashes [%d, %d): %w", start, end, err)
+	}
+	out := make([]c2sp.Hash, len(hs))
+	for i := range hs {
+		out[i] = c2sp.Hash(hs[i])
+	}
+	return out, nil
+}
+
+// hashReader reads the tree hashes of cp from the log's tiles, checking
+// every tile against cp's root.
+func (c *Client) hashReader(ctx context.Context, cp *Checkpoint) tlog.HashReader {
+	return tlog.TileHashReader(tlog.Tree{N: int64(cp.Size), Hash: tlog.Hash(cp.Hash)}, &tileReader{ctx: ctx, c: c})
 }
 
 // Entries returns the entries [start, end) of the tree of the verified
@@ -37,14 +87,9 @@ func (c *Client) Entries(ctx context.Context, start, end uint64, cp *Checkpoint)
 	if start == end {
 		return nil, nil
 	}
-	idx := make([]int64, 0, end-start)
-	for i := start; i < end; i++ {
-		idx = append(idx, tlog.StoredHashIndex(0, int64(i)))
-	}
-	hr := tlog.TileHashReader(tlog.Tree{N: int64(cp.Size), Hash: tlog.Hash(cp.Hash)}, &tileReader{ctx: ctx, c: c})
-	leaves, err := hr.ReadHashes(idx)
+	leaves, err := c.LeafHashes(ctx, start, end, cp)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't read verified leaf hashes [%d, %d): %w", start, end, err)
+		return nil, err
 	}
 	out := make([][]byte, 0, end-start)
 	for n := start / c2sp.TileWidth; n*c2sp.TileWidth < end; n++ {
@@ -62,7 +107,7 @@ func (c *Client) Entries(ctx context.Context, start, end uint64, cp *Checkpoint)
 			if x < start || x >= end {
 				continue
 			}
-			if c2sp.LeafHash(e) != c2sp.Hash(leaves[x-start]) {
+			if c2sp.LeafHash(e) != leaves[x-start] {
 				return nil, notVerified("entry %d does not match the leaf hash the checkpoint commits to", x)
 			}
 			out = append(out, e)
@@ -72,8 +117,9 @@ func (c *Client) Entries(ctx context.Context, start, end uint64, cp *Checkpoint)
 }
 
 // tileReader fetches hash tiles for tlog.TileHashReader, which verifies
-// them against the checkpoint. It keeps nothing: one Entries call asks for
-// each tile once (ReadHashes takes every index at once).
+// them against the checkpoint and then hands them to SaveTiles: the full
+// ones go to the client's TileCache, if it has one. A tile read from the
+// cache is verified again like a fetched one.
 type tileReader struct {
 	ctx context.Context
 	c   *Client
@@ -84,7 +130,12 @@ func (r *tileReader) Height() int { return c2sp.TileHeight }
 func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		d, err := r.c.get(r.ctx, c2sp.TilePath(uint8(t.L), uint64(t.N), t.W))
+		path := c2sp.TilePath(uint8(t.L), uint64(t.N), t.W)
+		if d, ok := r.c.Tiles.get(path); ok {
+			out[i] = d
+			continue
+		}
+		d, err := r.c.get(r.ctx, path)
 		if err != nil {
 			return nil, fmt.Errorf("couldn't fetch tile %d/%d: %w", t.L, t.N, err)
 		}
@@ -93,9 +144,51 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 
-// SaveTiles is called with the tiles that verified; there is no cache to
-// keep them in.
-func (r *tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
+	for i, t := range tiles {
+		if t.W == c2sp.TileWidth {
+			r.c.Tiles.put(c2sp.TilePath(uint8(t.L), uint64(t.N), t.W), data[i])
+		}
+	}
+}
+
+// TileCache keeps full hash tiles that verified, for the proofs and leaf
+// reads of later calls: a full tile never changes, so a follower of the log
+// fetches each once. It holds at most its size in tiles (8 KiB each),
+// emptied when full. Safe for concurrent use; share one between the
+// clients of one log only.
+type TileCache struct {
+	mu    sync.Mutex
+	max   int
+	tiles map[string][]byte
+}
+
+// NewTileCache returns a cache of at most max tiles.
+func NewTileCache(max int) *TileCache {
+	return &TileCache{max: max, tiles: map[string][]byte{}}
+}
+
+func (tc *TileCache) get(path string) ([]byte, bool) {
+	if tc == nil {
+		return nil, false
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	d, ok := tc.tiles[path]
+	return d, ok
+}
+
+func (tc *TileCache) put(path string, data []byte) {
+	if tc == nil || tc.max <= 0 {
+		return
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if len(tc.tiles) >= tc.max {
+		clear(tc.tiles)
+	}
+	tc.tiles[path] = data
+}
 
 // Entry returns the entry at index of the verified checkpoint cp, checked
 // against cp as Entries checks.

@@ -107,6 +107,11 @@ max_backoff: 1s
 func (g *gateway) Start(t testing.TB) {
 	t.Helper()
 	g.cmd = exec.Command(gatewayBinary(t), "--config", g.Config)
+	if addr := os.Getenv("HTLOG_GATEWAY_PPROF_ADDR"); addr != "" {
+		// Profiles the gateway alone (HTLOG_PPROF_ADDR would be taken by
+		// the stack's server first).
+		g.cmd.Env = append(os.Environ(), "HTLOG_PPROF_ADDR="+addr)
+	}
 	out, err := os.OpenFile(g.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)

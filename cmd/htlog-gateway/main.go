@@ -115,7 +115,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) er
 	tr = tr.Clone()
 	tr.MaxIdleConnsPerHost = 256 // the outbox keeps a window of submissions in flight
 	hc.Transport = tr
-	logClient := &client.Client{URL: cfg.Log, Policy: cfg.policy, HTTP: hc}
+	// The outbox builds receipts from the log's tiles: 1,024 full tiles (8
+	// MiB) hold the proofs of the last 262,144 entries.
+	logClient := &client.Client{URL: cfg.Log, Policy: cfg.policy, HTTP: hc, Tiles: client.NewTileCache(1024)}
 	ob, err := outbox.New(outbox.Config{Store: st, Log: logClient, Policy: cfg.policy, Logger: logger, Window: cfg.Window, MaxBackoff: cfg.MaxBackoff,
 		Metrics: outbox.Metrics{
 			Submitted: counter("htlog_gateway_submitted_total", "Items the log acknowledged (promise or receipt)."),

@@ -12,6 +12,10 @@
 // and a window is acknowledged whole before the next starts. Failures
 // (network, 429, 5xx) are retried with exponential backoff; a 4xx refusal
 // is final and stored with the log's reason.
+//
+// Receipts: the outbox follows the log's checkpoints and tiles and builds
+// its items' receipts from them (follow.go), verified before they are
+// stored.
 package outbox
 
 import (
@@ -31,16 +35,22 @@ import (
 // Store is the part of the store the outbox uses.
 type Store interface {
 	Next(ctx context.Context, state, limit int) ([]store.Work, error)
+	Cursor(ctx context.Context, name string) (uint64, bool, error)
+	SetCursor(ctx context.Context, name string, at uint64) error
 	MarkSubmittedBatch(ctx context.Context, subs []store.Submission) error
 	MarkLoggedBatch(ctx context.Context, rs []store.Receipt) error
 	MarkRefused(ctx context.Context, eventID, reason string) error
 	CountAttempt(ctx context.Context, eventID string) error
 }
 
-// Log is the part of the log client the outbox uses (client.Client).
+// Log is the part of the log client the outbox uses (client.Client, with
+// a TileCache).
 type Log interface {
 	SubmitAsync(ctx context.Context, envelope []byte) (eventID string, promise []byte, err error)
 	Receipt(ctx context.Context, eventID string) (*c2sp.Proof, error)
+	Checkpoint(ctx context.Context) (*client.Checkpoint, error)
+	LeafHashes(ctx context.Context, start, end uint64, cp *client.Checkpoint) ([]c2sp.Hash, error)
+	InclusionProof(ctx context.Context, index uint64, cp *client.Checkpoint) ([]c2sp.Hash, error)
 }
 
 // Metrics receives what the outbox does; nil fields are not called.
@@ -63,6 +73,10 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// SubmitTimeout bounds one submission attempt (default 10 s).
 	SubmitTimeout time.Duration
+	// AskAfter is how long a submitted item waits to be found among the
+	// log's new leaves before the outbox asks the log for its receipt
+	// (default 10 s).
+	AskAfter time.Duration
 	Metrics       Metrics
 }
 
@@ -89,6 +103,9 @@ func New(cfg Config) (*Outbox, error) {
 	}
 	if cfg.SubmitTimeout <= 0 {
 		cfg.SubmitTimeout = 10 * time.Second
+	}
+	if cfg.AskAfter <= 0 {
+		cfg.AskAfter = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -232,55 +249,34 @@ func (o *Outbox) submitOne(ctx context.Context, w store.Work) (*store.Submission
 }
 
 func (o *Outbox) receiptLoop(ctx context.Context) {
+	f := &follower{}
 	for ctx.Err() == nil {
-		work, err := o.cfg.Store.Next(ctx, store.Submitted, 4*o.cfg.Window)
-		if err != nil {
-			o.cfg.Logger.Error("outbox: couldn't read submitted items", "err", err)
-			sleep(ctx, time.Second, nil)
-			continue
-		}
-		if len(work) == 0 {
-			sleep(ctx, 300*time.Millisecond, nil)
-			continue
-		}
-		// Receipts appear in submission order (checkpoints grow): ask
-		// for the oldest first, 32 at a time, and stop the round at the
-		// first group with none ready.
-		var got []store.Receipt
-		for start := 0; start < len(work) && ctx.Err() == nil; start += 32 {
-			group := work[start:min(start+32, len(work))]
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			n := 0
-			for _, w := range group {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if r, ok := o.receiptOne(ctx, w); ok {
-						mu.Lock()
-						got = append(got, r)
-						n++
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
-			if n == 0 {
-				break
-			}
-		}
-		if err := o.cfg.Store.MarkLoggedBatch(ctx, got); err != nil {
-			o.cfg.Logger.Error("outbox: couldn't store receipts", "items", len(got), "err", err)
-		} else if o.cfg.Metrics.Logged != nil {
-			for range got {
-				o.cfg.Metrics.Logged()
-			}
-		}
-		// Receipts come with checkpoints (about one a second): poll
-		// again after a pause rather than asking for every item again
-		// at once.
-		sleep(ctx, 300*time.Millisecond, nil)
+		o.followRound(ctx, f)
+		// Receipts come with checkpoints (one every publish interval):
+		// look again after a pause.
+		sleep(ctx, 250*time.Millisecond, nil)
 	}
+}
+
+// receiptsOf asks the log for the receipts of items, concurrently, and
+// returns those that are there and verify.
+func (o *Outbox) receiptsOf(ctx context.Context, items []store.Work) []store.Receipt {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var got []store.Receipt
+	for _, w := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r, ok := o.receiptOne(ctx, w); ok {
+				mu.Lock()
+				got = append(got, r)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return got
 }
 
 // receiptOne fetches and verifies one receipt; ok is false if it is not

@@ -41,10 +41,26 @@ func TestWindow(t *testing.T) {
 
 // memStore is an in-memory outbox Store.
 type memStore struct {
-	mu    sync.Mutex
-	items []store.Work
-	state map[string]int
-	why   map[string]string
+	mu      sync.Mutex
+	items   []store.Work
+	state   map[string]int
+	why     map[string]string
+	proofs  map[string][]byte
+	cursor  uint64
+	hasCurs bool
+}
+
+func (m *memStore) Cursor(context.Context, string) (uint64, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cursor, m.hasCurs, nil
+}
+
+func (m *memStore) SetCursor(_ context.Context, _ string, at uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cursor, m.hasCurs = at, true
+	return nil
 }
 
 func (m *memStore) Next(_ context.Context, state, limit int) ([]store.Work, error) {
@@ -74,6 +90,12 @@ func (m *memStore) MarkSubmittedBatch(_ context.Context, subs []store.Submission
 func (m *memStore) MarkLoggedBatch(_ context.Context, rs []store.Receipt) error {
 	for _, r := range rs {
 		m.set(r.EventID, store.Logged)
+		m.mu.Lock()
+		if m.proofs == nil {
+			m.proofs = map[string][]byte{}
+		}
+		m.proofs[r.EventID] = r.Proof
+		m.mu.Unlock()
 	}
 	return nil
 }
@@ -121,6 +143,18 @@ func (l *flakyLog) SubmitAsync(_ context.Context, env []byte) (string, []byte, e
 }
 
 func (l *flakyLog) Receipt(context.Context, string) (*c2sp.Proof, error) {
+	return nil, errors.New("not yet")
+}
+
+func (l *flakyLog) Checkpoint(context.Context) (*client.Checkpoint, error) {
+	return nil, errors.New("not yet")
+}
+
+func (l *flakyLog) LeafHashes(context.Context, uint64, uint64, *client.Checkpoint) ([]c2sp.Hash, error) {
+	return nil, errors.New("not yet")
+}
+
+func (l *flakyLog) InclusionProof(context.Context, uint64, *client.Checkpoint) ([]c2sp.Hash, error) {
 	return nil, errors.New("not yet")
 }
 

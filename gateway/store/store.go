@@ -85,6 +85,10 @@ CREATE TABLE IF NOT EXISTS gw_items (
   KEY (state, seq),
   KEY (source)
 );
+CREATE TABLE IF NOT EXISTS gw_cursors (
+  name VARCHAR(32) NOT NULL PRIMARY KEY,
+  at BIGINT UNSIGNED NOT NULL
+);
 CREATE TABLE IF NOT EXISTS gw_openings (
   id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   event_id CHAR(71) NOT NULL,
@@ -368,6 +372,26 @@ func (s *Store) PatientOpenings(ctx context.Context, ref string) ([]mapping.Open
 		out = append(out, o)
 	}
 	return out, rows.Err()
+}
+
+// Cursor returns the position stored under name; ok is false if none is.
+func (s *Store) Cursor(ctx context.Context, name string) (at uint64, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, "SELECT at FROM gw_cursors WHERE name = ?", name).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("couldn't read cursor %s: %w", name, err)
+	}
+	return at, true, nil
+}
+
+// SetCursor stores a position under name.
+func (s *Store) SetCursor(ctx context.Context, name string, at uint64) error {
+	if _, err := s.db.ExecContext(ctx, "INSERT INTO gw_cursors (name, at) VALUES (?, ?) ON DUPLICATE KEY UPDATE at = VALUES(at)", name, at); err != nil {
+		return fmt.Errorf("couldn't store cursor %s: %w", name, err)
+	}
+	return nil
 }
 
 // Counts returns the number of items in each state.

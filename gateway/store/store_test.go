@@ -144,3 +144,33 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("importing another key: %v", err)
 	}
 }
+
+// TestCursor: a cursor is absent until set, then holds the last value set,
+// also in a store opened again on the same database.
+func TestCursor(t *testing.T) {
+	testonly.RequireIntegration(t)
+	db := testonly.OpenDB(t, testonly.NewDatabase(t, "gwcursor"))
+	ctx := context.Background()
+	s, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Cursor(ctx, "receipts"); ok || err != nil {
+		t.Fatalf("a new store has a cursor (ok %v, err %v)", ok, err)
+	}
+	for _, at := range []uint64{256, 1 << 40} {
+		if err := s.SetCursor(ctx, "receipts", at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, err := again.Cursor(ctx, "receipts"); !ok || err != nil || at != 1<<40 {
+		t.Fatalf("cursor %d (ok %v, err %v), want %d", at, ok, err, uint64(1)<<40)
+	}
+	if _, ok, _ := again.Cursor(ctx, "other"); ok {
+		t.Fatal("an unset cursor name has a value")
+	}
+}
