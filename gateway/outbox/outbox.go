@@ -77,7 +77,7 @@ type Config struct {
 	// log's new leaves before the outbox asks the log for its receipt
 	// (default 10 s).
 	AskAfter time.Duration
-	Metrics       Metrics
+	Metrics  Metrics
 }
 
 // Outbox moves items from the store to the log.
