@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/htlog/htlog/c2sp"
@@ -30,16 +31,80 @@ func (c *Client) VerifyInclusion(ctx context.Context, entry []byte, index uint64
 // tiles of earlier calls are read from memory). The caller checks the
 // proof against the leaf it expects.
 func (c *Client) InclusionProof(ctx context.Context, index uint64, cp *Checkpoint) ([]c2sp.Hash, error) {
-	if index >= cp.Size {
-		return nil, notVerified("index %d is not in the checkpoint of size %d", index, cp.Size)
-	}
-	p, err := tlog.ProveRecord(int64(cp.Size), int64(index), c.hashReader(ctx, cp))
+	ps, err := c.InclusionProofs(ctx, []uint64{index}, cp)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't build the inclusion proof of entry %d: %w", index, err)
+		return nil, err
 	}
-	out := make([]c2sp.Hash, len(p))
-	for i := range p {
-		out[i] = c2sp.Hash(p[i])
+	return ps[0], nil
+}
+
+// InclusionProofs is InclusionProof for many leaves of one tree: each tile
+// is read and checked against cp's root once for all of them.
+func (c *Client) InclusionProofs(ctx context.Context, indexes []uint64, cp *Checkpoint) ([][]c2sp.Hash, error) {
+	r := &treeHashes{size: cp.Size, under: c.hashReader(ctx, cp), memo: map[int64]tlog.Hash{}}
+	out := make([][]c2sp.Hash, len(indexes))
+	for i, index := range indexes {
+		if index >= cp.Size {
+			return nil, notVerified("index %d is not in the checkpoint of size %d", index, cp.Size)
+		}
+		p, err := tlog.ProveRecord(int64(cp.Size), int64(index), r)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't build the inclusion proof of entry %d: %w", index, err)
+		}
+		out[i] = make([]c2sp.Hash, len(p))
+		for j := range p {
+			out[i][j] = c2sp.Hash(p[j])
+		}
+	}
+	return out, nil
+}
+
+// treeHashes reads the hashes of one tree through a verifying reader,
+// asking it for whole tile rows and keeping what it answered, so that the
+// proofs of neighbouring leaves verify each tile once rather than once a
+// proof.
+type treeHashes struct {
+	size  uint64
+	under tlog.HashReader
+	memo  map[int64]tlog.Hash
+}
+
+func (r *treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	want := map[int64]bool{}
+	for _, x := range indexes {
+		if _, ok := r.memo[x]; ok || want[x] {
+			continue
+		}
+		want[x] = true
+		// Every hash x's tile holds, as far as the tree reaches: its
+		// bottom row and the complete subtrees above it.
+		t := tlog.TileForIndex(c2sp.TileHeight, x)
+		bottom := t.L * c2sp.TileHeight
+		first := t.N * c2sp.TileWidth
+		for k := range c2sp.TileHeight {
+			end := min((first+c2sp.TileWidth)>>k, int64(r.size>>uint(bottom+k)))
+			for n := first >> k; n < end; n++ {
+				want[tlog.StoredHashIndex(bottom+k, n)] = true
+			}
+		}
+	}
+	if len(want) > 0 {
+		idx := make([]int64, 0, len(want))
+		for x := range want {
+			idx = append(idx, x)
+		}
+		slices.Sort(idx)
+		hs, err := r.under.ReadHashes(idx)
+		if err != nil {
+			return nil, err
+		}
+		for i, x := range idx {
+			r.memo[x] = hs[i]
+		}
+	}
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		out[i] = r.memo[x]
 	}
 	return out, nil
 }
@@ -123,6 +188,9 @@ func (c *Client) Entries(ctx context.Context, start, end uint64, cp *Checkpoint)
 type tileReader struct {
 	ctx context.Context
 	c   *Client
+	// read keeps every tile this reader fetched (it reads one tree, so a
+	// partial tile does not change either).
+	read map[string][]byte
 }
 
 func (r *tileReader) Height() int { return c2sp.TileHeight }
@@ -131,6 +199,10 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
 		path := c2sp.TilePath(uint8(t.L), uint64(t.N), t.W)
+		if d, ok := r.read[path]; ok {
+			out[i] = d
+			continue
+		}
 		if d, ok := r.c.Tiles.get(path); ok {
 			out[i] = d
 			continue
@@ -139,7 +211,10 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("couldn't fetch tile %d/%d: %w", t.L, t.N, err)
 		}
-		out[i] = d
+		if r.read == nil {
+			r.read = map[string][]byte{}
+		}
+		r.read[path], out[i] = d, d
 	}
 	return out, nil
 }

@@ -113,7 +113,10 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) er
 		tr = t
 	}
 	tr = tr.Clone()
-	tr.MaxIdleConnsPerHost = 256 // the outbox keeps a window of submissions in flight
+	// The outbox keeps a window of submissions in flight: keep their
+	// connections (the default keeps 100 in all, so a window of 256 would
+	// dial again each time).
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 0, 1024
 	hc.Transport = tr
 	// The outbox builds receipts from the log's tiles: 1,024 full tiles (8
 	// MiB) hold the proofs of the last 262,144 entries.

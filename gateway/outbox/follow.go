@@ -78,7 +78,6 @@ func (o *Outbox) followRound(ctx context.Context, f *follower) int {
 	for _, w := range append(submitted, pending...) {
 		mine[c2sp.LeafHash(w.Envelope)] = w
 	}
-	var got []store.Receipt
 	found := map[string]bool{}
 	for start := f.scanned; start < cp.Size && ctx.Err() == nil; {
 		end := min(cp.Size, start+16*c2sp.TileWidth)
@@ -87,20 +86,21 @@ func (o *Outbox) followRound(ctx context.Context, f *follower) int {
 			o.cfg.Logger.Warn("outbox: couldn't read the log's leaves", "from", start, "to", end, "err", err)
 			break
 		}
+		var ours []store.Work
+		var at []uint64
 		for i, h := range leaves {
-			w, ok := mine[h]
-			if !ok {
-				continue
-			}
-			if r, ok := o.proveFromTiles(ctx, w, start+uint64(i), cp); ok {
-				got = append(got, r)
-				found[w.EventID] = true
+			if w, ok := mine[h]; ok {
+				ours, at = append(ours, w), append(at, start+uint64(i))
 			}
 		}
-		if !o.storeReceipts(ctx, got) {
+		got, ok := o.proveFromTiles(ctx, ours, at, cp)
+		if !ok || !o.storeReceipts(ctx, got) {
 			break
 		}
-		f.scanned, start, got = end, end, got[:0]
+		for _, r := range got {
+			found[r.EventID] = true
+		}
+		f.scanned, start = end, end
 	}
 	if err := o.cfg.Store.SetCursor(ctx, cursorName, f.scanned); err != nil {
 		o.cfg.Logger.Error("outbox: couldn't store the receipts cursor", "err", err)
@@ -108,20 +108,28 @@ func (o *Outbox) followRound(ctx context.Context, f *follower) int {
 	return len(found) + o.askForStragglers(ctx, f, submitted, found)
 }
 
-// proveFromTiles builds the receipt of w, the leaf at index of cp, from the
-// log's tiles, and verifies it as any holder of the receipt would.
-func (o *Outbox) proveFromTiles(ctx context.Context, w store.Work, index uint64, cp *client.Checkpoint) (store.Receipt, bool) {
-	hashes, err := o.cfg.Log.InclusionProof(ctx, index, cp)
+// proveFromTiles builds the receipts of items, the leaves at indexes of cp,
+// from the log's tiles, and returns those that verify as any holder of the
+// receipt would verify them; ok is false if the tiles could not be read.
+func (o *Outbox) proveFromTiles(ctx context.Context, items []store.Work, indexes []uint64, cp *client.Checkpoint) (_ []store.Receipt, ok bool) {
+	if len(items) == 0 {
+		return nil, true
+	}
+	proofs, err := o.cfg.Log.InclusionProofs(ctx, indexes, cp)
 	if err != nil {
-		o.cfg.Logger.Warn("outbox: couldn't build a receipt from the log's tiles", "event", w.EventID, "err", err)
-		return store.Receipt{}, false
+		o.cfg.Logger.Warn("outbox: couldn't build receipts from the log's tiles", "items", len(items), "err", err)
+		return nil, false
 	}
-	p := &c2sp.Proof{Index: index, Hashes: hashes, Checkpoint: cp.Bytes}
-	if err := o.verifier.verify(p, w.Envelope); err != nil {
-		o.cfg.Logger.Error("outbox: a receipt built from the log's tiles does not verify; not stored", "event", w.EventID, "err", err)
-		return store.Receipt{}, false
+	var out []store.Receipt
+	for i, w := range items {
+		p := &c2sp.Proof{Index: indexes[i], Hashes: proofs[i], Checkpoint: cp.Bytes}
+		if err := o.verifier.verify(p, w.Envelope); err != nil {
+			o.cfg.Logger.Error("outbox: a receipt built from the log's tiles does not verify; not stored", "event", w.EventID, "err", err)
+			continue
+		}
+		out = append(out, store.Receipt{EventID: w.EventID, Index: indexes[i], Proof: p.Marshal()})
 	}
-	return store.Receipt{EventID: w.EventID, Index: index, Proof: p.Marshal()}, true
+	return out, true
 }
 
 // storeReceipts stores verified receipts; it reports success.

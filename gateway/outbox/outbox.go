@@ -50,7 +50,7 @@ type Log interface {
 	Receipt(ctx context.Context, eventID string) (*c2sp.Proof, error)
 	Checkpoint(ctx context.Context) (*client.Checkpoint, error)
 	LeafHashes(ctx context.Context, start, end uint64, cp *client.Checkpoint) ([]c2sp.Hash, error)
-	InclusionProof(ctx context.Context, index uint64, cp *client.Checkpoint) ([]c2sp.Hash, error)
+	InclusionProofs(ctx context.Context, indexes []uint64, cp *client.Checkpoint) ([][]c2sp.Hash, error)
 }
 
 // Metrics receives what the outbox does; nil fields are not called.

@@ -154,7 +154,7 @@ func (l *flakyLog) LeafHashes(context.Context, uint64, uint64, *client.Checkpoin
 	return nil, errors.New("not yet")
 }
 
-func (l *flakyLog) InclusionProof(context.Context, uint64, *client.Checkpoint) ([]c2sp.Hash, error) {
+func (l *flakyLog) InclusionProofs(context.Context, []uint64, *client.Checkpoint) ([][]c2sp.Hash, error) {
 	return nil, errors.New("not yet")
 }
 

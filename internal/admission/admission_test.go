@@ -251,3 +251,42 @@ func TestCorpusRefused(t *testing.T) {
 	}
 	t.Logf("%d probes over %d string positions, all refused: %v", n, g.Positions(), byCode)
 }
+
+// TestCheckOwn: a caller that signed an envelope with its registered key is
+// spared the signature check and nothing else (a body the schema refuses is
+// refused, as are a key the registry does not list and a bad signature from
+// any key but the caller's).
+func TestCheckOwn(t *testing.T) {
+	f := exampleFixture(t)
+	body := testonly.Example(t, "access", "valid-routine-read.json")
+	good := f.sign(t, "access", 2, f.at(-time.Minute), body)
+	if v := f.checker.CheckOwn(good, f.now, f.keyID); !v.OK() {
+		t.Fatalf("own envelope refused: %v", v.First().Reason)
+	}
+	if v := f.checker.CheckOwn(good, f.now, strings.Repeat("0", 64)); !v.OK() {
+		t.Fatalf("a good envelope refused when the caller's key is another: %v", v.First().Reason)
+	}
+	var env map[string]any
+	json.Unmarshal(good, &env)
+	sigs := env["signatures"].([]any)
+	sig := sigs[0].(map[string]any)
+	sig["sig"] = "AAAA" + sig["sig"].(string)[4:]
+	bad, _ := json.Marshal(env)
+	if v := f.checker.CheckOwn(bad, f.now, strings.Repeat("0", 64)); v.OK() || v.First().Code != admission.CodeSignature {
+		t.Fatalf("a bad signature by another key than the caller's: %+v", v.First())
+	}
+	if v := f.checker.CheckOwn(bad, f.now, f.keyID); !v.OK() {
+		t.Fatalf("the caller's own signature was verified again: %v", v.First().Reason)
+	}
+	var m map[string]any
+	json.Unmarshal(body, &m)
+	m["purpose_of_use"] = "not a code"
+	wrong, _ := json.Marshal(m)
+	if v := f.checker.CheckOwn(f.sign(t, "access", 2, f.at(-time.Minute), wrong), f.now, f.keyID); v.OK() {
+		t.Fatal("a body the schema refuses passed CheckOwn")
+	}
+	other := newFixture(t, "npi:1234567893", testonly.ExampleRights("npi:1234567893"))
+	if v := f.checker.CheckOwn(other.sign(t, "access", 2, f.at(-time.Minute), body), f.now, other.keyID); v.OK() || v.First().Code != admission.CodeSubmitter {
+		t.Fatalf("a key the registry does not list: %+v", v.First())
+	}
+}

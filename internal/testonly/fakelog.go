@@ -1,8 +1,8 @@
 package testonly
 
 import (
-	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +15,7 @@ import (
 	"github.com/htlog/htlog/c2sp"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // FakeLog is a small, correct C2SP log in memory: it appends entries, signs
@@ -29,7 +30,8 @@ type FakeLog struct {
 
 	mu      sync.Mutex
 	entries [][]byte
-	served  []byte // the checkpoint /checkpoint serves; nil means "sign the current tree"
+	stored  []tlog.Hash // the tree's stored hashes (tlog's layout), kept as entries are appended
+	served  []byte      // the checkpoint /checkpoint serves; nil means "sign the current tree"
 	srv     *httptest.Server
 }
 
@@ -55,7 +57,37 @@ func NewFakeLog(t testing.TB, origin string) *FakeLog {
 func (l *FakeLog) Append(entries ...[]byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.entries = append(l.entries, entries...)
+	for _, e := range entries {
+		hs, err := tlog.StoredHashes(int64(len(l.entries)), e, l.reader())
+		if err != nil {
+			panic(err) // only on a bug: every hash it reads is stored
+		}
+		l.stored = append(l.stored, hs...)
+		l.entries = append(l.entries, e)
+	}
+}
+
+// reader reads the stored hashes; the caller holds mu.
+func (l *FakeLog) reader() tlog.HashReader {
+	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			if x >= int64(len(l.stored)) {
+				return nil, fmt.Errorf("hash %d is not stored", x)
+			}
+			out[i] = l.stored[x]
+		}
+		return out, nil
+	})
+}
+
+// root returns the root of the first n entries; the caller holds mu.
+func (l *FakeLog) root(n uint64) c2sp.Hash {
+	h, err := tlog.TreeHash(int64(n), l.reader())
+	if err != nil {
+		panic(err)
+	}
+	return c2sp.Hash(h)
 }
 
 // AppendN adds n entries with distinct contents derived from tag.
@@ -87,21 +119,23 @@ func (l *FakeLog) LeafHashes(n uint64) []c2sp.Hash {
 	defer l.mu.Unlock()
 	out := make([]c2sp.Hash, n)
 	for i := range out {
-		out[i] = c2sp.LeafHash(l.entries[i])
+		out[i] = c2sp.Hash(l.stored[tlog.StoredHashIndex(0, int64(i))])
 	}
 	return out
 }
 
 // Root returns the root of the tree of the first n entries.
 func (l *FakeLog) Root(n uint64) c2sp.Hash {
-	return c2sp.RootFromLeafHashes(l.LeafHashes(n))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.root(n)
 }
 
 // Checkpoint signs and returns a checkpoint of the first n entries, with
 // cosignatures from the given signers.
 func (l *FakeLog) Checkpoint(t testing.TB, n uint64, cosigners ...note.Signer) []byte {
 	t.Helper()
-	body := c2sp.Checkpoint{Origin: l.Origin, Size: n, Hash: c2sp.RootFromLeafHashes(l.LeafHashes(n))}.Marshal()
+	body := c2sp.Checkpoint{Origin: l.Origin, Size: n, Hash: l.Root(n)}.Marshal()
 	signed, err := note.Sign(&note.Note{Text: string(body)}, append([]note.Signer{l.Signer}, cosigners...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -120,9 +154,11 @@ func (l *FakeLog) Serve(signed []byte) {
 // Fork returns a new fake log with the same key and the first n entries.
 func (l *FakeLog) Fork(n uint64) *FakeLog {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return &FakeLog{Origin: l.Origin, Signer: l.Signer, Verifier: l.Verifier, VKey: l.VKey,
-		entries: append([][]byte(nil), l.entries[:n]...)}
+	entries := append([][]byte(nil), l.entries[:n]...)
+	l.mu.Unlock()
+	f := &FakeLog{Origin: l.Origin, Signer: l.Signer, Verifier: l.Verifier, VKey: l.VKey}
+	f.Append(entries...)
+	return f
 }
 
 // URL starts (once) and returns the HTTP server of the log's tlog-tiles API.
@@ -137,15 +173,18 @@ func (l *FakeLog) URL(t testing.TB) string {
 	return l.srv.URL
 }
 
+// Handler returns the log's tlog-tiles API (what URL serves).
+func (l *FakeLog) Handler() http.Handler { return http.HandlerFunc(l.serveHTTP) }
+
 func (l *FakeLog) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	l.mu.Lock()
-	entries := append([][]byte(nil), l.entries...)
-	served := l.served
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	size := uint64(len(l.entries))
 	if path == "checkpoint" {
+		served := l.served
 		if served == nil {
-			body := c2sp.Checkpoint{Origin: l.Origin, Size: uint64(len(entries)), Hash: rootFromEntries(entries)}.Marshal()
+			body := c2sp.Checkpoint{Origin: l.Origin, Size: size, Hash: l.root(size)}.Marshal()
 			var err error
 			if served, err = note.Sign(&note.Note{Text: string(body)}, l.Signer); err != nil {
 				http.Error(w, err.Error(), 500)
@@ -163,43 +202,27 @@ func (l *FakeLog) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if ref.Entries {
 		start := ref.Index * c2sp.TileWidth
 		end := start + uint64(ref.Width)
-		if end > uint64(len(entries)) {
+		if end > size {
 			http.NotFound(w, r)
 			return
 		}
-		b, _ := c2sp.MarshalEntryBundle(entries[start:end])
+		b, _ := c2sp.MarshalEntryBundle(l.entries[start:end])
 		w.Write(b)
 		return
 	}
-	hs := make([]c2sp.Hash, len(entries))
-	for i, e := range entries {
-		hs[i] = c2sp.LeafHash(e)
+	// A tile (any width, as a partial tile is a prefix of the full one)
+	// exists once the tree has its hashes.
+	level := int(ref.Level) * c2sp.TileHeight
+	if ref.Index*c2sp.TileWidth+uint64(ref.Width) > size>>uint(level) {
+		http.NotFound(w, r)
+		return
 	}
-	tiles, err := c2sp.TileHashes(hs)
+	data, err := tlog.ReadTileData(tlog.Tile{H: c2sp.TileHeight, L: int(ref.Level), N: int64(ref.Index), W: ref.Width}, l.reader())
 	if err != nil {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	// A partial tile is a prefix of the full one: serve any width we have.
-	full, ok := tiles[c2sp.TilePath(ref.Level, ref.Index, c2sp.TileWidth)]
-	if !ok {
-		for w2 := c2sp.TileWidth - 1; w2 >= ref.Width && !ok; w2-- {
-			full, ok = tiles[c2sp.TilePath(ref.Level, ref.Index, w2)]
-		}
-	}
-	if !ok || len(full) < ref.Width*c2sp.HashSize {
-		http.NotFound(w, r)
-		return
-	}
-	w.Write(full[:ref.Width*c2sp.HashSize])
-}
-
-func rootFromEntries(entries [][]byte) c2sp.Hash {
-	hs := make([]c2sp.Hash, len(entries))
-	for i, e := range entries {
-		hs[i] = c2sp.LeafHash(e)
-	}
-	return c2sp.RootFromLeafHashes(hs)
+	w.Write(data)
 }
 
 // NewWitnessKey returns an Ed25519 cosignature/v1 signer and its vkey.
@@ -230,15 +253,17 @@ func (l *FakeLog) ConsistencyProof(t testing.TB, from, to uint64) []c2sp.Hash {
 	if from == 0 || from == to {
 		return nil
 	}
-	hs := l.LeafHashes(to)
-	tiles, _ := c2sp.TileHashes(hs)
-	p, err := c2sp.ConsistencyProofFromTiles(context.Background(), func(_ context.Context, path string) ([]byte, error) {
-		return tiles[path], nil
-	}, from, to, c2sp.RootFromLeafHashes(hs))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, err := tlog.ProveTree(int64(to), int64(from), l.reader())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	out := make([]c2sp.Hash, len(p))
+	for i := range p {
+		out[i] = c2sp.Hash(p[i])
+	}
+	return out
 }
 
 // NewWitnessKeyFile writes a new Ed25519 witness private key to a file only
