@@ -70,7 +70,7 @@ func TestReceiptsFromTiles(t *testing.T) {
 	ms := &memStore{state: map[string]int{}, why: map[string]string{}}
 	item := func(i int) store.Work {
 		id := fmt.Sprintf("item-%d", i)
-		return store.Work{Seq: int64(i), EventID: id, Subject: id, Envelope: []byte(id)}
+		return store.Work{Seq: int64(i + 1), EventID: id, Subject: id, Envelope: []byte(id)}
 	}
 	// Item 0 was logged before the cursor (a deduplicated resubmission).
 	l.log.AppendN("other", 300)

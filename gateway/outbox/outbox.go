@@ -34,7 +34,7 @@ import (
 
 // Store is the part of the store the outbox uses.
 type Store interface {
-	Next(ctx context.Context, state, limit int) ([]store.Work, error)
+	Next(ctx context.Context, state int, afterSeq int64, limit int) ([]store.Work, error)
 	Cursor(ctx context.Context, name string) (uint64, bool, error)
 	SetCursor(ctx context.Context, name string, at uint64) error
 	MarkSubmittedBatch(ctx context.Context, subs []store.Submission) error
@@ -85,6 +85,7 @@ type Outbox struct {
 	cfg      Config
 	wake     chan struct{}
 	verifier *receiptVerifier
+	awaiting *awaiting
 }
 
 // New returns an Outbox.
@@ -110,7 +111,8 @@ func New(cfg Config) (*Outbox, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1), verifier: &receiptVerifier{policy: cfg.Policy}}, nil
+	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1), verifier: &receiptVerifier{policy: cfg.Policy},
+		awaiting: &awaiting{items: map[c2sp.Hash]awaited{}}}, nil
 }
 
 // Wake tells the outbox new items were accepted.
@@ -159,7 +161,7 @@ func Window(work []store.Work, max int) []store.Work {
 func (o *Outbox) submitLoop(ctx context.Context) {
 	backoff := o.cfg.MinBackoff
 	for ctx.Err() == nil {
-		work, err := o.cfg.Store.Next(ctx, store.Pending, 4*o.cfg.Window)
+		work, err := o.cfg.Store.Next(ctx, store.Pending, 0, 4*o.cfg.Window)
 		if err != nil {
 			o.cfg.Logger.Error("outbox: couldn't read pending items", "err", err)
 			sleep(ctx, backoff, nil)
@@ -224,6 +226,10 @@ func (o *Outbox) submitWindow(ctx context.Context, win []store.Work) bool {
 func (o *Outbox) submitOne(ctx context.Context, w store.Work) (*store.Submission, bool) {
 	sctx, cancel := context.WithTimeout(ctx, o.cfg.SubmitTimeout)
 	defer cancel()
+	// Awaited from before it is sent: its leaf may be in the next
+	// checkpoint the receipt loop reads.
+	leaf := c2sp.LeafHash(w.Envelope)
+	o.awaiting.add(leaf, w.EventID)
 	_, promise, err := o.cfg.Log.SubmitAsync(sctx, w.Envelope)
 	var refusal *client.HTTPError
 	switch {
@@ -231,6 +237,7 @@ func (o *Outbox) submitOne(ctx context.Context, w store.Work) (*store.Submission
 		return &store.Submission{EventID: w.EventID, Promise: promise}, true
 	case errors.As(err, &refusal) && refusal.Status != 404:
 		o.cfg.Logger.Warn("outbox: the log refused an item", "event", w.EventID, "status", refusal.Status, "reason", refusal.Reason)
+		o.awaiting.remove(leaf)
 		if err := o.cfg.Store.MarkRefused(ctx, w.EventID, refusal.Reason); err != nil {
 			o.cfg.Logger.Error("outbox: couldn't record a refusal", "event", w.EventID, "err", err)
 			return nil, false
@@ -258,41 +265,19 @@ func (o *Outbox) receiptLoop(ctx context.Context) {
 	}
 }
 
-// receiptsOf asks the log for the receipts of items, concurrently, and
-// returns those that are there and verify.
-func (o *Outbox) receiptsOf(ctx context.Context, items []store.Work) []store.Receipt {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var got []store.Receipt
-	for _, w := range items {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if r, ok := o.receiptOne(ctx, w); ok {
-				mu.Lock()
-				got = append(got, r)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return got
-}
-
-// receiptOne fetches and verifies one receipt; ok is false if it is not
-// there yet (or does not verify).
-func (o *Outbox) receiptOne(ctx context.Context, w store.Work) (store.Receipt, bool) {
+// receiptOne fetches and verifies the receipt of the event with leaf hash
+// leaf; ok is false if it is not there yet (or does not verify).
+func (o *Outbox) receiptOne(ctx context.Context, eventID string, leaf c2sp.Hash) (store.Receipt, bool) {
 	// The client asks again after 100 ms on a 404: at most twice here.
 	rctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
 	defer cancel()
-	p, err := o.cfg.Log.Receipt(rctx, w.EventID)
+	p, err := o.cfg.Log.Receipt(rctx, eventID)
 	if err != nil {
 		return store.Receipt{}, false
 	}
-	raw := p.Marshal()
-	if err := o.verifier.verify(p, w.Envelope); err != nil {
-		o.cfg.Logger.Error("outbox: the log's receipt does not verify; not stored", "event", w.EventID, "err", err)
+	if err := o.verifier.verify(p, leaf); err != nil {
+		o.cfg.Logger.Error("outbox: the log's receipt does not verify; not stored", "event", eventID, "err", err)
 		return store.Receipt{}, false
 	}
-	return store.Receipt{EventID: w.EventID, Index: p.Index, Proof: raw}, true
+	return store.Receipt{EventID: eventID, Index: p.Index, Proof: p.Marshal()}, true
 }

@@ -63,12 +63,12 @@ func (m *memStore) SetCursor(_ context.Context, _ string, at uint64) error {
 	return nil
 }
 
-func (m *memStore) Next(_ context.Context, state, limit int) ([]store.Work, error) {
+func (m *memStore) Next(_ context.Context, state int, after int64, limit int) ([]store.Work, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []store.Work
 	for _, w := range m.items {
-		if m.state[w.EventID] == state && len(out) < limit {
+		if m.state[w.EventID] == state && w.Seq > after && len(out) < limit {
 			out = append(out, w)
 		}
 	}
@@ -166,7 +166,7 @@ func TestSubmitsInOrderWithRetries(t *testing.T) {
 	subjects := "abcabcaabbcc"
 	for i, s := range subjects {
 		id := string(s) + string(rune('0'+i%10)) + string(rune('A'+i))
-		ms.items = append(ms.items, store.Work{Seq: int64(i), EventID: id, Subject: string(s), Envelope: []byte(id)})
+		ms.items = append(ms.items, store.Work{Seq: int64(i + 1), EventID: id, Subject: string(s), Envelope: []byte(id)})
 	}
 	refused := ms.items[4].EventID
 	log := &flakyLog{failures: 5, refuse: map[string]bool{refused: true}, inFlight: map[string]int{}}

@@ -22,7 +22,7 @@ type receiptVerifier struct {
 // maxCachedCheckpoints bounds the cache; it is emptied when full.
 const maxCachedCheckpoints = 64
 
-func (v *receiptVerifier) verify(p *c2sp.Proof, envelope []byte) error {
+func (v *receiptVerifier) verify(p *c2sp.Proof, leaf c2sp.Hash) error {
 	v.mu.Lock()
 	cp, ok := v.cache[string(p.Checkpoint)]
 	v.mu.Unlock()
@@ -38,8 +38,8 @@ func (v *receiptVerifier) verify(p *c2sp.Proof, envelope []byte) error {
 		v.cache[string(p.Checkpoint)] = cp
 		v.mu.Unlock()
 	}
-	if err := c2sp.VerifyInclusion(p.Index, cp.Size, c2sp.LeafHash(envelope), cp.Hash, p.Hashes); err != nil {
-		return fmt.Errorf("%w: the envelope is not at index %d of the receipt's checkpoint: %v", client.ErrNotVerified, p.Index, err)
+	if err := c2sp.VerifyInclusion(p.Index, cp.Size, leaf, cp.Hash, p.Hashes); err != nil {
+		return fmt.Errorf("%w: the event is not at index %d of the receipt's checkpoint: %v", client.ErrNotVerified, p.Index, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -215,6 +216,9 @@ func (s *Store) MarkSubmittedBatch(ctx context.Context, subs []Submission) error
 	if len(subs) == 0 {
 		return nil
 	}
+	// Rows are locked in event id order by every batch update, so that two
+	// of them wait for each other rather than deadlock.
+	subs = slices.SortedFunc(slices.Values(subs), func(a, b Submission) int { return strings.Compare(a.EventID, b.EventID) })
 	var q strings.Builder
 	args := []any{Submitted, time.Now().UTC()}
 	q.WriteString("UPDATE gw_items SET state = ?, updated_at = ?, promise = ")
@@ -236,6 +240,7 @@ func (s *Store) MarkLoggedBatch(ctx context.Context, rs []Receipt) error {
 	if len(rs) == 0 {
 		return nil
 	}
+	rs = slices.SortedFunc(slices.Values(rs), func(a, b Receipt) int { return strings.Compare(a.EventID, b.EventID) })
 	var q strings.Builder
 	args := []any{Logged, time.Now().UTC()}
 	q.WriteString("UPDATE gw_items SET state = ?, updated_at = ?, proof = ")

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/htlog/htlog/gateway/mapping"
 	"github.com/htlog/htlog/internal/sqlschema"
 )
@@ -270,9 +271,10 @@ type Work struct {
 	Attempts int
 }
 
-// Next returns up to limit items in state, oldest first.
-func (s *Store) Next(ctx context.Context, state, limit int) ([]Work, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT seq, event_id, subject, envelope, attempts FROM gw_items WHERE state = ? ORDER BY seq LIMIT ?", state, limit)
+// Next returns up to limit items in state accepted after the item afterSeq
+// (0: from the first), oldest first.
+func (s *Store) Next(ctx context.Context, state int, afterSeq int64, limit int) ([]Work, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, event_id, subject, envelope, attempts FROM gw_items WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?", state, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read the outbox: %w", err)
 	}
@@ -302,11 +304,28 @@ func (s *Store) CountAttempt(ctx context.Context, eventID string) error {
 	return s.exec(ctx, "UPDATE gw_items SET attempts = attempts + 1 WHERE event_id = ?", eventID)
 }
 
+// exec runs one statement, again if InnoDB chose it as a deadlock's
+// victim or it waited too long for a lock (the outbox's two loops update
+// overlapping items: a receipt can be found before the promise is stored).
 func (s *Store) exec(ctx context.Context, q string, args ...any) error {
-	if _, err := s.db.ExecContext(ctx, q, args...); err != nil {
+	var err error
+	for attempt := range 5 {
+		if _, err = s.db.ExecContext(ctx, q, args...); err == nil || !retryable(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+	}
+	if err != nil {
 		return fmt.Errorf("couldn't update an item: %w", err)
 	}
 	return nil
+}
+
+// retryable reports a deadlock (1213) or a lock wait timeout (1205), after
+// which InnoDB has rolled the statement back.
+func retryable(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 const statusCols = "seq, event_id, kind, source, state, promise, proof, leaf_index, reason, envelope, accepted_at, updated_at"

@@ -59,7 +59,7 @@ func TestAcceptGroupCommit(t *testing.T) {
 			t.Fatalf("requests %d and %d: %v %v", i, i+20, ids[i], ids[i+20])
 		}
 	}
-	work, err := s.Next(ctx, Pending, 1000)
+	work, err := s.Next(ctx, Pending, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
