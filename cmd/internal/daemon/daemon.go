@@ -19,6 +19,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -49,6 +50,10 @@ type Base struct {
 	TLS tlsconfig.Server `mapstructure:"tls"`
 	// Database holds the daemon's durable state.
 	Database dbopen.Section `mapstructure:"database"`
+	// GCPercent is the garbage collector's target (what GOGC sets): a
+	// larger one trades memory for CPU. 0 leaves Go's default (100); a
+	// GOGC environment variable wins over it.
+	GCPercent int `mapstructure:"gc_percent"`
 }
 
 // Validate checks the listen address, both TLS sections and that a
@@ -66,7 +71,18 @@ func (b *Base) Validate() error {
 	if b.Database.DSN == "" {
 		return errors.New("database.dsn: required")
 	}
+	if b.GCPercent < 0 || b.GCPercent > 10000 {
+		return errors.New("gc_percent: between 0 (Go's default) and 10000")
+	}
 	return nil
+}
+
+// applyGCPercent sets the garbage collector's target unless it is 0 or
+// GOGC is set.
+func applyGCPercent(percent int) {
+	if percent > 0 && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
+	}
 }
 
 // TLSConfigs returns what the daemon's tls section makes: the server's TLS
@@ -159,6 +175,7 @@ func Run(ctx context.Context, name string, args []string, cfg Config, stderr io.
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return ExitBadConfig
 	}
+	applyGCPercent(cfg.base().GCPercent)
 	if addr := os.Getenv(PprofEnv); addr != "" {
 		go servePprof(logger, addr)
 	}

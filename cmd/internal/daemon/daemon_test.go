@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +149,32 @@ func TestCommand(t *testing.T) {
 	}
 	if strings.Join(seen, " ") != "127.0.0.1:0 localhost:0" {
 		t.Errorf("serve saw %q", seen)
+	}
+}
+
+// TestGCPercent: gc_percent sets the collector's target, GOGC wins over
+// it, 0 leaves it, and a value out of range is refused.
+func TestGCPercent(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	applyGCPercent(400)
+	if got := debug.SetGCPercent(100); got != 400 {
+		t.Fatalf("gc_percent 400 set %d", got)
+	}
+	applyGCPercent(0)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("gc_percent 0 changed the target to %d", got)
+	}
+	t.Setenv("GOGC", "150")
+	applyGCPercent(400)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("gc_percent overrode GOGC: %d", got)
+	}
+	b := Base{Listen: "127.0.0.1:1", GCPercent: -1}
+	b.Database.DSN = "x"
+	if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "gc_percent") {
+		t.Fatalf("gc_percent -1: %v", err)
 	}
 }
