@@ -603,7 +603,7 @@ var (
 
 var daemonSchemas = map[string]schema{
 	"htlog-server": {
-		"listen": nil, "origin": nil, "key_file": nil, "tls": tlsServer,
+		"listen": nil, "gc_percent": nil, "origin": nil, "key_file": nil, "tls": tlsServer,
 		"database":            schema{"dsn": nil, "tls": tlsClient},
 		"trillian":            schema{"address": nil, "tls": tlsClient},
 		"checkpoint_interval": nil, "policy_file": nil, "witness_timeout": nil, "fail_open": nil,
@@ -613,12 +613,12 @@ var daemonSchemas = map[string]schema{
 		"max_backlog":     nil, "receipt_timeout": nil, "max_checkpoint_age": nil, "read_only": nil,
 	},
 	"htlog-witness": {
-		"listen": nil, "tls": tlsServer, "database": schema{"dsn": nil, "tls": tlsClient}, "key_file": nil,
+		"listen": nil, "gc_percent": nil, "tls": tlsServer, "database": schema{"dsn": nil, "tls": tlsClient}, "key_file": nil,
 		"logs":          listOf{"origin": nil, "vkey": nil, "vkey_file": nil, "url": nil},
 		"pull_interval": nil, "peers": nil, "gossip_interval": nil,
 	},
 	"htlog-monitor": {
-		"listen": nil, "tls": tlsServer, "database": schema{"dsn": nil, "tls": tlsClient},
+		"listen": nil, "gc_percent": nil, "tls": tlsServer, "database": schema{"dsn": nil, "tls": tlsClient},
 		"log":         schema{"url": nil, "vkey_file": nil},
 		"policy_file": nil, "submitters_file": nil, "witnesses": nil, "peers": nil,
 		"poll_interval": nil, "evidence_dir": nil, "webhooks": nil,
@@ -631,7 +631,7 @@ var daemonSchemas = map[string]schema{
 		"signing_key_file": nil, "regulators": listOf{"name": nil, "token_file": nil},
 	},
 	"htlog-gateway": {
-		"listen": nil, "tls": tlsServer, "database": schema{"dsn": nil, "tls": tlsClient},
+		"listen": nil, "gc_percent": nil, "tls": tlsServer, "database": schema{"dsn": nil, "tls": tlsClient},
 		"log": nil, "policy_file": nil, "org": nil, "key_file": nil, "workforce_key_file": nil, "registry_file": nil,
 		"source_system": nil, "source_systems": nil, "acts_for": nil, "gs1_company_prefixes": nil,
 		"default_purpose_of_use": nil, "default_agent_role": nil, "token_file": nil,

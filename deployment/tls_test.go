@@ -99,7 +99,10 @@ func TestKubernetesTLS(t *testing.T) {
 	}
 	for d, cfg := range configs {
 		var urls []string
-		urls = append(urls, str(cfg, "log", "url"))
+		urls = append(urls, str(cfg, "log", "url"), str(cfg, "log")) // the gateway's log is a URL
+		for _, m := range list(cfg, "monitors") {
+			urls = append(urls, str(m, "url"))
+		}
 		for _, key := range []string{"witnesses", "peers", "webhooks"} {
 			urls = append(urls, stringsOf(list(cfg, key))...)
 		}
