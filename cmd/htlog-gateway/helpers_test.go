@@ -247,8 +247,10 @@ func withTimes(t testing.TB, resource []byte, now time.Time) []byte {
 		m["recorded"] = ts
 	}
 	delete(m, "period")
-	if _, ok := m["dateTime"]; ok {
-		m["dateTime"] = ts
+	for _, k := range []string{"dateTime", "date"} { // R4 Consent's dateTime, R5's date
+		if _, ok := m[k]; ok {
+			m[k] = ts
+		}
 	}
 	b, _ := json.Marshal(m)
 	return b

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -51,6 +52,7 @@ func TestExamplesThroughTheLog(t *testing.T) {
 		"fhir-r4/Consent-consent-example-pkb.json",
 		"balp/AuditEvent-ex-auditBasicReadServer.json", "balp/AuditEvent-ex-auditBasicReadNoUser.json",
 		"fhir-r5/AuditEvent-example-rest.json", "fhir-r5/AuditEvent-example-consent-permit-authz.json",
+		"fhir-r5/Consent-consent-example-notThem.json",
 	} {
 		res := withTimes(t, testdata(t, name), now)
 		var h struct {
@@ -75,7 +77,7 @@ func TestExamplesThroughTheLog(t *testing.T) {
 		}
 	}
 	// Which patient each resource is about, as the examples say.
-	patients := []string{"example", "example", "", "", "f001", "xcda", "example", "ex-patient", "ex-patient", "example", "example"}
+	patients := []string{"example", "example", "", "", "f001", "xcda", "example", "ex-patient", "ex-patient", "example", "example", "mom"}
 	for i := range fhirPosted {
 		fhirPosted[i].patient = patients[i]
 	}
@@ -238,14 +240,19 @@ func TestRefusedInputStoresNothing(t *testing.T) {
 		status            int
 	}{
 		{"/fhir/AuditEvent", "fhir-r4/AuditEvent-example-login.json", "application/fhir+json", 422},
-		{"/fhir/Consent", "fhir-r5/Consent-consent-example-basic.json", "application/fhir+json", 422},
+		// An R5 Consent whose category gives no scope.
+		{"/fhir/Consent", "fhir-r5/Consent-consent-example-basic.json#no-scope", "application/fhir+json", 422},
 		{"/fhir", "fhir-r4/Bundle-bundle-transaction.json", "application/fhir+json", 422},
 		{"/epcis/events", "epcis/Example_9.6.4-TransformationEvent.jsonld", "application/problem+json", 422},
 		// An access 2013 is outside the log's window: the gateway's
 		// pre-check refuses it rather than store what the log would refuse.
 		{"/fhir/AuditEvent", "fhir-r4/AuditEvent-example-rest.json", "application/fhir+json", 422},
 	} {
-		code, b := g.post(t, c.path, testdata(t, c.file))
+		doc := testdata(t, strings.TrimSuffix(c.file, "#no-scope"))
+		if strings.HasSuffix(c.file, "#no-scope") {
+			doc = bytes.Replace(withTimes(t, doc, time.Now()), []byte(`"code":"59284-0"`), []byte(`"code":"11503-0"`), 1)
+		}
+		code, b := g.post(t, c.path, doc)
 		if code != c.status || !strings.Contains(string(b), `"diagnostics"`) && !strings.Contains(string(b), `"detail"`) {
 			t.Errorf("%s: %d %s", c.file, code, b)
 		}

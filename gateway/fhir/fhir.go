@@ -46,6 +46,8 @@ type resourceHeader struct {
 	Outcome      json.RawMessage `json:"outcome"`
 	Decision     json.RawMessage `json:"decision"`
 	Code         json.RawMessage `json:"code"`
+	Subject      json.RawMessage `json:"subject"`
+	Date         json.RawMessage `json:"date"`
 }
 
 // Map maps one resource, of the type want ("" for any of AuditEvent,
@@ -75,10 +77,14 @@ func (m *Mapper) Map(ctx context.Context, want string, body []byte) ([]mapping.I
 		it.Input = body
 		return []mapping.Item{it}, nil
 	case "Consent":
-		if len(h.Decision) > 0 {
-			return nil, mapping.Unmappable("Consent", "FHIR R5 Consent is not supported yet: send the R4 form")
+		r4 := body
+		if isR5Consent(h) {
+			var err error
+			if r4, err = r5ConsentToR4(body); err != nil {
+				return nil, err
+			}
 		}
-		it, err := m.consent(ctx, body)
+		it, err := m.consent(ctx, r4)
 		if err != nil {
 			return nil, err
 		}
