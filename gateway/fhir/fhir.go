@@ -1,4 +1,4 @@
-// Package fhir maps FHIR R4 and R5 AuditEvent and R4 Consent resources (alone or in a
+// Package fhir maps FHIR R4 and R5 AuditEvent and Consent resources (alone or in a
 // transaction or batch Bundle, IHE BALP included) to htlog ACCESS and
 // CONSENT events. Resources are decoded with the generated R4 models of
 // github.com/samply/golang-fhir-models; the whole mapping is in this
