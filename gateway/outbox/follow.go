@@ -40,13 +40,14 @@ type awaited struct {
 type awaiting struct {
 	mu    sync.Mutex
 	items map[c2sp.Hash]awaited
+	now   func() time.Time // time.Now; tests set a clock of their own
 }
 
 func (a *awaiting) add(leaf c2sp.Hash, eventID string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.items[leaf]; !ok {
-		a.items[leaf] = awaited{eventID: eventID, since: time.Now()}
+		a.items[leaf] = awaited{eventID: eventID, since: a.now()}
 	}
 }
 
@@ -72,7 +73,7 @@ func (a *awaiting) due(d time.Duration, n int) map[c2sp.Hash]awaited {
 		if len(out) == n {
 			break
 		}
-		if time.Since(w.since) >= d {
+		if a.now().Sub(w.since) >= d {
 			out[leaf] = w
 		}
 	}

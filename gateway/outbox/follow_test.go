@@ -88,10 +88,12 @@ func TestReceiptsFromTiles(t *testing.T) {
 		}
 	}
 	l.publish(t)
-	ob, err := New(Config{Store: ms, Log: l, Policy: l.Policy, AskAfter: 50 * time.Millisecond})
+	ob, err := New(Config{Store: ms, Log: l, Policy: l.Policy, AskAfter: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock := time.Now()
+	ob.awaiting.now = func() time.Time { return clock }
 	f := &follower{}
 	ctx := context.Background()
 	if n := ob.followRound(ctx, f); n != 5 {
@@ -103,7 +105,7 @@ func TestReceiptsFromTiles(t *testing.T) {
 	if at, _, _ := ms.Cursor(ctx, cursorName); at != l.log.Size() {
 		t.Fatalf("cursor %d, want the tree size %d", at, l.log.Size())
 	}
-	time.Sleep(60 * time.Millisecond)
+	clock = clock.Add(time.Minute)
 	// Items 0 and 6 have waited AskAfter: the log is asked for both, and
 	// has item 0.
 	if n := ob.followRound(ctx, f); n != 1 || l.asked.Load() != 2 {

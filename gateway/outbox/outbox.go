@@ -112,7 +112,7 @@ func New(cfg Config) (*Outbox, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1), verifier: &receiptVerifier{policy: cfg.Policy},
-		awaiting: &awaiting{items: map[c2sp.Hash]awaited{}}}, nil
+		awaiting: &awaiting{items: map[c2sp.Hash]awaited{}, now: time.Now}}, nil
 }
 
 // Wake tells the outbox new items were accepted.
