@@ -636,6 +636,7 @@ var daemonSchemas = map[string]schema{
 		"source_system": nil, "source_systems": nil, "acts_for": nil, "gs1_company_prefixes": nil,
 		"default_purpose_of_use": nil, "default_agent_role": nil, "token_file": nil,
 		"monitors": listOf{"url": nil, "vkey": nil}, "window": nil, "max_backoff": nil,
+		"pkcs11":         schema{"module": nil, "token_label": nil, "key_label": nil, "pin_file": nil},
 		"access_version": nil, "custody_version": nil, "consent_version": nil,
 	},
 }
@@ -645,7 +646,7 @@ var daemonRequired = map[string][]string{
 	"htlog-server":  {"listen", "origin", "key_file", "database.dsn", "trillian.address", "policy_file", "submitters_file"},
 	"htlog-witness": {"listen", "database.dsn", "key_file", "logs"},
 	"htlog-monitor": {"listen", "database.dsn", "log.url", "log.vkey_file", "policy_file", "submitters_file"},
-	"htlog-gateway": {"listen", "database.dsn", "log", "policy_file", "org", "key_file", "workforce_key_file", "token_file"},
+	"htlog-gateway": {"listen", "database.dsn", "log", "policy_file", "org", "workforce_key_file", "token_file"},
 }
 
 // daemonOf names the daemon a config file (or ConfigMap key) is for.

@@ -28,7 +28,10 @@ type Builder struct {
 // NewBuilder returns a Builder that signs as org (an organisation id such as
 // "npi:1234567893", as the log's submitter registry spells it) with key, an
 // Ed25519 or ECDSA P-256 private key (ParsePrivateKey reads the PEM file
-// `htlog keygen --kind submitter` writes).
+// `htlog keygen --kind submitter` writes) or any crypto.Signer of such a key
+// (a hardware token's, as PKCS#11 libraries return them). A key that is not
+// held in memory signs a test message first, verified with its public key,
+// so that a token that signs wrongly is refused here rather than by the log.
 func NewBuilder(org string, key crypto.Signer) (*Builder, error) {
 	switch k := key.(type) {
 	case ed25519.PrivateKey:
@@ -40,7 +43,9 @@ func NewBuilder(org string, key crypto.Signer) (*Builder, error) {
 			return nil, errors.New("ECDSA keys must be on P-256")
 		}
 	default:
-		return nil, fmt.Errorf("unsupported key type %T: use Ed25519 or ECDSA P-256", key)
+		if err := checkSigner(key); err != nil {
+			return nil, err
+		}
 	}
 	if !isOrgID(org) {
 		return nil, fmt.Errorf("%w: submitter.org: must look like npi:1234567893 or gln:0614141000005", ErrMalformed)

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +122,50 @@ func TestBuilderBodies(t *testing.T) {
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 1024)
 	if _, err := event.NewBuilder("npi:1234567893", rsaKey); err == nil {
 		t.Error("NewBuilder accepts an RSA key")
+	}
+}
+
+// opaqueSigner hides its key's type, as a hardware token's signer does; it
+// signs wrongly when bad is set.
+type opaqueSigner struct {
+	key crypto.Signer
+	bad bool
+}
+
+func (o opaqueSigner) Public() crypto.PublicKey { return o.key.Public() }
+
+func (o opaqueSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if o.bad {
+		digest = append([]byte{1}, digest[1:]...)
+	}
+	return o.key.Sign(r, digest, opts)
+}
+
+// TestBuilderOpaqueSigner: a signer known only by its public key (Ed25519
+// or P-256) builds envelopes that verify; one that signs wrongly, or holds
+// another kind of key, is refused by NewBuilder.
+func TestBuilderOpaqueSigner(t *testing.T) {
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	body := []byte(`{"x":1}`)
+	for name, key := range map[string]crypto.Signer{"ed25519": edKey, "p256": ecKey} {
+		b, err := event.NewBuilder("npi:1234567893", opaqueSigner{key: key})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		env, err := b.Build(event.Draft{Kind: "access", Body: body})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := env.Verify(key.Public()); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if _, err := event.NewBuilder("npi:1234567893", opaqueSigner{key: key, bad: true}); err == nil {
+			t.Errorf("%s: a signer that signs wrongly was accepted", name)
+		}
+	}
+	if _, err := event.NewBuilder("npi:1234567893", opaqueSigner{key: p384}); err == nil {
+		t.Error("a P-384 signer was accepted")
 	}
 }

@@ -90,9 +90,42 @@ func Sign(payload []byte, signer crypto.Signer) (*Envelope, error) {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("unsupported signer %T", signer)
+		if sig, err = signOpaque(signer, msg); err != nil {
+			return nil, err
+		}
 	}
 	return &Envelope{PayloadType: PayloadType, Payload: payload, Signatures: []Signature{{KeyID: id, Sig: sig}}}, nil
+}
+
+// signOpaque signs msg (a PAE) with a signer whose private key is not in
+// memory, chosen by its public key: Ed25519 signs the message, ECDSA P-256
+// its SHA-256 (an ASN.1 signature, as crypto.Signer returns it).
+func signOpaque(signer crypto.Signer, msg []byte) ([]byte, error) {
+	switch pub := signer.Public().(type) {
+	case ed25519.PublicKey:
+		return signer.Sign(rand.Reader, msg, crypto.Hash(0))
+	case *ecdsa.PublicKey:
+		if pub.Curve != elliptic.P256() {
+			return nil, errors.New("ECDSA keys must be on P-256")
+		}
+		sum := sha256.Sum256(msg)
+		return signer.Sign(rand.Reader, sum[:], crypto.SHA256)
+	default:
+		return nil, fmt.Errorf("unsupported signer %T with a %T public key: use Ed25519 or ECDSA P-256", signer, pub)
+	}
+}
+
+// checkSigner signs a test envelope with signer and verifies it with the
+// signer's public key.
+func checkSigner(signer crypto.Signer) error {
+	env, err := Sign([]byte(`{"htlog":"key check"}`), signer)
+	if err != nil {
+		return fmt.Errorf("the key couldn't sign: %w", err)
+	}
+	if err := env.Verify(signer.Public()); err != nil {
+		return fmt.Errorf("the key's signature does not verify with its public key: %w", err)
+	}
+	return nil
 }
 
 // paeBuffers holds buffers for Verify's PAE.

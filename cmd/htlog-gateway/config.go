@@ -30,9 +30,11 @@ type Config struct {
 	Log        string `mapstructure:"log"`
 	PolicyFile string `mapstructure:"policy_file"`
 	// Org is the submitter's organisation id, KeyFile its private key
-	// (htlog keygen --kind submitter), as registered with the log.
+	// (htlog keygen --kind submitter), as registered with the log; or
+	// PKCS11 names the key on a token instead.
 	Org     string `mapstructure:"org"`
 	KeyFile string `mapstructure:"key_file"`
+	PKCS11  PKCS11 `mapstructure:"pkcs11"`
 	// WorkforceKeyFile holds the custodian's tag key for workforce members
 	// and other people (64 hex digits; htlog tag --new-key FILE).
 	WorkforceKeyFile string `mapstructure:"workforce_key_file"`
@@ -71,10 +73,36 @@ type Config struct {
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
 
 	key          crypto.Signer
+	pkcs11Key    *tokenKey // the PKCS#11 session key comes from, if any
 	workforceKey []byte
 	policyText   string
 	policy       *c2sp.Policy
 	token        string
+}
+
+// loadKey reads key_file, or opens the key pkcs11 names: exactly one.
+func (c *Config) loadKey() error {
+	switch {
+	case c.KeyFile != "" && c.PKCS11.Module != "":
+		return errors.New("key_file and pkcs11: set one, not both")
+	case c.PKCS11.Module != "":
+		t, err := c.PKCS11.openKey()
+		if err != nil {
+			return err
+		}
+		c.key, c.pkcs11Key = t, t
+		return nil
+	case c.KeyFile == "":
+		return errors.New("key_file: the submitter's private key is required (or pkcs11 for a key on a token)")
+	}
+	b, err := os.ReadFile(c.KeyFile)
+	if err != nil {
+		return fmt.Errorf("key_file: %v", err)
+	}
+	if c.key, err = event.ParsePrivateKey(b); err != nil {
+		return fmt.Errorf("key_file: %s is not a submitter private key: %v", c.KeyFile, err)
+	}
+	return nil
 }
 
 func defaults() *Config {
@@ -96,14 +124,11 @@ func (c *Config) Validate() error {
 	if !ident.OrgID(c.Org) {
 		return errors.New("org: the submitter's organisation id (npi:..., gln:..., urn:oid:...) with a valid check digit is required")
 	}
-	b, err := os.ReadFile(c.KeyFile)
+	if err := c.loadKey(); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(c.WorkforceKeyFile)
 	if err != nil {
-		return fmt.Errorf("key_file: %v", err)
-	}
-	if c.key, err = event.ParsePrivateKey(b); err != nil {
-		return fmt.Errorf("key_file: %s is not a submitter private key: %v", c.KeyFile, err)
-	}
-	if b, err = os.ReadFile(c.WorkforceKeyFile); err != nil {
 		return fmt.Errorf("workforce_key_file: %v (create one with htlog tag --new-key FILE)", err)
 	}
 	if c.workforceKey, err = hex.DecodeString(strings.TrimSpace(string(b))); err != nil || len(c.workforceKey) < 16 {

@@ -69,6 +69,20 @@ func TestConfig(t *testing.T) {
 		"bad purpose":      func(c *Config) { c.DefaultPurposeOfUse = "SHOPPING" },
 		"no workforce key": func(c *Config) { c.WorkforceKeyFile = "/nonexistent" },
 		"schema version 1": func(c *Config) { c.AccessVersion = 1 },
+		"no key":           func(c *Config) { c.KeyFile = "" },
+		"key_file and pkcs11": func(c *Config) {
+			c.PKCS11 = PKCS11{Module: "/usr/lib/softhsm/libsofthsm2.so", TokenLabel: "t", KeyLabel: "k", PinFile: c.TokenFile}
+		},
+		"pkcs11 without a key label": func(c *Config) {
+			c.KeyFile, c.PKCS11 = "", PKCS11{Module: "/usr/lib/softhsm/libsofthsm2.so", TokenLabel: "t", PinFile: c.TokenFile}
+		},
+		"pkcs11 pin readable by others": func(c *Config) {
+			os.Chmod(c.TokenFile, 0o644)
+			c.KeyFile, c.PKCS11 = "", PKCS11{Module: "/usr/lib/softhsm/libsofthsm2.so", TokenLabel: "t", KeyLabel: "k", PinFile: c.TokenFile}
+		},
+		"pkcs11 module missing": func(c *Config) {
+			c.KeyFile, c.PKCS11 = "", PKCS11{Module: "/nonexistent/libpkcs11.so", TokenLabel: "t", KeyLabel: "k", PinFile: c.TokenFile}
+		},
 	} {
 		c := validConfig(t)
 		mutate(c)

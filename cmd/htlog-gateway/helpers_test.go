@@ -84,12 +84,16 @@ func newGateway(t testing.TB, s *testonly.Stack, extra string) *gateway {
 	tok := write("token", testToken+"\n")
 	addr := testonly.FreePort(t)
 	dsn := testonly.NewDatabase(t, "gateway")
+	key := "key_file: " + s.KeyFile
+	if strings.Contains(extra, "pkcs11:") {
+		key = "" // the key is on a token
+	}
 	cfg := write("gateway.yaml", fmt.Sprintf(`listen: %s
 database: {dsn: '%s'}
 log: %s
 policy_file: %s
 org: %s
-key_file: %s
+%s
 workforce_key_file: %s
 registry_file: %s
 source_system: ehr-fhir
@@ -97,7 +101,7 @@ default_purpose_of_use: TREAT
 default_agent_role: "http://terminology.hl7.org/CodeSystem/practitioner-role|doctor"
 token_file: %s
 max_backoff: 1s
-%s`, addr, dsn, s.URL, s.PolicyFile, s.Org, s.KeyFile, wk, s.RegistryFile, tok, extra))
+%s`, addr, dsn, s.URL, s.PolicyFile, s.Org, key, wk, s.RegistryFile, tok, extra))
 	g := &gateway{DSN: dsn, URL: "http://" + addr, Token: testToken, Config: cfg, logPath: filepath.Join(dir, "gateway.log"), stack: s}
 	g.Start(t)
 	return g
@@ -185,11 +189,12 @@ func (g *gateway) get(t testing.TB, path string, auth bool) (int, []byte) {
 
 // item is GET /items/{id}.
 type item struct {
-	EventID string `json:"event_id"`
-	State   string `json:"state"`
-	Index   *int64 `json:"index"`
-	Reason  string `json:"reason"`
-	Receipt string `json:"receipt"`
+	EventID  string `json:"event_id"`
+	State    string `json:"state"`
+	Index    *int64 `json:"index"`
+	Reason   string `json:"reason"`
+	Receipt  string `json:"receipt"`
+	Envelope string `json:"envelope"`
 }
 
 func (g *gateway) item(t testing.TB, id string) item {

@@ -65,6 +65,9 @@ func ownRegistry(cfg *Config) (*registry.Registry, error) {
 }
 
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) error {
+	if cfg.pkcs11Key != nil {
+		defer cfg.pkcs11Key.Close()
+	}
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	st, err := store.Open(ctx, db)
@@ -151,5 +154,13 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) er
 	go func() { defer wg.Done(); ob.Run(obCtx) }()
 	defer func() { stopOutbox(); wg.Wait() }()
 	return daemon.Listen(ctx, logger, "htlog-gateway", cfg.Listen, srv.Handler(), serverTLS, 60*time.Second, 10*time.Second,
-		"org", cfg.Org, "log", cfg.Log, "key_file", filepath.Base(cfg.KeyFile))
+		"org", cfg.Org, "log", cfg.Log, "key", keyName(cfg))
+}
+
+// keyName says where the signing key is, for the log line at start.
+func keyName(cfg *Config) string {
+	if cfg.pkcs11Key != nil {
+		return "pkcs11:" + cfg.PKCS11.TokenLabel + "/" + cfg.PKCS11.KeyLabel
+	}
+	return filepath.Base(cfg.KeyFile)
 }
