@@ -314,3 +314,20 @@ func accessDoc(t testing.TB, base []byte, p, req int, at time.Time) []byte {
 	s = strings.Replace(s, "76d148b6-586d-11ec-bf63-0242ac130002", fmt.Sprintf("req-%d-%d", req, at.UnixNano()), 1)
 	return withTimes(t, []byte(s), at)
 }
+
+// acceptedID returns the event id a 201 OperationOutcome names ("accepted
+// as htlog event sha256:...").
+func acceptedID(t testing.TB, body []byte) string {
+	t.Helper()
+	var oo struct {
+		Issue []struct {
+			Diagnostics string `json:"diagnostics"`
+		} `json:"issue"`
+	}
+	json.Unmarshal(body, &oo)
+	const prefix = "accepted as htlog event "
+	if len(oo.Issue) == 0 || !strings.HasPrefix(oo.Issue[0].Diagnostics, prefix) || len(oo.Issue[0].Diagnostics) < len(prefix)+71 {
+		t.Fatalf("no event id in %s", body)
+	}
+	return oo.Issue[0].Diagnostics[len(prefix) : len(prefix)+71]
+}

@@ -63,13 +63,7 @@ func TestExamplesThroughTheLog(t *testing.T) {
 		if code != 201 {
 			t.Fatalf("%s: %d %s", name, code, body)
 		}
-		var oo struct {
-			Issue []struct {
-				Diagnostics string `json:"diagnostics"`
-			} `json:"issue"`
-		}
-		json.Unmarshal(body, &oo)
-		id := oo.Issue[0].Diagnostics[len("accepted as htlog event ") : len("accepted as htlog event ")+71]
+		id := acceptedID(t, body)
 		fhirPosted = append(fhirPosted, posted{id: id})
 		// Posting the same resource again is the same item.
 		if code, again := g.post(t, "/fhir/"+h.ResourceType, res); code != 201 || !strings.Contains(string(again), id) {

@@ -5,7 +5,6 @@ package main
 import (
 	"crypto/elliptic"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -82,13 +81,7 @@ func TestPKCS11Token(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("%d %s", code, body)
 	}
-	var oo struct {
-		Issue []struct {
-			Diagnostics string `json:"diagnostics"`
-		} `json:"issue"`
-	}
-	json.Unmarshal(body, &oo)
-	id := oo.Issue[0].Diagnostics[len("accepted as htlog event ") : len("accepted as htlog event ")+71]
+	id := acceptedID(t, body)
 	it := g.waitLogged(t, []string{id}, time.Minute)[id]
 	env, err := event.ParseEnvelope([]byte(it.Envelope))
 	if err != nil {

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -62,11 +58,8 @@ func startStandInLog(t testing.TB) *testonly.Stack {
 		t.Fatal(err)
 	}
 	s.PolicyFile = write("policy.txt", policy, 0o644)
-	_, s.Key, _ = ed25519.GenerateKey(rand.Reader)
-	der, _ := x509.MarshalPKIXPublicKey(s.Key.Public())
-	pub := write("hospital.key.pub", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), 0o644)
-	priv, _ := x509.MarshalPKCS8PrivateKey(s.Key)
-	s.KeyFile = write("hospital.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})), 0o600)
+	var pub string
+	s.Key, s.KeyFile, pub = testonly.WriteSubmitterKey(t, dir)
 	s.RegistryFile = write("submitters.yaml", "submitters:\n  - org: "+s.Org+"\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: "+pub+"}]\n"+
 		testonly.ExampleRights(s.Org), 0o644)
 	return s

@@ -154,11 +154,8 @@ func PrepareStack(t testing.TB) *Stack {
 		t.Fatal(err)
 	}
 	s.PolicyFile = write("policy.txt", policy, 0o644)
-	_, s.Key, _ = ed25519.GenerateKey(rand.Reader)
-	der, _ := x509.MarshalPKIXPublicKey(s.Key.Public())
-	pub := write("hospital.key.pub", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), 0o644)
-	priv, _ := x509.MarshalPKCS8PrivateKey(s.Key)
-	s.KeyFile = write("hospital.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})), 0o600)
+	var pub string
+	s.Key, s.KeyFile, pub = WriteSubmitterKey(t, dir)
 	// A second organisation with the same key may submit custody events only.
 	s.RegistryFile = write("submitters.yaml", "submitters:\n  - org: "+s.Org+"\n    kinds: [access, consent, custody, trial]\n    keys: [{public_key_file: "+pub+"}]\n"+
 		ExampleRights(s.Org)+
@@ -167,6 +164,24 @@ func PrepareStack(t testing.TB) *Stack {
 	s.LogSKey = skey
 	s.ConfigFile, s.DSN = s.writeConfig(t, "server.yaml", addr, "")
 	return s
+}
+
+// WriteSubmitterKey writes a new Ed25519 submitter key to dir as `htlog
+// keygen --kind submitter` does: hospital.key (PKCS#8 PEM, mode 0600) and
+// hospital.key.pub (PKIX PEM), returning the key and both paths.
+func WriteSubmitterKey(t testing.TB, dir string) (key ed25519.PrivateKey, keyFile, pubFile string) {
+	t.Helper()
+	_, key, _ = ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	priv, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyFile, pubFile = filepath.Join(dir, "hospital.key"), filepath.Join(dir, "hospital.key.pub")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return key, keyFile, pubFile
 }
 
 // writeConfig writes an htlog-server configuration for this stack's origin,
