@@ -90,6 +90,7 @@ func (a *awaiting) len() int {
 type follower struct {
 	scanned uint64
 	started bool
+	stored  bool // the cursor is stored at scanned
 }
 
 // start loads the cursor and the items submitted before a restart.
@@ -143,7 +144,7 @@ func (o *Outbox) followRound(ctx context.Context, f *follower) int {
 		o.cfg.Logger.Error("outbox: the log's checkpoint is older than one seen before", "size", cp.Size, "scanned", f.scanned)
 		return 0
 	}
-	stored := 0
+	stored, from := 0, f.scanned
 	for start := f.scanned; start < cp.Size && ctx.Err() == nil; {
 		end := min(cp.Size, start+16*c2sp.TileWidth)
 		leaves, err := o.cfg.Log.LeafHashes(ctx, start, end, cp)
@@ -166,8 +167,12 @@ func (o *Outbox) followRound(ctx context.Context, f *follower) int {
 		stored += len(got)
 		f.scanned, start = end, end
 	}
-	if err := o.cfg.Store.SetCursor(ctx, cursorName, f.scanned); err != nil {
-		o.cfg.Logger.Error("outbox: couldn't store the receipts cursor", "err", err)
+	if f.scanned != from || !f.stored {
+		if err := o.cfg.Store.SetCursor(ctx, cursorName, f.scanned); err != nil {
+			o.cfg.Logger.Error("outbox: couldn't store the receipts cursor", "err", err)
+		} else {
+			f.stored = true
+		}
 	}
 	return stored + o.askForStragglers(ctx)
 }
