@@ -197,7 +197,7 @@ func (o *Outbox) proveFromTiles(ctx context.Context, items []awaited, indexes []
 			o.cfg.Logger.Error("outbox: a receipt built from the log's tiles does not verify; not stored", "event", w.eventID, "err", err)
 			continue
 		}
-		out = append(out, store.Receipt{EventID: w.eventID, Index: indexes[i], Proof: p.Marshal()})
+		out = append(out, store.Receipt{EventID: w.eventID, Index: indexes[i], Proof: p.Marshal(), Checkpoint: cp.Bytes})
 	}
 	return out, true
 }

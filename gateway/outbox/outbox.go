@@ -279,5 +279,5 @@ func (o *Outbox) receiptOne(ctx context.Context, eventID string, leaf c2sp.Hash)
 		o.cfg.Logger.Error("outbox: the log's receipt does not verify; not stored", "event", eventID, "err", err)
 		return store.Receipt{}, false
 	}
-	return store.Receipt{EventID: eventID, Index: p.Index, Proof: p.Marshal()}, true
+	return store.Receipt{EventID: eventID, Index: p.Index, Proof: p.Marshal(), Checkpoint: p.Checkpoint}, true
 }

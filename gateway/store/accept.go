@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"slices"
@@ -233,23 +235,66 @@ type Receipt struct {
 	EventID string
 	Index   uint64
 	Proof   []byte
+	// Checkpoint, if set, is the checkpoint the proof ends with: it is
+	// stored once for every receipt that shares it, and each receipt keeps
+	// only what comes before it.
+	Checkpoint []byte
 }
 
-// MarkLoggedBatch records verified receipts, in one transaction.
+// MarkLoggedBatch records verified receipts, in one statement (after the
+// checkpoints they share are stored).
 func (s *Store) MarkLoggedBatch(ctx context.Context, rs []Receipt) error {
 	if len(rs) == 0 {
 		return nil
 	}
 	rs = slices.SortedFunc(slices.Values(rs), func(a, b Receipt) int { return strings.Compare(a.EventID, b.EventID) })
+	proofs, cps := make([][]byte, len(rs)), make([]any, len(rs))
+	for i, r := range rs {
+		proofs[i] = r.Proof
+		if len(r.Checkpoint) == 0 || !bytes.HasSuffix(r.Proof, r.Checkpoint) {
+			continue
+		}
+		id, err := s.checkpointID(ctx, r.Checkpoint)
+		if err != nil {
+			return err
+		}
+		proofs[i], cps[i] = r.Proof[:len(r.Proof)-len(r.Checkpoint)], id
+	}
 	var q strings.Builder
 	args := []any{Logged, time.Now().UTC()}
 	q.WriteString("UPDATE gw_items SET state = ?, updated_at = ?, proof = ")
-	args = appendCase(&q, args, len(rs), func(i int) (string, any) { return rs[i].EventID, rs[i].Proof })
+	args = appendCase(&q, args, len(rs), func(i int) (string, any) { return rs[i].EventID, proofs[i] })
+	q.WriteString(", checkpoint_id = ")
+	args = appendCase(&q, args, len(rs), func(i int) (string, any) { return rs[i].EventID, cps[i] })
 	q.WriteString(", leaf_index = ")
 	args = appendCase(&q, args, len(rs), func(i int) (string, any) { return rs[i].EventID, int64(rs[i].Index) })
 	q.WriteString(" WHERE state IN (?, ?) AND event_id")
 	args = appendIn(&q, append(args, Pending, Submitted), len(rs), func(i int) string { return rs[i].EventID })
 	return s.exec(ctx, q.String(), args...)
+}
+
+// checkpointID stores a checkpoint once and returns its id.
+func (s *Store) checkpointID(ctx context.Context, text []byte) (int64, error) {
+	digest := sha256.Sum256(text)
+	s.checkpointsMu.Lock()
+	id, ok := s.checkpoints[digest]
+	s.checkpointsMu.Unlock()
+	if ok {
+		return id, nil
+	}
+	if _, err := s.db.ExecContext(ctx, "INSERT IGNORE INTO gw_checkpoints (digest, text) VALUES (?, ?)", digest[:], text); err != nil {
+		return 0, fmt.Errorf("couldn't store a checkpoint: %w", err)
+	}
+	if err := s.db.QueryRowContext(ctx, "SELECT id FROM gw_checkpoints WHERE digest = ?", digest[:]).Scan(&id); err != nil {
+		return 0, fmt.Errorf("couldn't read a checkpoint's id: %w", err)
+	}
+	s.checkpointsMu.Lock()
+	if len(s.checkpoints) >= 1024 {
+		clear(s.checkpoints)
+	}
+	s.checkpoints[digest] = id
+	s.checkpointsMu.Unlock()
+	return id, nil
 }
 
 // appendCase writes "CASE event_id WHEN ? THEN ? ... END" for n items to q

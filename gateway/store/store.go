@@ -2,8 +2,9 @@
 // its own): the tag key of every patient and package, every accepted item
 // (its signed envelope, fixed at acceptance, and where it is on its way to
 // the log: pending, submitted with the log's promise, logged with its
-// tlog-proof, or refused with the log's reason) and the openings of the
-// commitments it made.
+// tlog-proof, or refused with the log's reason), the openings of the
+// commitments it made, the checkpoints its receipts share (each stored once)
+// and the outbox's cursor in the log.
 //
 // Durability: every method that changes state returns after its
 // transaction committed (InnoDB, innodb_flush_log_at_trx_commit=1), so the
@@ -76,6 +77,7 @@ CREATE TABLE IF NOT EXISTS gw_items (
   state TINYINT NOT NULL,
   promise BLOB NULL,
   proof MEDIUMBLOB NULL,
+  checkpoint_id BIGINT NULL,
   leaf_index BIGINT NULL,
   reason VARCHAR(300) NULL,
   attempts INT NOT NULL DEFAULT 0,
@@ -85,6 +87,12 @@ CREATE TABLE IF NOT EXISTS gw_items (
   UNIQUE KEY (input_hash),
   KEY (state, seq),
   KEY (source)
+);
+CREATE TABLE IF NOT EXISTS gw_checkpoints (
+  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  digest BINARY(32) NOT NULL,
+  text BLOB NOT NULL,
+  UNIQUE KEY (digest)
 );
 CREATE TABLE IF NOT EXISTS gw_cursors (
   name VARCHAR(32) NOT NULL PRIMARY KEY,
@@ -108,6 +116,9 @@ type Store struct {
 	patients sync.Map // ref -> []byte
 	packages sync.Map // gtin.serial -> []byte
 	accepts  chan *acceptReq
+
+	checkpointsMu sync.Mutex
+	checkpoints   map[[32]byte]int64 // checkpoint digest -> gw_checkpoints.id
 }
 
 // Open creates the tables if they are missing and returns the Store.
@@ -115,9 +126,30 @@ func Open(ctx context.Context, db *sql.DB) (*Store, error) {
 	if err := sqlschema.Apply(ctx, db, schema); err != nil {
 		return nil, fmt.Errorf("couldn't create the gateway's tables: %w", err)
 	}
-	s := &Store{db: db, accepts: make(chan *acceptReq, 1024)}
+	// Tables made before receipts shared their checkpoints lack the column.
+	if err := addColumn(ctx, db, "gw_items", "checkpoint_id", "BIGINT NULL AFTER proof"); err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, accepts: make(chan *acceptReq, 1024), checkpoints: map[[32]byte]int64{}}
 	go s.acceptLoop()
 	return s, nil
+}
+
+// addColumn adds a column to a table of this database if it is missing (in
+// SQL that MariaDB and MySQL both take).
+func addColumn(ctx context.Context, db *sql.DB, table, column, def string) error {
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+		table, column).Scan(&n); err != nil {
+		return fmt.Errorf("couldn't read the columns of %s: %w", table, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, "ALTER TABLE "+table+" ADD COLUMN "+column+" "+def); err != nil {
+		return fmt.Errorf("couldn't add %s.%s: %w", table, column, err)
+	}
+	return nil
 }
 
 func refHash(ref string) []byte {
@@ -328,7 +360,11 @@ func retryable(err error) bool {
 	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
-const statusCols = "seq, event_id, kind, source, state, promise, proof, leaf_index, reason, envelope, accepted_at, updated_at"
+// statusCols are an item's columns; its receipt is its proof and the
+// checkpoint stored once for all the receipts that share it.
+const statusCols = "i.seq, i.event_id, i.kind, i.source, i.state, i.promise, CONCAT(i.proof, COALESCE(c.text, '')), i.leaf_index, i.reason, i.envelope, i.accepted_at, i.updated_at"
+
+const statusFrom = " FROM gw_items i LEFT JOIN gw_checkpoints c ON c.id = i.checkpoint_id"
 
 func scanStatus(sc interface{ Scan(...any) error }) (*Status, error) {
 	var st Status
@@ -346,7 +382,7 @@ func scanStatus(sc interface{ Scan(...any) error }) (*Status, error) {
 
 // StatusOf returns an item by event id, nil if there is none.
 func (s *Store) StatusOf(ctx context.Context, eventID string) (*Status, error) {
-	st, err := scanStatus(s.db.QueryRowContext(ctx, "SELECT "+statusCols+" FROM gw_items WHERE event_id = ?", eventID))
+	st, err := scanStatus(s.db.QueryRowContext(ctx, "SELECT "+statusCols+statusFrom+" WHERE i.event_id = ?", eventID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -358,7 +394,7 @@ func (s *Store) StatusOf(ctx context.Context, eventID string) (*Status, error) {
 
 // StatusBySource returns the items accepted from source, oldest first.
 func (s *Store) StatusBySource(ctx context.Context, source string) ([]*Status, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+statusCols+" FROM gw_items WHERE source = ? ORDER BY seq LIMIT 100", source)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+statusCols+statusFrom+" WHERE i.source = ? ORDER BY i.seq LIMIT 100", source)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read items: %w", err)
 	}

@@ -174,3 +174,65 @@ func TestCursor(t *testing.T) {
 		t.Fatal("an unset cursor name has a value")
 	}
 }
+
+// TestReceiptsShareCheckpoints: receipts that end with the same checkpoint
+// store it once and read back byte for byte; a receipt given without its
+// checkpoint is stored whole; a table made before the checkpoint column
+// existed gets it, and its receipts still read back.
+func TestReceiptsShareCheckpoints(t *testing.T) {
+	testonly.RequireIntegration(t)
+	db := testonly.OpenDB(t, testonly.NewDatabase(t, "gwreceipts"))
+	ctx := context.Background()
+	// The table as the first gateway release made it, with a logged item.
+	if _, err := db.ExecContext(ctx, `CREATE TABLE gw_items (
+  seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, event_id CHAR(71) NOT NULL, input_hash BINARY(32) NOT NULL,
+  kind VARCHAR(16) NOT NULL, source VARBINARY(300) NOT NULL, subject MEDIUMBLOB NOT NULL, envelope MEDIUMBLOB NOT NULL,
+  state TINYINT NOT NULL, promise BLOB NULL, proof MEDIUMBLOB NULL, leaf_index BIGINT NULL, reason VARCHAR(300) NULL,
+  attempts INT NOT NULL DEFAULT 0, accepted_at DATETIME(3) NOT NULL, updated_at DATETIME(3) NOT NULL,
+  UNIQUE KEY (event_id), UNIQUE KEY (input_hash), KEY (state, seq), KEY (source))`); err != nil {
+		t.Fatal(err)
+	}
+	old := item("old", 0)
+	if _, err := db.ExecContext(ctx, "INSERT INTO gw_items (event_id, input_hash, kind, source, subject, envelope, state, proof, leaf_index, accepted_at, updated_at) VALUES (?, ?, 'access', 'x', 's', '{}', ?, 'whole old proof', 7, NOW(), NOW())",
+		old.EventID, old.InputHash, Logged); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.StatusOf(ctx, old.EventID); err != nil || string(st.Proof) != "whole old proof" {
+		t.Fatalf("the old receipt: %v %v", st, err)
+	}
+	var items []Accepted
+	for i := range 3 {
+		items = append(items, item(fmt.Sprintf("new-%d", i), i))
+	}
+	ids, err := s.Accept(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := []byte("htlog.test/log\n42\nroot\n\n— log sig\n— witness sig\n")
+	proof := func(i int) []byte { return append([]byte(fmt.Sprintf("c2sp.org/tlog-proof@v1\nindex %d\nhash\n\n", i)), cp...) }
+	rs := []Receipt{
+		{EventID: ids[0], Index: 0, Proof: proof(0), Checkpoint: cp},
+		{EventID: ids[1], Index: 1, Proof: proof(1), Checkpoint: cp},
+		{EventID: ids[2], Index: 2, Proof: proof(2)},
+	}
+	if err := s.MarkLoggedBatch(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		st, err := s.StatusOf(ctx, r.EventID)
+		if err != nil || st.State != Logged || string(st.Proof) != string(proof(i)) {
+			t.Fatalf("receipt %d read back as %q (%v)", i, st.Proof, err)
+		}
+	}
+	var n int
+	db.QueryRowContext(ctx, "SELECT COUNT(*) FROM gw_checkpoints").Scan(&n)
+	var whole int
+	db.QueryRowContext(ctx, "SELECT COUNT(*) FROM gw_items WHERE state = ? AND checkpoint_id IS NULL", Logged).Scan(&whole)
+	if n != 1 || whole != 2 { // the old one and the one without its checkpoint
+		t.Fatalf("%d checkpoints stored, %d receipts stored whole; want 1 and 2", n, whole)
+	}
+}
