@@ -213,7 +213,9 @@ func TestReceiptsShareCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	cp := []byte("htlog.test/log\n42\nroot\n\n— log sig\n— witness sig\n")
-	proof := func(i int) []byte { return append([]byte(fmt.Sprintf("c2sp.org/tlog-proof@v1\nindex %d\nhash\n\n", i)), cp...) }
+	proof := func(i int) []byte {
+		return append([]byte(fmt.Sprintf("c2sp.org/tlog-proof@v1\nindex %d\nhash\n\n", i)), cp...)
+	}
 	rs := []Receipt{
 		{EventID: ids[0], Index: 0, Proof: proof(0), Checkpoint: cp},
 		{EventID: ids[1], Index: 1, Proof: proof(1), Checkpoint: cp},
