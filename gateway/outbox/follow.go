@@ -80,6 +80,16 @@ func (a *awaiting) due(d time.Duration, n int) map[c2sp.Hash]awaited {
 	return out
 }
 
+// touch restarts an item's wait (after the log was asked for it).
+func (a *awaiting) touch(leaf c2sp.Hash) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if w, ok := a.items[leaf]; ok {
+		w.since = a.now()
+		a.items[leaf] = w
+	}
+}
+
 func (a *awaiting) len() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -228,7 +238,9 @@ func (o *Outbox) storeReceipts(ctx context.Context, rs []store.Receipt, leaves [
 
 // askForStragglers asks the log for the receipts of up to 32 items the
 // scans have not found for Config.AskAfter, and stores those that verify;
-// it returns how many.
+// it returns how many. An item the log has no receipt for yet waits
+// AskAfter again before it is asked for again, so that a log that publishes
+// late is not also asked for every item a round.
 func (o *Outbox) askForStragglers(ctx context.Context) int {
 	due := o.awaiting.due(o.cfg.AskAfter, 32)
 	if len(due) == 0 {
@@ -251,6 +263,9 @@ func (o *Outbox) askForStragglers(ctx context.Context) int {
 		}()
 	}
 	wg.Wait()
+	for _, leaf := range leaves {
+		o.awaiting.touch(leaf)
+	}
 	if !o.storeReceipts(ctx, got, leaves) {
 		return 0
 	}

@@ -123,6 +123,11 @@ func TestReceiptsFromTiles(t *testing.T) {
 	if ms.state["item-6"] != store.Submitted {
 		t.Fatal("item 6, not in the log, left the submitted state")
 	}
+	// Item 6 was asked for a moment ago: not again before AskAfter.
+	if ob.followRound(ctx, f); l.asked.Load() != 2 {
+		t.Fatalf("the log was asked again at once (%d asks)", l.asked.Load())
+	}
+	clock = clock.Add(time.Minute)
 
 	// A log whose checkpoint commits to other leaves than its tiles hold.
 	fork := l.log.Fork(l.log.Size())
