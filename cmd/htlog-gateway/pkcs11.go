@@ -23,8 +23,8 @@ type PKCS11 struct {
 	KeyLabel string `mapstructure:"key_label"`
 }
 
-// openKey opens the PKCS#11 key p names; the returned function closes the
-// token's session.
+// openKey logs in to the token and opens the key p names; the key's Close
+// ends the session.
 func (p PKCS11) openKey() (*tokenKey, error) {
 	if p.TokenLabel == "" || p.KeyLabel == "" || p.PinFile == "" {
 		return nil, errors.New("pkcs11: module, token_label, pin_file and key_label are all required")
