@@ -130,12 +130,8 @@ func r5ConsentToR4(body []byte) ([]byte, error) {
 	if c.Date != "" {
 		out["dateTime"] = c.Date
 	}
-	if len(c.Grantor) > 0 {
-		out["performer"] = c.Grantor
-	}
-	if len(c.Grantee) > 0 {
-		out["organization"] = c.Grantee
-	}
+	setList(out, "performer", c.Grantor)
+	setList(out, "organization", c.Grantee)
 	if len(c.SourceAttachment) > 0 {
 		out["sourceAttachment"] = c.SourceAttachment[0]
 	} else if len(c.SourceReference) > 0 {
