@@ -254,49 +254,10 @@ func (m *Mapper) event(ctx context.Context, path string, raw json.RawMessage, lo
 		}
 		out["parent_sscc"] = sscc
 	}
-	if e.ReadPoint != nil && e.ReadPoint.ID != "" {
-		out["read_point"] = e.ReadPoint.ID
+	if err := m.common(path, e, out, &it); err != nil {
+		return it, err
 	}
-	switch {
-	case e.BizLocation != nil && e.BizLocation.ID != "":
-		out["biz_location"] = e.BizLocation.ID
-	case e.ReadPoint != nil && e.ReadPoint.ID != "":
-		// custody v2 requires a business location; a shipping event has
-		// none (the goods are in transit), so it takes the read point.
-		out["biz_location"] = e.ReadPoint.ID
-	default:
-		return it, mapping.Unmappable(path+".bizLocation", "custody schema version %d requires a business location or a read point", it.Version)
-	}
-	var sources, dests []any
-	for j, s := range e.Sources {
-		t := bare(s.Type, "urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-")
-		if !slices.Contains(partyTypes, t) {
-			return it, mapping.Unmappable(fmt.Sprintf("%s.sourceList[%d].type", path, j), "must be owning_party, possessing_party or location")
-		}
-		sources = append(sources, map[string]any{"type": t, "party": s.Source})
-	}
-	for j, d := range e.Destinations {
-		t := bare(d.Type, "urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-")
-		if !slices.Contains(partyTypes, t) {
-			return it, mapping.Unmappable(fmt.Sprintf("%s.destinationList[%d].type", path, j), "must be owning_party, possessing_party or location")
-		}
-		dests = append(dests, map[string]any{"type": t, "party": d.Destination})
-	}
-	if len(sources) > 0 {
-		out["sources"] = sources
-	}
-	if len(dests) > 0 {
-		out["destinations"] = dests
-	}
-	var c mapping.Committer
-	var bts []string
-	for _, bt := range e.BizTransactions {
-		bts = append(bts, c.Commit("", bare(bt.Type, "urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-")+"|"+bt.BizTransaction))
-	}
-	if len(bts) > 0 {
-		out["biz_transactions"] = bts
-	}
-	it.Body, it.Openings, it.Input = out, c.Openings, raw
+	it.Body, it.Input = out, raw
 	return it, nil
 }
 

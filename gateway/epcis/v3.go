@@ -245,8 +245,8 @@ func quantity(path string, q quantityElement) (map[string]any, error) {
 	return out, nil
 }
 
-// common maps what every version shares: locations, parties and business
-// transactions.
+// common maps what both custody versions share: locations, parties and
+// business transactions.
 func (m *Mapper) common(path string, e Event, out map[string]any, it *mapping.Item) error {
 	if e.ReadPoint != nil && e.ReadPoint.ID != "" {
 		out["read_point"] = e.ReadPoint.ID
