@@ -1,7 +1,10 @@
 package testonly
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -32,4 +35,17 @@ func KillGroup(cmd *exec.Cmd) {
 		killGroup(cmd.Process.Pid)
 		cmd.Process.Kill()
 	}
+}
+
+// ProcessAlive reports whether pid is a process that is not a zombie (a
+// killed child whose new parent has not reaped it yet is as good as gone),
+// from /proc (false where there is none).
+func ProcessAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
 }

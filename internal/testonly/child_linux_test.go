@@ -56,7 +56,7 @@ func TestChildDiesWithTest(t *testing.T) {
 		test.Wait()
 		t.Fatal("the test process printed no child pid")
 	}
-	if !alive(pid) {
+	if !ProcessAlive(pid) {
 		t.Fatal("the child is not running")
 	}
 	test.Process.Signal(syscall.SIGKILL)
@@ -66,23 +66,11 @@ func TestChildDiesWithTest(t *testing.T) {
 	}()
 	test.Wait()
 	deadline := time.Now().Add(10 * time.Second)
-	for alive(pid) {
+	for ProcessAlive(pid) {
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("the child %d outlived the test process killed with SIGKILL", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// alive reports whether pid is a process that is not a zombie (a killed
-// child whose new parent has not reaped it yet is as good as gone).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
 }

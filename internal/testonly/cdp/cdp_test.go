@@ -5,10 +5,11 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/htlog/htlog/internal/testonly"
 )
 
 // TestBrowser fills and submits a form (type, select, click) in a real
@@ -50,21 +51,10 @@ func TestBrowser(t *testing.T) {
 		t.Fatal("the browser did not start")
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for alive(pid) {
+	for testonly.ProcessAlive(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("chromium (%d) outlived the test that launched it", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// alive reports whether pid is a process that is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
 }
