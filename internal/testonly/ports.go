@@ -40,10 +40,6 @@ func FreePort(t testing.TB) string {
 func freePort() (string, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	hi := ephemeralLow()
-	if hi-lowestPort < 1000 {
-		return kernelPort()
-	}
 	unlock, err := lockFile(filepath.Join(os.TempDir(), "htlog-test-ports.lock"))
 	if err != nil {
 		return "", err
@@ -51,8 +47,18 @@ func freePort() (string, error) {
 	defer unlock()
 	record := filepath.Join(os.TempDir(), "htlog-test-ports")
 	recent := readRecent(record)
+	hi := ephemeralLow()
 	for range 1000 {
-		port := lowestPort + rand.IntN(hi-lowestPort)
+		var port int
+		if hi-lowestPort < 1000 {
+			// No room below the ephemeral range: a port the kernel
+			// offers, free a moment ago.
+			if port, err = kernelPort(); err != nil {
+				return "", err
+			}
+		} else {
+			port = lowestPort + rand.IntN(hi-lowestPort)
+		}
 		if _, ok := recent[port]; ok {
 			continue
 		}
@@ -66,7 +72,7 @@ func freePort() (string, error) {
 		writeRecent(record, recent)
 		return addr, nil
 	}
-	return "", fmt.Errorf("no free port in [%d, %d) after 1000 tries", lowestPort, hi)
+	return "", fmt.Errorf("no free port below %d after 1000 tries", hi)
 }
 
 // ephemeralLow is the first port of the kernel's ephemeral range (Linux);
@@ -83,15 +89,14 @@ func ephemeralLow() int {
 	return 49152
 }
 
-// kernelPort is the fallback where the ephemeral range leaves no room below
-// it: a port the kernel offers, free a moment ago.
-func kernelPort() (string, error) {
+// kernelPort returns a port the kernel offers for 127.0.0.1.
+func kernelPort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().String(), nil
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func readRecent(path string) map[int]time.Time {
