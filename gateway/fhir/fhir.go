@@ -62,40 +62,36 @@ func (m *Mapper) Map(ctx context.Context, want string, body []byte) ([]mapping.I
 		return nil, mapping.Malformed("resourceType", "this endpoint takes %s resources", want)
 	}
 	switch h.ResourceType {
-	case "AuditEvent":
-		r4 := body
-		if isR5AuditEvent(h) {
-			var err error
-			if r4, err = r5ToR4(body); err != nil {
-				return nil, err
-			}
-		}
-		it, err := m.auditEvent(ctx, r4)
-		if err != nil {
-			return nil, err
-		}
-		it.Input = body
-		return []mapping.Item{it}, nil
-	case "Consent":
-		r4 := body
-		if isR5Consent(h) {
-			var err error
-			if r4, err = r5ConsentToR4(body); err != nil {
-				return nil, err
-			}
-		}
-		it, err := m.consent(ctx, r4)
-		if err != nil {
-			return nil, err
-		}
-		it.Input = body
-		return []mapping.Item{it}, nil
+	case "AuditEvent", "Consent":
+		return m.resource(ctx, h, body)
 	case "Bundle":
 		return m.bundle(ctx, body)
 	case "":
 		return nil, mapping.Malformed("resourceType", "missing")
 	}
 	return nil, mapping.Unmappable("resourceType", "htlog logs AuditEvent and Consent resources (alone or in a Bundle), not %s", safeName(h.ResourceType))
+}
+
+// resource maps an AuditEvent or a Consent, an R5 one rewritten into its R4
+// form first.
+func (m *Mapper) resource(ctx context.Context, h resourceHeader, body []byte) ([]mapping.Item, error) {
+	isR5, toR4, mapR4 := isR5AuditEvent, r5ToR4, m.auditEvent
+	if h.ResourceType == "Consent" {
+		isR5, toR4, mapR4 = isR5Consent, r5ConsentToR4, m.consent
+	}
+	r4 := body
+	if isR5(h) {
+		var err error
+		if r4, err = toR4(body); err != nil {
+			return nil, err
+		}
+	}
+	it, err := mapR4(ctx, r4)
+	if err != nil {
+		return nil, err
+	}
+	it.Input = body
+	return []mapping.Item{it}, nil
 }
 
 // isR5AuditEvent reports whether the resource has R5's shape: outcome an
