@@ -2,8 +2,8 @@ package monitor
 
 import (
 	"runtime"
-	"runtime/debug"
 
+	"github.com/htlog/htlog/internal/buildinfo"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -68,14 +68,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "htlog_monitor_last_round_timestamp_seconds", Help: "When the last successful follow round ended.",
 		}),
 	}
-	version := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "htlog_monitor_build_info", Help: "Build information; always 1.",
 	}, []string{"version", "goversion"})
-	info.WithLabelValues(version, runtime.Version()).Set(1)
+	info.WithLabelValues(buildinfo.Version(), runtime.Version()).Set(1)
 	reg.MustRegister(m.entries, m.treeSize, m.rate, m.position, m.eta, m.promises, m.promisesPending, m.checkpoints, m.findings, m.triage, m.splitViews, m.errors, m.lastRound, info)
 	return m
 }

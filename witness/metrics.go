@@ -1,8 +1,7 @@
 package witness
 
 import (
-	"runtime/debug"
-
+	"github.com/htlog/htlog/internal/buildinfo"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -40,12 +39,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "htlog_witness_pulls_total", Help: "Pull-mode fetches by log and outcome.",
 		}, []string{"origin", "outcome"}),
 	}
-	version := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		version = bi.Main.Version
-	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "htlog_witness_build_info", Help: "Build information.", ConstLabels: prometheus.Labels{"version": version},
+		Name: "htlog_witness_build_info", Help: "Build information.", ConstLabels: prometheus.Labels{"version": buildinfo.Version()},
 	})
 	info.Set(1)
 	reg.MustRegister(m.requests, m.latency, m.logSize, m.logUpdated, m.evidence, m.pulls, info)

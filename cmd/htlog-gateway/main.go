@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +32,7 @@ import (
 	"github.com/htlog/htlog/gateway/server"
 	"github.com/htlog/htlog/gateway/store"
 	"github.com/htlog/htlog/internal/admission"
+	"github.com/htlog/htlog/internal/buildinfo"
 	"github.com/htlog/htlog/internal/registry"
 	"github.com/htlog/htlog/schemas"
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,11 +100,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, db *sql.DB) er
 		promReg.MustRegister(c)
 		return c.Inc
 	}
-	version := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
-	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_gateway_build_info", Help: "Build information; always 1.", ConstLabels: prometheus.Labels{"version": version}})
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_gateway_build_info", Help: "Build information; always 1.", ConstLabels: prometheus.Labels{"version": buildinfo.Version()}})
 	buildInfo.Set(1)
 	promReg.MustRegister(buildInfo)
 	serverTLS, hc, err := cfg.TLSConfigs(logger, 0)

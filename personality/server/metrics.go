@@ -1,10 +1,10 @@
 package server
 
 import (
-	"runtime/debug"
 	"strconv"
 	"time"
 
+	"github.com/htlog/htlog/internal/buildinfo"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -24,11 +24,7 @@ func newMetrics(reg *prometheus.Registry, backlog func() int, mergeLag func() fl
 		receipts:    prometheus.NewCounter(prometheus.CounterOpts{Name: "htlog_server_receipts_total", Help: "Receipts (tlog-proofs) returned synchronously."}),
 	}
 	if reg != nil {
-		version := "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			version = bi.Main.Version
-		}
-		info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_build_info", Help: "Build information.", ConstLabels: prometheus.Labels{"version": version}})
+		info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "htlog_server_build_info", Help: "Build information.", ConstLabels: prometheus.Labels{"version": buildinfo.Version()}})
 		info.Set(1)
 		reg.MustRegister(m.requests, m.latency, m.submissions, m.receipts, info)
 		if backlog != nil {
