@@ -7,9 +7,8 @@ import (
 	"os"
 	"sync"
 
-	"github.com/htlog/htlog/internal/atomicfile"
-
 	"github.com/htlog/htlog/c2sp"
+	"github.com/htlog/htlog/internal/atomicfile"
 	"github.com/htlog/htlog/splitview"
 )
 

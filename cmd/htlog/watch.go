@@ -20,10 +20,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/htlog/htlog/internal/atomicfile"
-
 	"github.com/htlog/htlog/client"
 	"github.com/htlog/htlog/event"
+	"github.com/htlog/htlog/internal/atomicfile"
+	"github.com/htlog/htlog/internal/filelock"
 )
 
 func init() {
@@ -479,13 +479,9 @@ func (w *watcher) sendMail(n notification) error {
 // lockFile takes an exclusive lock on path (released by the kernel if the
 // process dies), so two watches never share one state file.
 func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+	release, err := filelock.Lock(path, false)
+	if errors.Is(err, filelock.ErrLocked) {
 		return nil, fmt.Errorf("another htlog watch uses the state %s", strings.TrimSuffix(path, ".lock"))
 	}
-	return func() { f.Close() }, nil
+	return release, err
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/htlog/htlog/internal/filelock"
 )
 
 // Ports handed to daemons that a test starts come from below the kernel's
@@ -40,7 +42,7 @@ func FreePort(t testing.TB) string {
 func freePort() (string, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	unlock, err := lockFile(filepath.Join(os.TempDir(), "htlog-test-ports.lock"))
+	unlock, err := filelock.Lock(filepath.Join(os.TempDir(), "htlog-test-ports.lock"), true)
 	if err != nil {
 		return "", err
 	}
